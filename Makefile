@@ -1,0 +1,28 @@
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PYTEST_ARGS ?=
+
+.PHONY: test demo soak bench clean-venv
+
+$(BIN)/featx: pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q torch==2.14.1 torchvision==0.29.1
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	touch $(BIN)/featx
+
+test: $(BIN)/featx
+	$(BIN)/python -m pytest -q -n 2 $(PYTEST_ARGS)
+
+demo: $(BIN)/featx
+	$(BIN)/featx run
+
+soak: $(BIN)/featx
+	$(BIN)/python -m pytest -q -m slow $(PYTEST_ARGS)
+
+bench: $(BIN)/featx
+	$(BIN)/python benchmarks/run_all.py
+
+clean-venv:
+	rm -rf $(VENV)

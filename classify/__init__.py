@@ -1,0 +1,78 @@
+"""featx.classify: classical heads on cached features, cross-validated the careful way.
+
+Works on numpy arrays plus a provenance dict (never imports featx.extract or torch):
+
+- :class:`FeatureSet` - features ``X`` (n, d) float32, labels, class names, groups, row keys, meta.
+- :func:`make_head` - ``scale -> pca -> clf`` Pipelines for ``HEADS``; :data:`DEFAULT_GRIDS`
+  and :func:`resolve_grid` for searches.
+- :func:`make_splitter` - seeded stratified (grouped, repeated) folds, the same for every head.
+- :func:`cross_validate_head` / :func:`compare` / :func:`ensemble_cv` - plain or nested CV,
+  heads x feature sets on identical folds, soft voting and stacking across feature sets.
+- :func:`fit_bundle` / :func:`save_bundle` / :func:`load_bundle` - fitted heads with provenance.
+
+Bundles are pickles (joblib): only load bundles from trusted sources. ``load_bundle`` checks a
+sha256 sidecar before unpickling, which catches damaged or swapped files, not malicious ones.
+"""
+
+from ._bundle import COMPAT_KEYS, Bundle, fit_bundle, load_bundle, save_bundle
+from ._compare import Comparison, compare
+from ._cv import cross_validate_head
+from ._ensemble import ensemble_cv
+from ._errors import (
+    AlignmentError,
+    BundleIntegrityError,
+    ClassifyError,
+    ClassifyWarning,
+    FeatureSetError,
+    GridError,
+    IncompatibleBundleError,
+    MissingDependencyError,
+    OutputExistsError,
+    ParameterError,
+    SplitError,
+    UnknownHeadError,
+)
+from ._estimators import ColumnSlice, NearestCentroidL2, ReencodedXGBClassifier
+from ._features import FeatureSet, align_feature_sets
+from ._grids import DEFAULT_GRIDS, PCA_GRID, resolve_grid
+from ._heads import HEADS, make_head
+from ._metrics import METRICS
+from ._result import CVResult
+from ._splits import make_splitter
+
+__all__ = [
+    "AlignmentError",
+    "Bundle",
+    "BundleIntegrityError",
+    "COMPAT_KEYS",
+    "CVResult",
+    "ClassifyError",
+    "ClassifyWarning",
+    "ColumnSlice",
+    "Comparison",
+    "DEFAULT_GRIDS",
+    "FeatureSet",
+    "FeatureSetError",
+    "GridError",
+    "HEADS",
+    "IncompatibleBundleError",
+    "METRICS",
+    "MissingDependencyError",
+    "NearestCentroidL2",
+    "OutputExistsError",
+    "PCA_GRID",
+    "ParameterError",
+    "ReencodedXGBClassifier",
+    "SplitError",
+    "UnknownHeadError",
+    "align_feature_sets",
+    "compare",
+    "cross_validate_head",
+    "ensemble_cv",
+    "fit_bundle",
+    "load_bundle",
+    "make_head",
+    "make_splitter",
+    "resolve_grid",
+    "save_bundle",
+]

@@ -1,0 +1,268 @@
+"""Fitted heads saved with their provenance: ``fit_bundle``, ``save_bundle``, ``load_bundle``.
+
+SECURITY: a bundle is a joblib pickle. Loading a pickle runs code chosen by whoever wrote it, so
+only load bundles from trusted sources. The ``.sha256`` sidecar written by ``save_bundle`` is
+checked before unpickling; it catches damaged or swapped files, not a malicious author who can
+rewrite both files.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import hashlib
+import json
+import os
+import platform
+import tempfile
+
+import numpy as np
+
+from ._cv import _check_feature_set, build_estimator, check_jobs
+from ._errors import (
+    BundleIntegrityError,
+    IncompatibleBundleError,
+    OutputExistsError,
+    ParameterError,
+)
+from ._features import FeatureSet
+from ._grids import check_search, is_search_pca, resolve_grid
+from ._heads import check_head, check_pca
+from ._metrics import global_scores
+from ._result import to_jsonable
+from ._splits import make_splitter
+
+#: Provenance keys compared by ``Bundle.check_compatible`` (when present on both sides).
+COMPAT_KEYS: tuple[str, ...] = ("model", "weights_sha256", "preprocessing", "layer", "pooling", "feature_dim")
+
+TRUST_NOTE = "bundles are pickles: only load files from trusted sources"
+
+
+def _versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for dist in ("featx", "scikit-learn", "xgboost", "numpy", "joblib"):
+        try:
+            out[dist] = version(dist)
+        except PackageNotFoundError:
+            out[dist] = None
+    out["python"] = platform.python_version()
+    return out
+
+
+def _canonical(value) -> str:
+    return json.dumps(to_jsonable(value), sort_keys=True)
+
+
+@dataclasses.dataclass(eq=False)
+class Bundle:
+    """A head fitted on every row of a feature set, with the provenance of those features.
+
+    ``meta`` holds the training feature set's provenance as given (model spec, weights hash,
+    preprocessing, layer, pooling...) plus ``feature_dim`` and a ``fit`` entry (library
+    versions, creation time, training rows, training feature set name).
+    """
+
+    pipeline: object
+    class_names: list
+    head: str
+    params: dict
+    meta: dict
+
+    @property
+    def n_features(self) -> int:
+        return int(self.pipeline.n_features_in_)
+
+    def _check_X(self, X) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float32)
+        if X.ndim != 2:
+            raise ParameterError(f"X must be 2-D (rows, features), got shape {X.shape}")
+        if X.shape[1] != self.n_features:
+            raise IncompatibleBundleError(
+                f"features have {X.shape[1]} columns but the bundle was trained on {self.n_features} "
+                f"(layer {self.meta.get('layer', '?')!r}); extract the layer the bundle was trained on"
+            )
+        bad = ~np.isfinite(X).all(axis=1)
+        if bad.any():
+            raise ParameterError(f"{int(bad.sum())} rows of X contain NaN or inf; re-extract with --dtype float32 or drop them")
+        return X
+
+    def predict(self, X) -> np.ndarray:
+        """Predicted class names (array of str)."""
+        idx = np.asarray(self.pipeline.predict(self._check_X(X))).astype(np.int64)
+        return np.asarray(self.class_names, dtype=object)[idx].astype(str)
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Probabilities (n, len(class_names)) in ``class_names`` order."""
+        X = self._check_X(X)
+        proba, _ = global_scores(self.pipeline, X, len(self.class_names))
+        if proba is None:
+            raise ParameterError(
+                f"head {self.head!r} was fitted without probabilities; refit with fit_bundle(..., probability=True)"
+            )
+        return proba
+
+    def check_compatible(self, meta: dict) -> None:
+        """Raise :class:`IncompatibleBundleError` naming every provenance key that differs.
+
+        Compares ``COMPAT_KEYS`` present in both the bundle's and ``meta``.
+        """
+        if not isinstance(meta, dict):
+            raise ParameterError(f"meta must be a dict of provenance, got {type(meta).__name__}")
+        diffs = []
+        for key in COMPAT_KEYS:
+            if key in self.meta and key in meta and _canonical(self.meta[key]) != _canonical(meta[key]):
+                a, b = _canonical(self.meta[key]), _canonical(meta[key])
+                a = a if len(a) <= 60 else a[:57] + "..."
+                b = b if len(b) <= 60 else b[:57] + "..."
+                diffs.append(f"{key} {a} (bundle) vs {b} (features)")
+        if diffs:
+            raise IncompatibleBundleError(
+                "the bundle was trained on features made differently: " + "; ".join(diffs)
+                + "; extract the source with the bundle's settings or fit a new bundle"
+            )
+
+    def __repr__(self) -> str:
+        return f"Bundle(head={self.head!r}, classes={self.class_names}, features={self.n_features}, layer={self.meta.get('layer')!r})"
+
+
+def fit_bundle(
+    feature_set: FeatureSet,
+    head: str,
+    *,
+    pca=None,
+    whiten: bool = False,
+    search: bool = False,
+    grid: dict | None = None,
+    search_method: str = "grid",
+    folds: int = 3,
+    seed: int = 0,
+    jobs: int = 1,
+    probability: bool = True,
+    head_params: dict | None = None,
+) -> Bundle:
+    """Fit ``head`` on every labelled row of ``feature_set`` and wrap it with its provenance.
+
+    With ``search=True`` a ``GridSearchCV`` (balanced accuracy, ``folds`` stratified/grouped
+    folds, ``jobs`` parallel fits) picks the parameters from ``resolve_grid(head, grid)`` and
+    the best pipeline is refit on all rows. ``probability`` (default True) calibrates heads
+    without ``predict_proba`` so that ``Bundle.predict_proba`` always works.
+    """
+    fs = _check_feature_set(feature_set)
+    check_head(head)
+    jobs = check_jobs(jobs)
+    search_pca = is_search_pca(pca)
+    if search_pca and not search:
+        raise ParameterError("pca='search' needs search=True; pass a fixed pca such as 0.95")
+    if not search_pca:
+        check_pca(pca)
+    if grid is not None and not search:
+        raise ParameterError("a grid is only used by a search: pass search=True, or fix the parameters with head_params")
+    estimator = build_estimator(fs, head, pca=0.9 if search_pca else pca, whiten=whiten, seed=seed,
+                                probability=probability, head_params=head_params)
+    params = {"pca": pca, "whiten": whiten, "probability": probability, "head_params": dict(head_params or {}), "search": bool(search)}
+    if search:
+        from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
+
+        check_search(search_method)
+        resolved = resolve_grid(head, grid, pca=pca, probability=probability)
+        splits = make_splitter(fs.y, fs.groups, folds=folds, seed=seed, class_names=fs.class_names)
+        if resolved:
+            if search_method == "grid":
+                searcher = GridSearchCV(estimator, resolved, cv=splits, scoring="balanced_accuracy", n_jobs=jobs, refit=True)
+            else:
+                searcher = RandomizedSearchCV(estimator, resolved, cv=splits, scoring="balanced_accuracy", n_jobs=jobs, refit=True, random_state=seed)
+            searcher.fit(fs.X, fs.y)
+            pipeline = searcher.best_estimator_
+            params.update(best_params=to_jsonable(searcher.best_params_), search_score=float(searcher.best_score_), grid=to_jsonable(resolved))
+        else:
+            pipeline = estimator.fit(fs.X, fs.y)
+            params.update(best_params={}, grid={})
+    else:
+        if jobs != 1 and "n_jobs" in estimator.named_steps["clf"].get_params():
+            estimator.set_params(clf__n_jobs=jobs)
+        pipeline = estimator.fit(fs.X, fs.y)
+    meta = dict(fs.meta)
+    meta.setdefault("feature_dim", fs.n_features)
+    meta["fit"] = {
+        "versions": _versions(),
+        "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "training_rows": fs.n_samples,
+        "training_feature_set": fs.name,
+        "class_counts": {c: int(n) for c, n in zip(fs.class_names, np.bincount(fs.y, minlength=fs.n_classes))},
+    }
+    return Bundle(pipeline=pipeline, class_names=list(fs.class_names), head=head, params=to_jsonable(params), meta=meta)
+
+
+def _sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def save_bundle(bundle: Bundle, path, *, overwrite: bool = False) -> str:
+    """Write ``bundle`` with joblib to ``path`` and its checksum to ``path + ".sha256"``.
+
+    Refuses to replace an existing file unless ``overwrite=True``. Returns the path.
+    """
+    if not isinstance(bundle, Bundle):
+        raise ParameterError(f"expected a Bundle, got {type(bundle).__name__}; make one with fit_bundle")
+    import joblib
+
+    path = os.fspath(path)
+    if not overwrite and (os.path.exists(path) or os.path.exists(path + ".sha256")):
+        raise OutputExistsError(f"{path!r} exists; pass overwrite=True (--force) or choose another path")
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".bundle-", dir=folder)
+    os.close(fd)
+    try:
+        joblib.dump(bundle, tmp, compress=3)
+        digest = _sha256(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    with open(path + ".sha256", "w", encoding="utf-8") as fh:
+        fh.write(f"{digest}  {os.path.basename(path)}\n")
+    return path
+
+
+def load_bundle(path) -> Bundle:
+    """Load a bundle written by :func:`save_bundle`, checking its ``.sha256`` sidecar first.
+
+    Bundles are pickles: only load files from trusted sources. A missing or mismatched sidecar
+    is refused before anything is unpickled.
+    """
+    import joblib
+
+    path = os.fspath(path)
+    sidecar = path + ".sha256"
+    if not os.path.isfile(path):
+        raise BundleIntegrityError(f"bundle {path!r} does not exist; check the path (bundles are written by featx fit)")
+    if not os.path.isfile(sidecar):
+        raise BundleIntegrityError(
+            f"refusing to load {path!r}: checksum file {os.path.basename(sidecar)!r} is missing; {TRUST_NOTE}, "
+            f"so re-save it with save_bundle (or write its sha256) only if you trust it"
+        )
+    with open(sidecar, encoding="utf-8") as fh:
+        text = fh.read().split()
+    expected = text[0].lower() if text else ""
+    actual = _sha256(path)
+    if expected != actual:
+        raise BundleIntegrityError(
+            f"refusing to load {path!r}: its sha256 {actual[:12]}... does not match {os.path.basename(sidecar)!r} "
+            f"({expected[:12] or 'empty'}...); the file was changed or damaged and {TRUST_NOTE}"
+        )
+    try:
+        bundle = joblib.load(path)
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure is a damaged bundle
+        raise BundleIntegrityError(f"cannot read bundle {path!r} ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); re-create it with featx fit") from None
+    if not isinstance(bundle, Bundle):
+        raise BundleIntegrityError(f"{path!r} holds a {type(bundle).__name__}, not a featx bundle; pass a file written by save_bundle")
+    return bundle
+
+

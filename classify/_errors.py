@@ -1,0 +1,76 @@
+"""Errors and warnings raised by featx.classify.
+
+Every leaf error also subclasses the builtin a caller would naturally catch, and every message is
+one line that names the problem and the fix (quoting the bad value and the allowed set).
+"""
+
+from __future__ import annotations
+
+import difflib
+
+
+class ClassifyError(Exception):
+    """Base class of the errors raised by featx.classify."""
+
+
+class FeatureSetError(ClassifyError, ValueError):
+    """Features or labels cannot be used as given (empty, NaN/inf, one class, unlabelled rows...)."""
+
+
+class UnknownHeadError(ClassifyError, ValueError):
+    """A head name is not one of ``HEADS``."""
+
+
+class ParameterError(ClassifyError, ValueError):
+    """An argument has a value outside its allowed set (folds, pca, search, metric...)."""
+
+
+class GridError(ClassifyError, ValueError):
+    """A search grid names a parameter the head does not have, or has an empty value list."""
+
+
+class SplitError(ClassifyError, ValueError):
+    """Cross-validation splits cannot be made, or given splits are malformed."""
+
+
+class AlignmentError(ClassifyError, ValueError):
+    """Several feature sets do not describe the same rows (labels, keys or groups differ)."""
+
+
+class IncompatibleBundleError(ClassifyError, ValueError):
+    """A bundle was trained on features made differently from the ones it is asked to predict."""
+
+
+class BundleIntegrityError(ClassifyError, OSError):
+    """A bundle file has no checksum sidecar, or its checksum does not match."""
+
+
+class OutputExistsError(ClassifyError, FileExistsError):
+    """An output file (bundle, JSON) exists and overwriting was not asked for."""
+
+
+class MissingDependencyError(ClassifyError, ImportError):
+    """An optional dependency (pandas) is needed for the call but not installed."""
+
+
+class ClassifyWarning(UserWarning):
+    """Something was adjusted automatically (folds capped...); the run goes on."""
+
+
+def suggest(name: str, choices, n: int = 3) -> str:
+    """``"; did you mean 'x'?"`` for the closest choices, or an empty string."""
+    close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=n, cutoff=0.6)
+    if not close:
+        return ""
+    return "; did you mean " + " or ".join(repr(c) for c in close) + "?"
+
+
+def choose_from(choices) -> str:
+    """``"choose from: a, b, c"`` with the choices sorted."""
+    return "choose from: " + ", ".join(sorted(str(c) for c in choices))
+
+
+def unknown_message(what: str, name, choices) -> str:
+    """``"unknown head 'lgreg'; did you mean 'logreg'? choose from: ..."`` (one line)."""
+    hint = suggest(name, choices)
+    return f"unknown {what} {name!r}{hint + ' ' if hint else '; '}{choose_from(choices)}"

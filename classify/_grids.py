@@ -1,0 +1,117 @@
+"""Default hyperparameter grids (plain data) and their validation against a head's pipeline.
+
+Keys are Pipeline parameter names (``clf__C``, ``pca__n_components``). The grids are small on
+purpose: nested 5x3 CV of logreg, svm, rf and xgb with PCA on 400 x 1280 features takes about
+two minutes on 2 cores (see tests/unit/classify/test_timing.py).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+
+import numpy as np
+
+from ._errors import GridError, ParameterError, unknown_message
+from ._heads import check_head, check_pca, make_head, pca_enabled
+
+#: Values of ``pca__n_components`` searched when ``pca="search"``.
+PCA_GRID: list = [0.9, 0.99]
+
+DEFAULT_GRIDS: dict[str, dict[str, list]] = {
+    "logreg": {"clf__C": [0.001, 0.01, 0.1, 1.0, 10.0], "pca__n_components": PCA_GRID},
+    "svm": {"clf__C": [0.001, 0.01, 0.1, 1.0], "pca__n_components": PCA_GRID},
+    "svm_rbf": {"clf__C": [1.0, 10.0, 100.0], "clf__gamma": ["scale", 0.0001], "pca__n_components": PCA_GRID},
+    "rf": {"clf__max_depth": [None, 12], "clf__max_features": ["sqrt", 0.1], "pca__n_components": PCA_GRID},
+    "xgb": {"clf__max_depth": [2, 4], "clf__learning_rate": [0.05, 0.2], "pca__n_components": PCA_GRID},
+    "knn": {"clf__n_neighbors": [3, 7, 15], "clf__weights": ["uniform", "distance"], "pca__n_components": PCA_GRID},
+    "ridge": {"clf__alpha": [0.1, 1.0, 10.0, 100.0, 1000.0], "pca__n_components": PCA_GRID},
+    "centroid": {"pca__n_components": PCA_GRID},
+}
+
+
+def is_search_pca(pca) -> bool:
+    return isinstance(pca, str) and pca.lower() == "search"
+
+
+def grid_size(grid: Mapping) -> int | None:
+    """Number of candidates of a grid of lists (None when it holds distributions)."""
+    size = 1
+    for values in grid.values():
+        if not isinstance(values, (list, tuple, np.ndarray)):
+            return None
+        size *= len(values)
+    return size
+
+
+def _searchable_params(pipeline) -> list[str]:
+    params = pipeline.get_params(deep=True)
+    keys = [k for k in params if k.startswith(("clf__", "pca__")) and k.count("__") == 1]
+    clf = pipeline.named_steps["clf"]
+    if hasattr(clf, "estimator") and not isinstance(clf, type):  # calibrated wrapper
+        keys += [k for k in params if k.startswith("clf__estimator__") and k.count("__") == 2]
+    return keys
+
+
+def _adapt_key(key: str, pipeline) -> str:
+    """Route ``clf__X`` to ``clf__estimator__X`` when the classifier is a calibration wrapper."""
+    params = pipeline.get_params(deep=True)
+    if key in params or not key.startswith("clf__"):
+        return key
+    inner = "clf__estimator__" + key[len("clf__"):]
+    return inner if inner in params else key
+
+
+def resolve_grid(head: str, overrides: Mapping | None = None, *, pca="search", probability: bool = False) -> dict:
+    """The search grid for ``head``: ``DEFAULT_GRIDS[head]`` updated with ``overrides``.
+
+    ``overrides`` maps Pipeline parameter names to value lists (a scalar is a one-value list, a
+    scipy distribution works with random search); an override replaces the default list of that
+    key. Keys are checked against the head's ``get_params()``.
+
+    ``pca`` says how PCA is set up: ``"search"`` keeps the default ``pca__n_components`` list;
+    a fixed value (``0.95``, ``64``) drops it so your choice stays fixed (override it to search);
+    ``None``/``"off"`` drops it and refuses ``pca__`` overrides.
+    """
+    check_head(head)
+    search_pca = is_search_pca(pca)
+    if not search_pca:
+        check_pca(pca)
+    on = search_pca or pca_enabled(pca)
+    pipeline = make_head(head, pca=0.95 if on else None, probability=probability)
+    grid = {k: list(v) for k, v in copy.deepcopy(DEFAULT_GRIDS[head]).items()}
+    if not search_pca:
+        grid = {k: v for k, v in grid.items() if not k.startswith("pca__")}
+    grid = {_adapt_key(k, pipeline): v for k, v in grid.items()}
+    if overrides is None:
+        return grid
+    if not isinstance(overrides, Mapping):
+        raise GridError(f"grid overrides for head {head!r} must be a dict of parameter -> values, got {type(overrides).__name__}")
+    allowed = _searchable_params(pipeline)
+    all_params = pipeline.get_params(deep=True)
+    for key, values in overrides.items():
+        if not isinstance(key, str):
+            raise GridError(f"grid keys must be strings like 'clf__C', got {key!r}")
+        if key.startswith("pca__") and not on:
+            raise GridError(
+                f"grid key {key!r} needs PCA in the pipeline of head {head!r}; pass pca=0.95 (or pca='search') or drop the key"
+            )
+        real = _adapt_key(key, pipeline)
+        if real not in all_params or real in ("scale", "pca", "clf"):
+            raise GridError(unknown_message(f"grid key for head {head!r}:", key, allowed))
+        if hasattr(values, "rvs"):
+            grid[real] = values
+            continue
+        if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+            values = [values]
+        values = list(values)
+        if not values:
+            raise GridError(f"grid key {key!r} of head {head!r} has an empty value list; give at least one value")
+        grid[real] = values
+    return grid
+
+
+def check_search(search) -> str:
+    if search not in ("grid", "random"):
+        raise ParameterError(unknown_message("search", search, ("grid", "random")))
+    return search

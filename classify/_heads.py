@@ -1,0 +1,147 @@
+"""Heads: plain scikit-learn Pipelines ``scale -> pca -> clf`` built by one factory."""
+
+from __future__ import annotations
+
+import os
+from numbers import Integral, Real
+
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.decomposition import PCA
+from sklearn.linear_model import LogisticRegression, RidgeClassifier
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC, LinearSVC
+
+from ._errors import ParameterError, UnknownHeadError, unknown_message
+from ._estimators import NearestCentroidL2, ReencodedXGBClassifier
+
+#: Head names accepted by :func:`make_head`.
+HEADS: tuple[str, ...] = ("logreg", "svm", "svm_rbf", "rf", "xgb", "knn", "ridge", "centroid")
+
+#: Heads whose classifier has ``predict_proba`` without calibration.
+PROBA_HEADS = frozenset({"logreg", "rf", "xgb", "knn", "centroid"})
+
+PCA_OFF = (None, 0, "off", "none", False)
+
+
+def check_head(name) -> str:
+    if not isinstance(name, str) or name not in HEADS:
+        raise UnknownHeadError(unknown_message("head", name, HEADS))
+    return name
+
+
+def pca_enabled(pca) -> bool:
+    return not (pca is None or pca is False or (isinstance(pca, str) and pca.lower() in ("off", "none")) or (isinstance(pca, Real) and not isinstance(pca, bool) and pca == 0))
+
+
+def check_pca(pca):
+    """Validate ``pca``: None/0/"off" (no PCA), an int >= 1 (components) or a float in (0, 1)."""
+    if not pca_enabled(pca):
+        return None
+    if isinstance(pca, bool) or not isinstance(pca, Real):
+        raise ParameterError(
+            f"pca must be an int >= 1 (components), a float in (0, 1) (variance fraction) or None/'off'; got {pca!r}"
+        )
+    if isinstance(pca, Integral) or (isinstance(pca, float) and pca >= 1 and float(pca).is_integer()):
+        if pca < 1:
+            raise ParameterError(f"pca must be an int >= 1 (components), a float in (0, 1) (variance fraction) or None/'off'; got {pca!r}")
+        return int(pca)
+    if not 0 < pca < 1:
+        raise ParameterError(f"pca must be an int >= 1 (components), a float in (0, 1) (variance fraction) or None/'off'; got {pca!r}")
+    return float(pca)
+
+
+def default_xgb_device() -> str:
+    """``FEATX_XGB_DEVICE`` (cpu, cuda, auto) or ``"cpu"``."""
+    return os.environ.get("FEATX_XGB_DEVICE", "cpu")
+
+
+def _classifier(name: str, *, random_state, n_jobs, probability: bool, params: dict):
+    p = dict(params)
+    if name == "logreg":
+        base = dict(C=1.0, solver="lbfgs", max_iter=2000, random_state=random_state)
+        return LogisticRegression(**{**base, **p})
+    if name == "svm":
+        clf = LinearSVC(**{**dict(C=0.01, dual="auto", max_iter=5000, random_state=random_state), **p})
+        return _calibrated(clf, random_state) if probability else clf
+    if name == "svm_rbf":
+        base = dict(C=1.0, kernel="rbf", gamma="scale", probability=probability, random_state=random_state)
+        return SVC(**{**base, **p})
+    if name == "rf":
+        from sklearn.ensemble import RandomForestClassifier
+
+        base = dict(n_estimators=200, max_features="sqrt", n_jobs=n_jobs, random_state=random_state)
+        return RandomForestClassifier(**{**base, **p})
+    if name == "xgb":
+        base = dict(device=default_xgb_device(), n_jobs=n_jobs, random_state=random_state)
+        return ReencodedXGBClassifier(**{**base, **p})
+    if name == "knn":
+        return KNeighborsClassifier(**{**dict(n_neighbors=5, weights="distance", n_jobs=n_jobs), **p})
+    if name == "ridge":
+        clf = RidgeClassifier(**{**dict(alpha=1.0), **p})
+        return _calibrated(clf, random_state) if probability else clf
+    if name == "centroid":
+        return NearestCentroidL2(**p)
+    raise AssertionError(name)  # pragma: no cover - check_head ran first
+
+
+def _calibrated(clf, random_state):
+    # sigmoid (Platt) calibration on 3 internal folds; grid keys clf__X become clf__estimator__X
+    return CalibratedClassifierCV(clf, method="sigmoid", cv=3)
+
+
+def make_head(
+    name: str,
+    *,
+    pca=None,
+    whiten: bool = False,
+    random_state: int = 0,
+    n_jobs: int = 1,
+    probability: bool = False,
+    **params,
+) -> Pipeline:
+    """Build the head ``name`` as ``Pipeline([("scale", StandardScaler()), ("pca", ...), ("clf", ...)])``.
+
+    Parameters
+    ----------
+    name : one of ``HEADS``
+        ``logreg`` (multinomial lbfgs), ``svm`` (LinearSVC), ``svm_rbf`` (RBF SVC), ``rf``,
+        ``xgb`` (hist; ``device`` from ``FEATX_XGB_DEVICE``, default cpu), ``knn``, ``ridge``,
+        ``centroid`` (:class:`NearestCentroidL2`).
+    pca : None, 0, "off", int >= 1 or float in (0, 1)
+        PCA components (int) or kept variance fraction (float); off gives a ``'passthrough'`` step.
+    whiten : bool
+        PCA whitening (ignored without PCA).
+    random_state, n_jobs
+        Passed to the PCA and classifier where they apply.
+    probability : bool
+        Give ``predict_proba`` to heads that lack it: ``svm`` and ``ridge`` are wrapped in a
+        sigmoid ``CalibratedClassifierCV`` (their grid keys become ``clf__estimator__...``),
+        ``svm_rbf`` gets ``SVC(probability=True)``. Other heads always have probabilities.
+    **params
+        Classifier parameters (``C=0.1``, ``max_depth=6``...) without the ``clf__`` prefix.
+    """
+    check_head(name)
+    n_components = check_pca(pca)
+    if not isinstance(whiten, bool):
+        raise ParameterError(f"whiten must be True or False; got {whiten!r}")
+    if not (isinstance(n_jobs, Integral) and (n_jobs >= 1 or n_jobs == -1)):
+        raise ParameterError(f"n_jobs must be an int >= 1 or -1 (all cores); got {n_jobs!r}")
+    if n_components is None:
+        pca_step = "passthrough"
+    else:
+        pca_step = PCA(n_components=n_components, whiten=whiten, random_state=random_state)
+    try:
+        clf = _classifier(name, random_state=random_state, n_jobs=n_jobs, probability=probability, params=params)
+    except TypeError as exc:  # unknown keyword of the classifier
+        bad = next((k for k in params if f"'{k}'" in str(exc)), None)
+        import inspect
+
+        cls = {"svm": LinearSVC, "svm_rbf": SVC, "ridge": RidgeClassifier, "logreg": LogisticRegression,
+               "knn": KNeighborsClassifier, "xgb": ReencodedXGBClassifier, "centroid": NearestCentroidL2}.get(name)
+        if cls is None:
+            from sklearn.ensemble import RandomForestClassifier as cls
+        allowed = [p for p in inspect.signature(cls).parameters if p not in ("self",)]
+        raise ParameterError(unknown_message(f"parameter of head {name!r}:", bad or sorted(params), allowed)) from None
+    return Pipeline([("scale", StandardScaler()), ("pca", pca_step), ("clf", clf)])

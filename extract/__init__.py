@@ -1,0 +1,54 @@
+"""featx.extract: pretrained backbones, layer taps and the resumable HDF5 feature cache.
+
+Typical use::
+
+    from featx.extract import extract, read_cache
+    extract("photos/", "photos.h5")                 # efficientnet_lite0, penultimate layer
+    data = read_cache("photos.h5")
+    X, y = data.features[data.meta["layers"][0]], data.labels
+"""
+
+from featx.extract._backbones import Backbone, build_architecture, build_backbone
+from featx.extract._checkpoint import read_checkpoint, save_checkpoint
+from featx.extract._engine import (
+    ExtractionSummary,
+    FeatureComputer,
+    extract,
+    resolve_device,
+    resolve_layers,
+    resolve_precision,
+)
+from featx.extract._errors import (
+    CacheDamagedError,
+    CacheError,
+    CacheLockedError,
+    CacheMismatchError,
+    CheckpointError,
+    ExtractError,
+    ExtractionFailedError,
+    SourceError,
+    UnknownLayerError,
+    UnknownModelError,
+    WeightsError,
+    WeightsNotFoundError,
+)
+from featx.extract._images import DEFAULT_MAX_PIXELS, decode_rgb
+from featx.extract._layers import PENULTIMATE, LayerInfo, LayerTap, list_layers, penultimate_layer
+from featx.extract._lock import FileLock
+from featx.extract._pooling import POOLS, pool
+from featx.extract._preprocess import Preprocessing
+from featx.extract._reader import CacheData, cache_info, read_cache
+from featx.extract._registry import BUILTIN, DEFAULT_MODEL, ModelSpec, resolve_spec
+from featx.extract._sources import IMAGE_EXTENSIONS, SourceTable, open_source
+from featx.extract._transformer import FeatureExtractor
+
+__all__ = [
+    "BUILTIN", "DEFAULT_MAX_PIXELS", "DEFAULT_MODEL", "IMAGE_EXTENSIONS", "PENULTIMATE", "POOLS",
+    "Backbone", "CacheData", "CacheDamagedError", "CacheError", "CacheLockedError", "CacheMismatchError",
+    "CheckpointError", "ExtractError", "ExtractionFailedError", "ExtractionSummary", "FeatureComputer",
+    "FeatureExtractor", "FileLock", "LayerInfo", "LayerTap", "ModelSpec", "Preprocessing", "SourceError",
+    "SourceTable", "UnknownLayerError", "UnknownModelError", "WeightsError", "WeightsNotFoundError",
+    "build_architecture", "build_backbone", "cache_info", "decode_rgb", "extract", "list_layers",
+    "open_source", "penultimate_layer", "pool", "read_cache", "read_checkpoint", "resolve_device",
+    "resolve_layers", "resolve_precision", "resolve_spec", "save_checkpoint",
+]

@@ -1,0 +1,379 @@
+"""The extraction engine: source -> DataLoader workers (read, hash, decode, resize) -> device
+(normalise, forward, tap, pool) -> HDF5 cache, resumable at any point."""
+
+from __future__ import annotations
+
+import glob
+import os
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from featx.extract._backbones import Backbone, build_backbone
+from featx.extract._errors import ExtractError, ExtractionFailedError
+from featx.extract._images import DEFAULT_MAX_PIXELS, decode_rgb, file_stat, read_bytes, sha256_hex
+from featx.extract._layers import PENULTIMATE, LayerTap, penultimate_layer
+from featx.extract._lock import FileLock
+from featx.extract._pooling import LARGE_FLAT_DIM, POOLS
+from featx.extract._registry import DEFAULT_MODEL
+from featx.extract._sources import SourceTable, open_source
+from featx.extract import _store
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+DTYPES = ("float16", "float32")
+TTAS = ("none", "hflip")
+
+
+@dataclass
+class ExtractionSummary:
+    """What one extraction job did."""
+
+    path: str
+    rows: int
+    extracted: int  # computed by this run
+    reused: int  # already in the cache
+    failed: int  # rows recorded as failures (all runs)
+    pending: int
+    seconds: float
+    device: str
+    batch_size: int
+    complete: bool
+
+    @property
+    def images_per_second(self) -> float:
+        return self.extracted / self.seconds if self.seconds > 0 else 0.0
+
+    def line(self) -> str:
+        state = "complete" if self.complete else f"incomplete ({self.pending} pending)"
+        return (
+            f"extracted {self.extracted} image(s), reused {self.reused}, {self.failed} failed, in "
+            f"{self.seconds:.1f}s ({self.images_per_second:.1f} img/s on {self.device}) -> "
+            f"{self.path} [{self.rows} rows, {state}]"
+        )
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise ExtractError(f"unknown device {device!r}; use auto, cpu, cuda, cuda:N or mps") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ExtractError(f"device {device!r} asked but CUDA is not available here; use --device cpu or auto")
+    return dev
+
+
+def resolve_precision(precision: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype (None: plain fp32)."""
+    if precision not in PRECISIONS:
+        raise ExtractError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
+    if precision == "auto":
+        if device.type == "cuda":
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return None
+    if precision == "fp32":
+        return None
+    if precision == "fp16" and device.type == "cpu":
+        raise ExtractError("fp16 autocast needs a GPU; use --precision fp32 or bf16 on the CPU")
+    return torch.bfloat16 if precision == "bf16" else torch.float16
+
+
+class _ImageRows(torch.utils.data.Dataset):
+    """Row index -> (row, uint8 CHW tensor or None, sha256, failure reason)."""
+
+    def __init__(self, files: list[str], transform, max_pixels: int, draft_size: int | None):
+        self.files = files
+        self.transform = transform
+        self.max_pixels = max_pixels
+        self.draft_size = draft_size
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, row: int):
+        try:
+            data = read_bytes(self.files[row])
+        except OSError as exc:
+            return row, None, "", f"cannot read file: {exc.strerror or exc}"
+        digest = sha256_hex(data)
+        try:
+            img = decode_rgb(data, max_pixels=self.max_pixels, draft_size=self.draft_size)
+            return row, self.transform(img), digest, ""
+        except ValueError as exc:
+            return row, None, digest, str(exc)
+        except Exception as exc:  # a transform failing on an odd image must not kill the worker
+            return row, None, digest, f"cannot preprocess image: {type(exc).__name__}: {exc}"[:250]
+
+
+def _collate(items):
+    ok = [it for it in items if it[1] is not None]
+    bad = [it for it in items if it[1] is None]
+    images = torch.stack([it[1] for it in ok]) if ok else None
+    return (
+        np.array([it[0] for it in ok], dtype=np.int64), images, [it[2] for it in ok],
+        np.array([it[0] for it in bad], dtype=np.int64), [it[2] for it in bad], [it[3] for it in bad],
+    )
+
+
+def _blocks(pending: np.ndarray, batch_size: int) -> list[list[int]]:
+    """Pending rows grouped by fixed blocks of the row space, so a resumed job forms the same
+    batches as an uninterrupted one (identical results, batch for batch)."""
+    if not len(pending):
+        return []
+    block_ids = pending // batch_size
+    cuts = np.flatnonzero(np.diff(block_ids)) + 1
+    return [chunk.tolist() for chunk in np.split(pending, cuts)]
+
+
+class FeatureComputer:
+    """The device side: normalise a uint8 batch, run the tapped backbone, pool, return numpy."""
+
+    def __init__(self, backbone: Backbone, layers: list[str], pool: str, device: torch.device,
+                 autocast_dtype: torch.dtype | None, tta: str = "none", channels_last: bool = True):
+        self.backbone = backbone
+        self.device = device
+        self.autocast_dtype = autocast_dtype
+        self.tta = tta
+        self.channels_last = channels_last and device.type != "mps"
+        module = backbone.module.to(device).eval()
+        if self.channels_last:
+            module = module.to(memory_format=torch.channels_last)
+        self.tap = LayerTap(module, layers, pool)
+        self.layers = list(layers)
+        self.max_chunk: int | None = None
+
+    def __call__(self, images: torch.Tensor) -> dict[str, np.ndarray]:
+        x = images.to(self.device, non_blocking=True)
+        x = self.backbone.preprocessing.normalize(x)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        out = self._forward_chunks(x)
+        return {k: v.to("cpu").numpy() for k, v in out.items()}
+
+    def _forward_chunks(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        size = self.max_chunk or len(x)
+        parts = []
+        start = 0
+        while start < len(x):
+            chunk = x[start:start + size]
+            try:
+                parts.append(self._forward(chunk))
+                start += len(chunk)
+            except torch.cuda.OutOfMemoryError:
+                if size == 1:
+                    raise ExtractError("CUDA ran out of memory even for one image; use a smaller model or --device cpu") from None
+                torch.cuda.empty_cache()
+                size = max(1, size // 2)
+                self.max_chunk = size
+                print(f"CUDA out of memory: batch size halved to {size}", file=sys.stderr)
+        return {k: torch.cat([p[k] for p in parts]) for k in self.layers}
+
+    def _forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        with torch.inference_mode(), torch.autocast(
+            device_type=self.device.type, dtype=self.autocast_dtype or torch.float32,
+            enabled=self.autocast_dtype is not None,
+        ):
+            if self.tta == "hflip":
+                both = self.tap(torch.cat([x, x.flip(-1)]))
+                n = len(x)
+                return {k: (v[:n] + v[n:]) / 2 for k, v in both.items()}
+            return self.tap(x)
+
+    def close(self):
+        self.tap.close()
+
+
+def resolve_layers(backbone: Backbone, layers, pool: str) -> tuple[list[str], dict[str, int]]:
+    """Concrete layer names (``penultimate`` resolved) and their pooled dimensions."""
+    if pool not in POOLS:
+        raise ExtractError(f"pool must be one of {', '.join(POOLS)}; got {pool!r}")
+    example = torch.zeros(1, 3, backbone.preprocessing.crop_size, backbone.preprocessing.crop_size)
+    wanted = [s.strip() for s in (layers.split(",") if isinstance(layers, str) else (layers or [PENULTIMATE])) if s.strip()]
+    resolved = []
+    for layer in wanted:
+        name = penultimate_layer(backbone.module, example) if layer == PENULTIMATE else layer
+        if name not in resolved:
+            resolved.append(name)
+    tap = LayerTap(backbone.module, resolved, pool)
+    try:
+        with torch.inference_mode():
+            out = tap(example)
+    finally:
+        tap.close()
+    dims = {k: int(v.shape[1]) for k, v in out.items()}
+    for layer, dim in dims.items():
+        if pool == "none" and dim > LARGE_FLAT_DIM:
+            warnings.warn(f"--pool none on {layer} stores {dim} values per image; consider --pool avg", stacklevel=2)
+    return resolved, dims
+
+
+def extract(
+    source,
+    output,
+    *,
+    model: str = DEFAULT_MODEL,
+    weights: str = "default",
+    layers=None,
+    pool: str = "avg",
+    batch_size: int = 64,
+    workers: int | None = None,
+    device: str = "auto",
+    precision: str = "auto",
+    dtype: str = "float16",
+    tta: str = "none",
+    overwrite: bool = False,
+    strict: bool = False,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    jpeg_draft: bool = True,
+    progress: bool = True,
+    backbone: Backbone | None = None,
+) -> ExtractionSummary:
+    """Extract features of ``source`` (folder or CSV manifest) into the HDF5 cache ``output``.
+
+    Resumes an interrupted job, extracts only added or changed images of a finished one, and
+    refuses to mix features made with other settings (``overwrite=True`` replaces the cache).
+    """
+    t0 = time.perf_counter()
+    output = os.fspath(output)
+    if dtype not in DTYPES:
+        raise ExtractError(f"dtype must be one of {', '.join(DTYPES)}; got {dtype!r}")
+    tta = tta or "none"
+    if tta not in TTAS:
+        raise ExtractError(f"tta must be one of {', '.join(TTAS)}; got {tta!r}")
+    if int(batch_size) < 1:
+        raise ExtractError(f"batch size must be at least 1; got {batch_size}")
+    table = open_source(source)
+    backbone = backbone or build_backbone(model, weights)
+    dev = resolve_device(device)
+    autocast_dtype = resolve_precision(precision, dev)
+    layer_names, dims = resolve_layers(backbone, layers, pool)
+    spec = {
+        **backbone.provenance(),
+        "layers": layer_names,
+        "pooling": pool,
+        "dtype": dtype,
+        "tta": tta,
+        "decoding": {"jpeg_draft": bool(jpeg_draft)},
+    }
+    with FileLock(output):
+        for stale in glob.glob(glob.escape(output) + ".tmp-*"):
+            os.unlink(stale)
+        reused = _prepare_cache(output, table, spec, dims, dtype, overwrite)
+        writer = _store.CacheWriter(output)
+        try:
+            pending = writer.pending()
+            extracted = _run(writer, table, pending, backbone, layer_names, pool, dev, autocast_dtype, tta,
+                             int(batch_size), workers, max_pixels, jpeg_draft, progress)
+            complete = writer.finish()
+            done = writer.f["done"][:]
+            failed = int(sum(1 for r in writer.f["failure"][:] if r) )
+            left = int((done == 0).sum())
+        finally:
+            writer.close()
+    summary = ExtractionSummary(output, len(table), extracted, reused, failed, left,
+                                time.perf_counter() - t0, str(dev), int(batch_size), complete)
+    if table and failed == len(table):
+        raise ExtractionFailedError(f"none of the {len(table)} images could be decoded (see 'featx info {output}'); check the source")
+    if strict and failed:
+        raise ExtractionFailedError(f"{failed} image(s) failed and --strict was given; see 'featx info {output}' for the reasons")
+    return summary
+
+
+def _prepare_cache(output: str, table: SourceTable, spec: dict, dims: dict, dtype: str, overwrite: bool) -> int:
+    """Make ``output`` hold a cache for exactly ``table``'s rows; returns how many rows were
+    reused from what was there."""
+    stats = [file_stat(table.absolute(i)) for i in range(len(table))]
+    plan = _store.RowPlan(
+        paths=list(table.paths), labels=table.labels, groups=list(table.groups), splits=list(table.splits),
+        sizes=np.array([s for s, _ in stats], dtype=np.int64), mtimes=np.array([m for _, m in stats], dtype=np.int64),
+    )
+    create = dict(spec=spec, layer_dims=dims, dtype=dtype, class_names=table.class_names, source=table.describe())
+    if overwrite or not os.path.exists(output):
+        _store.create(output, plan, **create)
+        return 0
+    with _store.open_cache(output) as old:
+        _store.check_compatible(output, _store.read_spec(old), spec)
+        old_paths = _store._dec(old["paths"][:])
+        old_done = old["done"][:]
+        old_sizes, old_mtimes = old["sizes"][:], old["mtimes"][:]
+        index = {p: j for j, p in enumerate(old_paths)}
+        reuse = np.full(len(table), -1, dtype=np.int64)
+        old_hashes = None
+        for i, p in enumerate(table.paths):
+            j = index.get(p)
+            if j is None or not old_done[j]:
+                continue
+            if old_sizes[j] == plan.sizes[i] and old_mtimes[j] == plan.mtimes[i]:
+                reuse[i] = j
+                continue
+            if plan.sizes[i] < 0:
+                continue
+            if old_hashes is None:
+                old_hashes = _store._dec(old["sha256"][:])
+            try:
+                same = sha256_hex(read_bytes(table.absolute(i))) == old_hashes[j]
+            except OSError:
+                same = False
+            if same:
+                reuse[i] = j
+        same_rows = (
+            old_paths == plan.paths
+            and np.array_equal(old["labels"][:], plan.labels)
+            and _store._dec(old["groups"][:]) == plan.groups
+            and _store._dec(old["splits"][:]) == plan.splits
+            and np.array_equal(old_sizes, plan.sizes) and np.array_equal(old_mtimes, plan.mtimes)
+            and old.attrs.get("class_names") == _store.json.dumps(list(table.class_names))
+        )
+        if same_rows:
+            return int(old_done.astype(bool).sum())
+        plan.reuse = reuse
+        _store.create(output, plan, old=old, **create)
+    return int((reuse >= 0).sum())
+
+
+def _default_workers(n_rows: int, batch_size: int) -> int:
+    if n_rows <= batch_size:
+        return 0
+    return max(1, min(4, (os.cpu_count() or 2)))
+
+
+def _run(writer, table, pending, backbone, layers, pool, dev, autocast_dtype, tta, batch_size, workers,
+         max_pixels, jpeg_draft, progress) -> int:
+    if not len(pending):
+        return 0
+    from tqdm.auto import tqdm
+
+    pre = backbone.preprocessing
+    dataset = _ImageRows([table.absolute(i) for i in range(len(table))], pre.pil_transform(), max_pixels,
+                         pre.resize_size if jpeg_draft else None)
+    n_workers = _default_workers(len(pending), batch_size) if workers is None else int(workers)
+    loader = torch.utils.data.DataLoader(
+        dataset, batch_sampler=_blocks(pending, batch_size), collate_fn=_collate, num_workers=n_workers,
+        pin_memory=dev.type == "cuda", prefetch_factor=4 if n_workers else None,
+    )
+    computer = FeatureComputer(backbone, layers, pool, dev, autocast_dtype, tta)
+    np_dtype = np.dtype(writer.f["features"][layers[0]].dtype)
+    extracted = 0
+    bar = tqdm(total=len(pending), unit="img", desc="extract", disable=None if progress else True, dynamic_ncols=True)
+    try:
+        for rows, images, hashes, bad_rows, bad_hashes, reasons in loader:
+            feats = computer(images) if images is not None else {k: np.zeros((0, 1)) for k in layers}
+            feats = {k: v.astype(np_dtype, copy=False) for k, v in feats.items()}
+            writer.write(rows, feats, hashes, bad_rows, bad_hashes, reasons)
+            extracted += len(rows)
+            bar.update(len(rows) + len(bad_rows))
+            if len(bad_rows):
+                bar.set_postfix(failed=int(len(bad_rows)), refresh=False)
+    finally:
+        bar.close()
+        computer.close()
+    return extracted

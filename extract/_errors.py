@@ -1,0 +1,65 @@
+"""Errors raised by featx.extract.
+
+Every leaf error also subclasses the builtin a caller would naturally catch, and every message is
+one line that names the problem and the fix.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+
+class ExtractError(Exception):
+    """Base class of the errors raised by featx.extract."""
+
+
+class UnknownModelError(ExtractError, ValueError):
+    """A model spec names no known backbone."""
+
+
+class UnknownLayerError(ExtractError, ValueError):
+    """A requested layer is not a module of the backbone."""
+
+
+class WeightsError(ExtractError, ValueError):
+    """Weights could not be found, read or matched to the architecture."""
+
+
+class WeightsNotFoundError(WeightsError, FileNotFoundError):
+    """Weights are not on disk and cannot be downloaded (offline)."""
+
+
+class CheckpointError(ExtractError, ValueError):
+    """A featx checkpoint file is missing, damaged or of another architecture."""
+
+
+class SourceError(ExtractError, ValueError):
+    """An image source (folder or manifest) is missing, empty or malformed."""
+
+
+class CacheError(ExtractError, ValueError):
+    """An HDF5 feature cache cannot be used as asked."""
+
+
+class CacheMismatchError(CacheError):
+    """An existing cache was made with other settings than the ones asked for."""
+
+
+class CacheLockedError(CacheError, BlockingIOError):
+    """Another process is writing the cache."""
+
+
+class CacheDamagedError(CacheError, OSError):
+    """The cache file is truncated or otherwise unreadable."""
+
+
+class ExtractionFailedError(ExtractError, RuntimeError):
+    """Nothing could be extracted, or --strict was given and some images failed."""
+
+
+def suggest(name: str, choices, n: int = 3) -> str:
+    """``"; did you mean 'x'?"`` for the closest choices, or an empty string."""
+    close = difflib.get_close_matches(str(name), list(dict.fromkeys(str(c) for c in choices)), n=n, cutoff=0.6)
+    if not close:
+        return ""
+    return "; did you mean " + " or ".join(repr(c) for c in close) + "?"

@@ -1,0 +1,99 @@
+"""A scikit-learn transformer over image paths that reads through the feature cache.
+
+``FeatureExtractor`` can stand first in a ``Pipeline``: ``transform(paths)`` extracts (or reuses)
+the features of those images in a cache file under ``cache_dir`` named by the model settings and
+the list of paths, and returns them in the order given.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from featx.extract._errors import SourceError
+from featx.extract._reader import read_cache
+from featx.extract._registry import DEFAULT_MODEL
+
+
+class FeatureExtractor(TransformerMixin, BaseEstimator):
+    """Image paths -> (n, D) float32 features of one layer of a pretrained backbone.
+
+    Parameters mirror ``featx extract``; ``cache_dir`` holds the HDF5 caches (one per distinct
+    list of paths and settings), so repeated calls on the same images do no model work.
+    """
+
+    def __init__(self, model=DEFAULT_MODEL, weights="default", layer="penultimate", pool="avg",
+                 cache_dir="featx-cache", batch_size=64, workers=None, device="auto", precision="auto",
+                 dtype="float32", tta="none", progress=False):
+        self.model = model
+        self.weights = weights
+        self.layer = layer
+        self.pool = pool
+        self.cache_dir = cache_dir
+        self.batch_size = batch_size
+        self.workers = workers
+        self.device = device
+        self.precision = precision
+        self.dtype = dtype
+        self.tta = tta
+        self.progress = progress
+
+    def fit(self, X=None, y=None):
+        """Nothing to learn: the backbone is fixed. Builds it once and records the layer."""
+        from featx.extract._backbones import build_backbone
+        from featx.extract._engine import resolve_layers
+
+        self.backbone_ = build_backbone(self.model, self.weights)
+        layers, dims = resolve_layers(self.backbone_, [self.layer], self.pool)
+        self.layer_ = layers[0]
+        self.n_features_out_ = dims[self.layer_]
+        return self
+
+    def transform(self, X) -> np.ndarray:
+        from featx.extract._engine import extract
+
+        if not hasattr(self, "backbone_"):
+            self.fit()
+        paths = [os.path.abspath(os.fspath(p)) for p in X]
+        if not paths:
+            raise SourceError("FeatureExtractor.transform got no image paths; pass a list of image files")
+        os.makedirs(self.cache_dir, exist_ok=True)
+        key = hashlib.sha256(json.dumps([self.backbone_.weights_sha256, self.layer_, self.pool, self.dtype,
+                                         self.tta, sorted(set(paths))]).encode()).hexdigest()[:16]
+        manifest = os.path.join(self.cache_dir, f"{key}.csv")
+        if not os.path.exists(manifest):
+            tmp = manifest + f".tmp-{os.getpid()}"
+            with open(tmp, "w", newline="", encoding="utf-8", errors="surrogateescape") as fh:
+                w = csv.writer(fh)
+                w.writerow(["path"])
+                for p in sorted(set(paths)):
+                    w.writerow([p])
+            os.replace(tmp, manifest)
+        cache = os.path.join(self.cache_dir, f"{key}.h5")
+        extract(manifest, cache, backbone=self.backbone_, layers=[self.layer_], pool=self.pool,
+                batch_size=self.batch_size, workers=self.workers, device=self.device,
+                precision=self.precision, dtype=self.dtype, tta=self.tta, progress=self.progress)
+        data = read_cache(cache, [self.layer_])
+        where = {p: i for i, p in enumerate(data.paths)}
+        missing = [p for p in paths if p not in where]
+        if missing:
+            reasons = dict(data.failures)
+            raise SourceError(f"{len(missing)} image(s) could not be read, e.g. {missing[0]!r} "
+                              f"({reasons.get(missing[0], 'failed')}); remove them from the input")
+        return data.features[self.layer_][[where[p] for p in paths]]
+
+    def get_feature_names_out(self, input_features=None):
+        n = getattr(self, "n_features_out_", 0)
+        return np.array([f"{self.layer_}_{i}" for i in range(n)], dtype=object)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = False
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        return tags

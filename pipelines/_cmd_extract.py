@@ -1,0 +1,146 @@
+"""``featx extract``, ``featx info``, ``featx models`` and ``featx layers``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def register(sub, parents) -> None:
+    p = sub.add_parser("extract", parents=parents, help="extract layer activations of images into an HDF5 cache",
+                       description="Run a pretrained backbone over a folder or CSV manifest of images and cache "
+                                   "the chosen layers' pooled activations in HDF5 (resumable).")
+    p.add_argument("source", help="folder with one sub-folder per class, folder of images, or CSV manifest path,label[,group]")
+    p.add_argument("-o", "--output", required=True, help="HDF5 cache to write (resumed when it exists)")
+    add_model_args(p)
+    p.add_argument("--layers", default=None, help="comma-separated layer names (default: penultimate); see 'featx layers MODEL'")
+    p.add_argument("--pool", default="avg", choices=["avg", "max", "avgmax", "none"], help="pooling of spatial maps (default avg)")
+    p.add_argument("--batch-size", type=int, default=64, help="images per forward pass (default 64; halved on CUDA OOM)")
+    p.add_argument("--workers", type=int, default=None, help="DataLoader worker processes (default: automatic)")
+    p.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps")
+    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
+                   help="autocast precision (auto: bf16/fp16 on GPU, fp32 on CPU)")
+    p.add_argument("--dtype", default="float16", choices=["float16", "float32"], help="stored feature dtype (default float16)")
+    p.add_argument("--tta", default="none", choices=["none", "hflip"], help="hflip: store the mean of the image's and its mirror's features")
+    p.add_argument("--max-pixels", type=int, default=None, help="refuse images with more pixels (default about 89 million)")
+    p.add_argument("--no-jpeg-draft", action="store_true", help="decode JPEGs at full size instead of Pillow's draft downscaling")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing cache made with other settings")
+    p.add_argument("--strict", action="store_true", help="exit non-zero when any image fails")
+    p.set_defaults(func=run_extract)
+
+    p = sub.add_parser("info", parents=parents, help="describe an HDF5 cache (also half-written ones)")
+    p.add_argument("cache", help="HDF5 cache written by 'featx extract'")
+    p.add_argument("--json", action="store_true", help="print the description as JSON")
+    p.set_defaults(func=run_info)
+
+    p = sub.add_parser("models", parents=parents, help="list the built-in backbone names")
+    p.set_defaults(func=run_models)
+
+    p = sub.add_parser("layers", parents=parents, help="list the tappable layers of a model with output shapes")
+    p.add_argument("model", nargs="?", default=None, help="model spec (default efficientnet_lite0)")
+    p.add_argument("--weights", default="none", help="weights to load (shapes do not depend on them; default none)")
+    p.add_argument("--depth", type=int, default=None, help="show only layers at most this deep (e.g. 2 for blocks.3)")
+    p.set_defaults(func=run_layers)
+
+
+def add_model_args(p: argparse.ArgumentParser) -> None:
+    from featx.extract import DEFAULT_MODEL
+
+    p.add_argument("--model", default=DEFAULT_MODEL,
+                   help=f"backbone: a name from 'featx models', torchvision:NAME, timm:NAME or a featx checkpoint (default {DEFAULT_MODEL})")
+    p.add_argument("--weights", default="default",
+                   help="default (pretrained), none (random init), a torchvision weights name or a state_dict file")
+
+
+def run_extract(args) -> int:
+    from featx.extract import DEFAULT_MAX_PIXELS, extract
+
+    summary = extract(
+        args.source, args.output, model=args.model, weights=args.weights, layers=args.layers, pool=args.pool,
+        batch_size=args.batch_size, workers=args.workers, device=args.device, precision=args.precision,
+        dtype=args.dtype, tta=args.tta, overwrite=args.overwrite, strict=args.strict,
+        max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS, jpeg_draft=not args.no_jpeg_draft, progress=True,
+    )
+    print(summary.line())
+    return 0
+
+
+def run_info(args) -> int:
+    from featx.extract import cache_info
+
+    info = cache_info(args.cache)
+    if args.json:
+        print(json.dumps(info, indent=2, default=str))
+        return 0 if info["readable"] else 1
+    print(format_info(info))
+    return 0 if info["readable"] else 1
+
+
+def format_info(info: dict) -> str:
+    lines = [f"cache       {info['path']}"]
+    counts = info.get("counts")
+    if counts:
+        state = "complete" if info.get("complete") else "INCOMPLETE (rerun the same extract command to finish)"
+        lines.append(f"rows        {counts['rows']} ({counts['extracted']} extracted, {counts['failed']} failed, "
+                     f"{counts['pending']} pending) - {state}")
+        if counts["class_counts"]:
+            lines.append(f"classes     {len(counts['class_counts'])}: " +
+                         ", ".join(f"{k} ({v})" for k, v in counts["class_counts"].items()))
+        else:
+            lines.append("classes     none (unlabelled)")
+    spec = info.get("spec") or {}
+    if spec:
+        lines.append(f"model       {spec.get('model')} [{spec.get('source')}:{spec.get('arch')}]")
+        lines.append(f"weights     {spec.get('weights')} (sha256 {str(spec.get('weights_sha256', ''))[:16]}...)")
+        pre = spec.get("preprocessing") or {}
+        lines.append(f"preprocess  resize {pre.get('resize_size')} {pre.get('interpolation')}, crop {pre.get('crop_size')}, "
+                     f"mean {pre.get('mean')}, std {pre.get('std')}")
+        lines.append(f"pooling     {spec.get('pooling')}, tta {spec.get('tta')}, stored as {spec.get('dtype')}")
+    for layer, d in (info.get("layers") or {}).items():
+        lines.append(f"layer       {layer}: {d['dim']} dims, {d['dtype']}")
+    if info.get("created"):
+        lines.append(f"created     {info['created']} by featx {info.get('featx_version')}")
+    if counts and counts["failures"]:
+        lines.append(f"failures    {len(counts['failures'])}:")
+        for path, reason in counts["failures"][:20]:
+            lines.append(f"  {path}: {reason}")
+        if len(counts["failures"]) > 20:
+            lines.append(f"  ... and {len(counts['failures']) - 20} more ('featx info --json' lists all)")
+    for problem in info.get("problems", []):
+        lines.append(f"UNREADABLE  {problem} (the file is damaged; rebuild with 'featx extract ... --overwrite')")
+    return "\n".join(lines)
+
+
+def run_models(args) -> int:
+    from featx.extract import BUILTIN, DEFAULT_MODEL
+
+    width = max(len(n) for n in BUILTIN)
+    for name, spec in BUILTIN.items():
+        mark = " (default)" if name == DEFAULT_MODEL else ""
+        print(f"{name:<{width}}  {spec.description}{mark}")
+    print("\nAlso: any torchvision classification model (torchvision:NAME), any timm model (timm:NAME), "
+          "or a featx checkpoint path.")
+    return 0
+
+
+def run_layers(args) -> int:
+    import torch
+
+    from featx.extract import DEFAULT_MODEL, build_backbone, list_layers, penultimate_layer
+
+    backbone = build_backbone(args.model or DEFAULT_MODEL, args.weights)
+    size = backbone.preprocessing.crop_size
+    example = torch.zeros(1, 3, size, size)
+    default = penultimate_layer(backbone.module, example)
+    layers = list_layers(backbone.module, example)
+    width = max(len(info.name) for info in layers)
+    for info in layers:
+        if args.depth is not None and info.name.count(".") >= args.depth:
+            continue
+        mark = "  <- penultimate (default)" if info.name == default else ""
+        print(f"{info.name:<{width}}  {info.kind:<24} {'x'.join(str(s) for s in info.shape)}{mark}")
+    if default.endswith(":in"):
+        print(f"{default:<{width}}  (input of the classifier)  <- penultimate (default)")
+    sys.stdout.flush()
+    return 0
