@@ -40,7 +40,6 @@ from featx.extract._preprocess import Preprocessing
 from featx.extract._reader import CacheData, cache_info, read_cache
 from featx.extract._registry import BUILTIN, DEFAULT_MODEL, ModelSpec, resolve_spec
 from featx.extract._sources import IMAGE_EXTENSIONS, SourceTable, open_source
-from featx.extract._transformer import FeatureExtractor
 
 __all__ = [
     "BUILTIN", "DEFAULT_MAX_PIXELS", "DEFAULT_MODEL", "IMAGE_EXTENSIONS", "PENULTIMATE", "POOLS",
@@ -52,3 +51,12 @@ __all__ = [
     "open_source", "penultimate_layer", "pool", "read_cache", "read_checkpoint", "resolve_device",
     "resolve_layers", "resolve_precision", "resolve_spec", "save_checkpoint",
 ]
+
+
+def __getattr__(name):
+    # the scikit-learn transformer is imported on first use: sklearn costs seconds to import
+    if name == "FeatureExtractor":
+        from featx.extract._transformer import FeatureExtractor
+
+        return FeatureExtractor
+    raise AttributeError(f"module 'featx.extract' has no attribute {name!r}")

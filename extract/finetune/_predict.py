@@ -1,0 +1,123 @@
+"""Classifying images directly with a fine-tuned checkpoint's own head (``featx predict``)."""
+
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+import torch
+
+from featx.extract._backbones import build_backbone
+from featx.extract._engine import FeatureComputer, resolve_device, resolve_precision
+from featx.extract._errors import CheckpointError
+from featx.extract._sources import SourceTable, open_source
+from featx.extract.finetune import _data
+from featx.extract.finetune._groups import find_head
+
+
+class Prediction(NamedTuple):
+    """One image: its path (as listed by the source), the predicted class, class probabilities."""
+
+    path: str
+    label: str
+    probs: np.ndarray
+
+
+@dataclass
+class Predictions:
+    """Predictions for the decodable images of a source; iterating yields :class:`Prediction` rows.
+
+    ``probs`` is (n, K) float32 with columns in ``class_names`` order; ``true_labels`` holds the
+    source's labels (None when unlabelled); ``failures`` the images that could not be decoded.
+    """
+
+    checkpoint: str
+    class_names: list[str]
+    paths: list[str]
+    labels: list[str]
+    probs: np.ndarray
+    true_labels: list[str] | None = None
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __iter__(self):
+        for i, path in enumerate(self.paths):
+            yield Prediction(path, self.labels[i], self.probs[i])
+
+    def accuracy(self) -> float | None:
+        """Share of images whose predicted class equals the source's label (None: unlabelled)."""
+        if self.true_labels is None or not self.paths:
+            return None
+        return float(np.mean([p == t for p, t in zip(self.labels, self.true_labels)]))
+
+
+def predict_with_checkpoint(checkpoint: str, source, *, batch_size: int = 64, workers: int | None = None,
+                            device: str = "auto", precision: str = "auto", tta: str = "none",
+                            progress: bool = False) -> Predictions:
+    """Run the checkpoint's classifier over ``source`` (folder, CSV manifest or SourceTable)."""
+    checkpoint = os.fspath(checkpoint)
+    if not os.path.isfile(checkpoint):
+        raise CheckpointError(f"checkpoint {checkpoint!r} does not exist; check the path or run 'featx finetune' first")
+    backbone = build_backbone(checkpoint)
+    classes = list(backbone.classes)
+    head = find_head(backbone.module)
+    out_features = getattr(backbone.module.get_submodule(head), "out_features", None)
+    if not classes or out_features != len(classes):
+        raise CheckpointError(
+            f"{checkpoint!r} has {len(classes)} class names for a head of {out_features} outputs; "
+            "predict needs a checkpoint written by 'featx finetune'"
+        )
+    table = source if isinstance(source, SourceTable) else open_source(source)
+    dev = resolve_device(device)
+    computer = FeatureComputer(backbone, [head], "avg", dev, resolve_precision(precision, dev), tta)
+    pre = backbone.preprocessing
+    files = [table.absolute(i) for i in range(len(table))]
+    dataset = _data.ImageRows(files, table.labels, pre.pil_transform(), pre.resize_size)
+    batches = _data.epoch_batches(len(files), int(batch_size), None, 0)
+    n_workers = _data.default_workers(len(files), int(batch_size)) if workers is None else int(workers)
+    loader = _data.make_loader(dataset, batches, n_workers, dev.type == "cuda")
+    from tqdm.auto import tqdm
+
+    rows, chunks, failures = [], [], []
+    bar = tqdm(total=len(files), unit="img", desc="predict", disable=None if progress else True, dynamic_ncols=True)
+    try:
+        for (images, _labels, bad), batch in zip(loader, batches):  # the dataset's positions are table rows
+            failed = {row for row, _ in bad}
+            failures.extend((table.paths[row], reason) for row, reason in bad)
+            if images is not None:
+                logits = torch.from_numpy(computer(images)[head]).float()
+                chunks.append(torch.softmax(logits, dim=1).numpy())
+                rows.extend(r for r in batch if r not in failed)
+            bar.update(len(batch))
+    finally:
+        bar.close()
+        computer.close()
+    probs = np.concatenate(chunks) if chunks else np.zeros((0, len(classes)), dtype=np.float32)
+    names = table.class_names
+    true = [names[table.labels[r]] for r in rows] if names and (table.labels >= 0).all() else None
+    return Predictions(
+        checkpoint=checkpoint, class_names=classes, paths=[table.paths[r] for r in rows],
+        labels=[classes[i] for i in probs.argmax(1)] if len(probs) else [], probs=probs.astype(np.float32),
+        true_labels=true, failures=failures,
+    )
+
+
+def write_predictions_csv(predictions: Predictions, path: str) -> str:
+    """``path,label[,true_label],prob_<class>...`` one row per image, written atomically."""
+    path = os.fspath(path)
+    header = ["path", "label"] + (["true_label"] if predictions.true_labels is not None else [])
+    header += [f"prob_{c}" for c in predictions.class_names]
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        for i, row in enumerate(predictions):
+            extra = [predictions.true_labels[i]] if predictions.true_labels is not None else []
+            writer.writerow([row.path, row.label, *extra, *(f"{p:.6f}" for p in row.probs)])
+    os.replace(tmp, path)
+    return path
