@@ -27,6 +27,7 @@ class Backbone:
     weights_sha256: str
     classes: list[str] = field(default_factory=list)
     checkpoint: dict = field(default_factory=dict)
+    weights_arg: str = "default"  # what was asked for, so the same backbone can be built again
 
     def provenance(self) -> dict:
         """What is needed to reproduce the features: stored in caches and bundles."""
@@ -35,6 +36,7 @@ class Backbone:
             "source": self.spec.source,
             "arch": self.spec.arch,
             "weights": self.weights,
+            "weights_arg": self.weights_arg,
             "weights_sha256": self.weights_sha256,
             "preprocessing": self.preprocessing.to_dict(),
         }
@@ -55,7 +57,8 @@ def build_backbone(model: str = DEFAULT_MODEL, weights: str = "default") -> Back
     else:
         module, desc, pre = _build_torchvision(spec, weights)
     module.eval()
-    return Backbone(module, spec, pre, desc, _weights.state_dict_sha256(module))
+    asked = os.path.abspath(weights) if _is_file_choice(weights) else weights
+    return Backbone(module, spec, pre, desc, _weights.state_dict_sha256(module), weights_arg=asked)
 
 
 def build_architecture(source: str, arch: str, num_classes: int | None = None) -> torch.nn.Module:
@@ -135,7 +138,7 @@ def _from_checkpoint(spec: ModelSpec) -> Backbone:
     except WeightsError as exc:
         raise CheckpointError(f"checkpoint {spec.name!r} does not fit its own architecture: {exc}") from None
     module.eval()
-    resolved = ModelSpec(spec.name, "checkpoint", f"{arch.get('source')}:{arch.get('arch')}", spec.description)
+    resolved = ModelSpec(os.path.abspath(spec.name), "checkpoint", f"{arch.get('source')}:{arch.get('arch')}", spec.description)
     return Backbone(
         module,
         resolved,

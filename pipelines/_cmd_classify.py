@@ -1,0 +1,228 @@
+"""``featx cv``, ``featx fit`` and ``featx predict``: classical heads on cached features."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import sys
+
+from featx.pipelines._errors import PipelineError
+
+
+def register(sub, parents) -> None:
+    p = sub.add_parser("cv", parents=parents, help="cross-validate heads x layers (x caches) on identical folds",
+                       description="Compare classical heads on cached features with stratified, grouped or nested CV.")
+    p.add_argument("caches", nargs="+", help="HDF5 caches written by 'featx extract' (same images for several)")
+    p.add_argument("--layer", action="append", dest="layers", help="layer to use (repeatable; default all in the cache)")
+    p.add_argument("--heads", default="logreg,svm,rf,xgb", help="comma-separated heads (logreg, svm, svm_rbf, rf, xgb, knn, ridge, centroid)")
+    _add_head_args(p)
+    p.add_argument("--folds", type=int, default=5, help="outer folds (default 5; capped at the smallest class)")
+    p.add_argument("--repeats", type=int, default=1, help="repeat the K-fold with new shuffles")
+    p.add_argument("--nested", action="store_true", help="inner grid search per outer fold (reports the chosen parameters)")
+    p.add_argument("--inner-folds", type=int, default=3, help="inner folds of --nested (default 3)")
+    p.add_argument("--metric", default="balanced_accuracy", help="main metric for sorting (default balanced_accuracy)")
+    p.add_argument("--ensemble", choices=["soft", "stacking"], default=None,
+                   help="also evaluate an ensemble of every head x feature set on the same folds")
+    p.add_argument("--json", default=None, help="write the tidy results to this JSON file")
+    p.set_defaults(func=run_cv)
+
+    p = sub.add_parser("fit", parents=parents, help="fit a head on every row of a cache and save it as a bundle")
+    p.add_argument("cache", help="HDF5 cache written by 'featx extract'")
+    p.add_argument("--layer", default=None, help="layer (default: the cache's only or first layer)")
+    p.add_argument("--head", default="logreg", help="head to fit (default logreg)")
+    _add_head_args(p)
+    p.add_argument("--search", action="store_true", help="grid-search the head's parameters (stratified CV) before the final fit")
+    p.add_argument("-o", "--output", required=True, help="bundle file to write (joblib, with a .sha256 sidecar)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing bundle")
+    p.set_defaults(func=run_fit)
+
+    p = sub.add_parser("predict", parents=parents, help="classify images with a saved bundle or a fine-tuned checkpoint")
+    p.add_argument("model", help="a bundle from 'featx fit' or a checkpoint from 'featx finetune'")
+    p.add_argument("source", help="folder or CSV manifest of images to classify")
+    p.add_argument("-o", "--output", default=None, help="CSV to write (default: print to the terminal)")
+    p.add_argument("--cache", default=None, help="feature cache for the source (default: beside the bundle)")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--workers", type=int, default=None)
+    p.add_argument("--device", default="auto")
+    p.set_defaults(func=run_predict)
+
+
+def _add_head_args(p) -> None:
+    p.add_argument("--pca", default=None, help="PCA components: an int, a variance fraction like 0.95, or off (default off)")
+    p.add_argument("--whiten", action="store_true", help="whiten the PCA components")
+    p.add_argument("--grid", action="append", default=[], metavar="HEAD:PARAM=V1,V2",
+                   help="override a search grid, e.g. logreg:clf__C=0.1,1,10 (repeatable)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the folds and models (default 0)")
+    p.add_argument("--jobs", type=int, default=1, help="parallel fits (joblib; default 1)")
+
+
+def parse_pca(value):
+    if value is None or str(value).lower() in ("off", "none", "0", ""):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        raise PipelineError(f"--pca must be an int, a fraction in (0, 1) or off; got {value!r}") from None
+    return int(number) if number >= 1 and number == int(number) else number
+
+
+def parse_grids(items: list[str]) -> dict:
+    grids: dict[str, dict] = {}
+    for item in items:
+        head, sep, rest = item.partition(":")
+        key, eq, values = rest.partition("=")
+        if not sep or not eq or not head or not key or not values:
+            raise PipelineError(f"--grid {item!r} is not HEAD:PARAM=V1,V2 (e.g. logreg:clf__C=0.1,1,10)")
+        grids.setdefault(head, {})[key] = [_scalar(v) for v in values.split(",")]
+    return grids
+
+
+def _scalar(text: str):
+    text = text.strip()
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return {"none": None, "true": True, "false": False}.get(text.lower(), text)
+
+
+def _progress_bar(desc: str):
+    from tqdm.auto import tqdm
+
+    bar = {"bar": None}
+
+    def update(done: int, total: int, label: str) -> None:
+        if bar["bar"] is None:
+            bar["bar"] = tqdm(total=total, desc=desc, unit="fit", disable=None, dynamic_ncols=True)
+        bar["bar"].set_postfix_str(label[:40], refresh=False)
+        bar["bar"].n = done
+        bar["bar"].refresh()
+        if done >= total:
+            bar["bar"].close()
+
+    return update
+
+
+def run_cv(args) -> int:
+    from featx.classify import compare, ensemble_cv
+    from featx.pipelines._glue import load_feature_sets
+
+    feature_sets = load_feature_sets(args.caches, args.layers)
+    heads = [h.strip() for h in args.heads.split(",") if h.strip()]
+    result = compare(feature_sets, heads, pca=parse_pca(args.pca), folds=args.folds, repeats=args.repeats,
+                     seed=args.seed, nested=args.nested, jobs=args.jobs, grids=parse_grids(args.grid) or None,
+                     progress=_progress_bar("cv"))
+    print(result.table(metric=args.metric))
+    records = result.records()
+    if args.ensemble:
+        ens = ensemble_cv(feature_sets, heads, method=args.ensemble, pca=parse_pca(args.pca), folds=args.folds,
+                          repeats=args.repeats, seed=args.seed, jobs=args.jobs)
+        m = ens.metrics[args.metric]
+        print(f"ensemble ({args.ensemble}, {len(heads)} head(s) x {len(feature_sets)} feature set(s)): "
+              f"{args.metric} {m['mean']:.3f} +/- {m['std']:.3f}")
+        records.append(ens.to_record())
+    best = result.best(args.metric)
+    print(f"best: {best.feature_set} + {best.head}: {args.metric} {best.metrics[args.metric]['mean']:.3f}")
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump(records, fh, indent=2, default=str)
+        print(f"wrote {args.json}")
+    return 0
+
+
+def run_fit(args) -> int:
+    from featx.classify import fit_bundle, save_bundle
+    from featx.extract import read_cache
+    from featx.pipelines._glue import feature_sets_from_cache
+
+    data = read_cache(args.cache, [args.layer] if args.layer else None)
+    layer = args.layer or list(data.features)[0]
+    (fs,) = feature_sets_from_cache(data, [layer])
+    bundle = fit_bundle(fs, args.head, pca=parse_pca(args.pca), whiten=args.whiten, search=args.search,
+                        grid=parse_grids(args.grid).get(args.head), seed=args.seed, jobs=args.jobs)
+    path = save_bundle(bundle, args.output, overwrite=args.overwrite)
+    chosen = bundle.params.get("best_params")
+    print(f"fitted {args.head} on {fs.n_samples} rows x {fs.n_features} features of layer {layer}"
+          + (f" (chosen {chosen})" if chosen else "") + f" -> {path}")
+    return 0
+
+
+def _is_checkpoint(path: str) -> bool:
+    import zipfile
+
+    return zipfile.is_zipfile(path)  # torch.save writes zip archives; joblib bundles are not zips
+
+
+def run_predict(args) -> int:
+    if not os.path.isfile(args.model):
+        raise PipelineError(f"model {args.model!r} does not exist; pass a bundle from 'featx fit' or a checkpoint from 'featx finetune'")
+    if _is_checkpoint(args.model):
+        return _predict_checkpoint(args)
+    from featx.classify import load_bundle
+    from featx.extract import extract, read_cache
+
+    bundle = load_bundle(args.model)
+    meta = bundle.meta
+    layer = meta.get("layer")
+    missing = [k for k in ("model", "weights_arg", "layer", "pooling") if not meta.get(k)]
+    if missing:
+        raise PipelineError(f"bundle {args.model!r} lacks the provenance needed to extract features ({', '.join(missing)}); refit it with 'featx fit'")
+    cache = args.cache or _predict_cache_path(args.model, args.source)
+    summary = extract(args.source, cache, model=meta["model"], weights=meta["weights_arg"], layers=[layer],
+                      pool=meta["pooling"], dtype=meta.get("dtype", "float16"), tta=meta.get("tta", "none"),
+                      jpeg_draft=(meta.get("decoding") or {}).get("jpeg_draft", True),
+                      batch_size=args.batch_size, workers=args.workers, device=args.device, progress=True)
+    data = read_cache(cache, [layer])
+    bundle.check_compatible(data.layer_meta(layer))
+    proba = bundle.predict_proba(data.features[layer])
+    labels = [bundle.class_names[i] for i in proba.argmax(1)]
+    rows = [(path, label, list(p)) for path, label, p in zip(data.paths, labels, proba)]
+    _write_predictions(rows, bundle.class_names, args.output, data.failures)
+    print(f"predicted {len(rows)} image(s) ({len(data.failures)} failed to decode) with {bundle.head} on {layer}"
+          + (f" -> {args.output}" if args.output else "") + f"; features cached in {cache}", file=sys.stderr)
+    _print_accuracy(data, labels)
+    return 0
+
+
+def _predict_cache_path(model_path: str, source: str) -> str:
+    key = hashlib.sha256(os.path.abspath(source).encode("utf-8", "surrogateescape")).hexdigest()[:12]
+    return f"{model_path}.{key}.h5"
+
+
+def _print_accuracy(data, labels) -> None:
+    if data.class_names and (data.labels >= 0).all():
+        truth = [data.class_names[i] for i in data.labels]
+        acc = sum(a == b for a, b in zip(truth, labels)) / max(1, len(labels))
+        print(f"accuracy against the source's labels: {acc:.4f} ({len(labels)} images)", file=sys.stderr)
+
+
+def _write_predictions(rows, class_names, output, failures) -> None:
+    header = ["path", "predicted"] + [f"p_{c}" for c in class_names]
+    fh = open(output, "w", newline="", encoding="utf-8", errors="surrogateescape") if output else sys.stdout
+    try:
+        w = csv.writer(fh)
+        w.writerow(header)
+        for path, label, probs in rows:
+            w.writerow([path, label] + [f"{p:.6f}" for p in probs])
+        for path, reason in failures:
+            w.writerow([path, "", *([""] * len(class_names))])
+    finally:
+        if output:
+            fh.close()
+
+
+def _predict_checkpoint(args) -> int:
+    try:
+        from featx.extract.finetune import predict_with_checkpoint
+    except ImportError:
+        raise PipelineError("predicting with a fine-tuned checkpoint needs featx.extract.finetune, which is not installed") from None
+    result = predict_with_checkpoint(args.model, args.source, batch_size=args.batch_size, workers=args.workers,
+                                     device=args.device)
+    rows, class_names, failures = result["rows"], result["class_names"], result.get("failures", [])
+    _write_predictions(rows, class_names, args.output, failures)
+    print(f"predicted {len(rows)} image(s) with the checkpoint's own head"
+          + (f" -> {args.output}" if args.output else ""), file=sys.stderr)
+    return 0
