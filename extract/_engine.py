@@ -268,17 +268,22 @@ def extract(
         for stale in glob.glob(glob.escape(output) + ".tmp-*"):
             os.unlink(stale)
         reused = _prepare_cache(output, table, spec, dims, dtype, overwrite)
-        writer = _store.CacheWriter(output)
-        try:
-            pending = writer.pending()
-            extracted = _run(writer, table, pending, backbone, layer_names, pool, dev, autocast_dtype, tta,
-                             int(batch_size), workers, max_pixels, jpeg_draft, progress)
-            complete = writer.finish()
-            done = writer.f["done"][:]
-            failed = int(sum(1 for r in writer.f["failure"][:] if r) )
-            left = int((done == 0).sum())
-        finally:
-            writer.close()
+        with _store.open_cache(output) as f:
+            done = f["done"][:]
+            complete = bool(f.attrs.get("complete", False))
+            failed = int(sum(1 for r in f["failure"][:] if r))
+        extracted = 0
+        if not (complete and done.all()):  # a finished cache is not even opened for writing
+            writer = _store.CacheWriter(output)
+            try:
+                extracted = _run(writer, table, writer.pending(), backbone, layer_names, pool, dev, autocast_dtype,
+                                 tta, int(batch_size), workers, max_pixels, jpeg_draft, progress)
+                complete = writer.finish()
+                done = writer.f["done"][:]
+                failed = int(sum(1 for r in writer.f["failure"][:] if r))
+            finally:
+                writer.close()
+        left = int((done == 0).sum())
     summary = ExtractionSummary(output, len(table), extracted, reused, failed, left,
                                 time.perf_counter() - t0, str(dev), int(batch_size), complete)
     if table and failed == len(table):
