@@ -17,6 +17,7 @@ import platform
 import tempfile
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from ._cv import _check_feature_set, build_estimator, check_jobs
 from ._errors import (
@@ -52,7 +53,18 @@ def _versions() -> dict:
 
 
 def _canonical(value) -> str:
-    return json.dumps(to_jsonable(value), sort_keys=True)
+    """JSON text that ignores list/tuple, numpy and 224 vs 224.0 differences."""
+
+    def norm(v):
+        if isinstance(v, dict):
+            return {k: norm(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [norm(x) for x in v]
+        if isinstance(v, float) and v.is_integer():
+            return int(v)
+        return v
+
+    return json.dumps(norm(to_jsonable(value)), sort_keys=True)
 
 
 @dataclasses.dataclass(eq=False)
@@ -182,7 +194,8 @@ def fit_bundle(
     else:
         if jobs != 1 and "n_jobs" in estimator.named_steps["clf"].get_params():
             estimator.set_params(clf__n_jobs=jobs)
-        pipeline = estimator.fit(fs.X, fs.y)
+        with threadpool_limits(limits=None if jobs == -1 else jobs):
+            pipeline = estimator.fit(fs.X, fs.y)
     meta = dict(fs.meta)
     meta.setdefault("feature_dim", fs.n_features)
     meta["fit"] = {
@@ -214,7 +227,7 @@ def save_bundle(bundle: Bundle, path, *, overwrite: bool = False) -> str:
 
     path = os.fspath(path)
     if not overwrite and (os.path.exists(path) or os.path.exists(path + ".sha256")):
-        raise OutputExistsError(f"{path!r} exists; pass overwrite=True (--force) or choose another path")
+        raise OutputExistsError(f"{path!r} exists; pass overwrite=True (--overwrite) or choose another path")
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".bundle-", dir=folder)
     os.close(fd)

@@ -8,7 +8,7 @@ import math
 import os
 from collections.abc import Callable, Mapping, Sequence
 
-from ._cv import _check_feature_set, check_jobs, cross_validate_head
+from ._cv import _check_feature_set, check_jobs, prepare_head_cv, run_head_jobs
 from ._errors import AlignmentError, OutputExistsError, MissingDependencyError, ParameterError, unknown_message
 from ._features import FeatureSet, check_same_rows
 from ._heads import check_head
@@ -150,9 +150,10 @@ def compare(
 
     All feature sets must describe the same rows in the same order (same labels, groups and,
     when present, keys; use :func:`align_feature_sets` first otherwise). The splits are made
-    once from the first feature set and reused, so scores are paired. ``grids`` maps a head
-    name to its grid overrides (nested only). ``progress(done, total, label)`` is called after
-    each configuration. Further keyword arguments go to :func:`cross_validate_head`
+    once from the first feature set and reused, so scores are paired. The folds of all
+    configurations share one joblib pool of ``jobs`` workers. ``grids`` maps a head name to its
+    grid overrides (nested only). ``progress(done, total, label)`` is called as each
+    configuration completes (in order). Further keyword arguments go to :func:`cross_validate_head`
     (``inner_folds``, ``search``, ``n_iter``, ``whiten``, ``probability``...).
     """
     feature_sets = _check_feature_sets(feature_sets)
@@ -167,16 +168,10 @@ def compare(
         raise ParameterError(f"progress must be a callable(done, total, label) or None; got {progress!r}")
     first = feature_sets[0]
     splits = make_splitter(first.y, first.groups, folds=folds, repeats=repeats, seed=seed, class_names=first.class_names)
-    total = len(feature_sets) * len(heads)
-    results = []
-    for fs in feature_sets:
-        for head in heads:
-            results.append(
-                cross_validate_head(
-                    fs, head, pca=pca, seed=seed, nested=nested, grid=grids.get(head), jobs=jobs,
-                    splits=splits, **cv_kwargs,
-                )
-            )
-            if progress is not None:
-                progress(len(results), total, f"{fs.name}/{head}")
+    cv_jobs = [
+        prepare_head_cv(fs, head, pca=pca, seed=seed, nested=nested, grid=grids.get(head), splits=splits, **cv_kwargs)
+        for fs in feature_sets
+        for head in heads
+    ]
+    results = run_head_jobs(cv_jobs, jobs=jobs, progress=progress)  # all folds of all configs in one pool
     return Comparison(results=tuple(results), splits=splits)

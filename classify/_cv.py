@@ -7,21 +7,26 @@ search wrapping it) is cloned and fitted per fold, and test rows are only ever p
 
 from __future__ import annotations
 
+import dataclasses
+import tempfile
 import time
 import warnings
 from numbers import Integral
 
 import numpy as np
-from joblib import Parallel, delayed
+from joblib import Memory, Parallel, delayed
 from sklearn.base import clone
 from sklearn.ensemble import StackingClassifier
+from sklearn.exceptions import FitFailedWarning
 from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
+from sklearn.pipeline import Pipeline
+from threadpoolctl import threadpool_limits
 
 from ._errors import ClassifyWarning, GridError, ParameterError, SplitError
 from ._features import FeatureSet
 from ._grids import PCA_GRID, check_search, grid_size, is_search_pca, resolve_grid
 from ._heads import check_head, check_pca, make_head
-from ._metrics import METRICS, fold_metrics, global_scores, pooled_report, summarise
+from ._metrics import BOUNDS, METRICS, fold_metrics, global_scores, pooled_report, summarise
 from ._result import CVResult, to_jsonable
 from ._splits import check_splits, make_splitter, repeat_ids
 
@@ -48,9 +53,6 @@ def build_estimator(fs: FeatureSet, head: str, *, pca, whiten=False, seed=0, pro
 
 def _make_search(estimator, grid, *, search, n_iter, inner, seed):
     if search == "grid":
-        bad = [k for k, v in grid.items() if hasattr(v, "rvs")]
-        if bad:
-            raise GridError(f"grid key {bad[0]!r} holds a distribution, which needs search='random'; pass a list of values or search='random'")
         return GridSearchCV(estimator, grid, cv=inner, scoring="balanced_accuracy", refit=True, n_jobs=1, error_score=np.nan)
     size = grid_size(grid)
     n = n_iter if size is None else min(n_iter, size)
@@ -61,6 +63,13 @@ def _make_search(estimator, grid, *, search, n_iter, inner, seed):
 
 
 def _run_fold(estimator, X, y, groups, train, test, n_classes, search_spec, seed, inner_folds):
+    # one core per fold: ``jobs`` is the number of cores a CV uses, and multithreaded BLAS on
+    # small matrices mostly spin-waits (15x more CPU time on a busy 2-core machine)
+    with threadpool_limits(limits=1):
+        return _run_fold_body(estimator, X, y, groups, train, test, n_classes, search_spec, seed, inner_folds)
+
+
+def _run_fold_body(estimator, X, y, groups, train, test, n_classes, search_spec, seed, inner_folds):
     est = clone(estimator)
     X_train, y_train = X[train], y[train]
     g_train = None if groups is None else groups[train]
@@ -78,11 +87,29 @@ def _run_fold(estimator, X, y, groups, train, test, n_classes, search_spec, seed
     if isinstance(est, StackingClassifier):
         est.set_params(cv=inner_splits())
     if search_spec is not None and search_spec["grid"]:
-        est = _make_search(est, search_spec["grid"], search=search_spec["search"], n_iter=search_spec["n_iter"], inner=inner_splits(), seed=seed)
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*(Scoring failed|One or more of the test scores).*")
-            est.fit(X_train, y_train)
-        best_params = dict(est.best_params_)
+        with tempfile.TemporaryDirectory(prefix="featx-cv-") as cache:
+            if isinstance(est, Pipeline) and est.named_steps.get("pca", "passthrough") != "passthrough":
+                # candidates that share scale/PCA parameters reuse the fitted transformers of an
+                # inner fold instead of refitting PCA for every classifier setting
+                est.set_params(memory=Memory(cache, verbose=0))
+            searcher = _make_search(est, search_spec["grid"], search=search_spec["search"], n_iter=search_spec["n_iter"], inner=inner_splits(), seed=seed)
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=".*(Scoring failed|One or more of the test scores|Persisting input arguments).*")
+                warnings.filterwarnings("ignore", category=FitFailedWarning)
+                try:
+                    searcher.fit(X_train, y_train)
+                except ValueError as exc:
+                    if "fits failed" not in str(exc):
+                        raise
+                    detail = [line for line in str(exc).splitlines() if line.strip()][-1].strip()
+                    raise GridError(
+                        f"every candidate of the grid failed on an outer training fold of {len(train)} rows "
+                        f"(last error: {detail}); fix the grid values or pick ones that suit this data size"
+                    ) from None
+            best_params = dict(searcher.best_params_)
+            est = searcher.best_estimator_
+            if isinstance(est, Pipeline):
+                est.set_params(memory=None)
     else:
         est.fit(X_train, y_train)
         if search_spec is not None:
@@ -99,17 +126,68 @@ def _run_fold(estimator, X, y, groups, train, test, n_classes, search_spec, seed
     }
 
 
+@dataclasses.dataclass
+class CVJob:
+    """One configuration to cross-validate: a ready estimator, a feature set and its splits."""
+
+    fs: FeatureSet
+    estimator: object
+    head_label: str
+    splits: list
+    search_spec: dict | None = None
+    seed: int = 0
+    inner_folds: int = 3
+    config: dict = dataclasses.field(default_factory=dict)
+
+    def tasks(self):
+        fs = self.fs
+        return [
+            delayed(_run_fold)(self.estimator, fs.X, fs.y, fs.groups, train, test, fs.n_classes,
+                               self.search_spec, self.seed, self.inner_folds)
+            for train, test in self.splits
+        ]
+
+
+def run_jobs(cv_jobs: list[CVJob], *, jobs: int = 1, progress=None) -> list[CVResult]:
+    """Run the folds of all configurations in one joblib pool (balanced across workers).
+
+    ``progress(done, total, label)`` is called as each configuration completes, in order.
+    """
+    tasks, owner = [], []
+    for i, job in enumerate(cv_jobs):
+        t = job.tasks()
+        tasks += t
+        owner += [i] * len(t)
+    remaining = [len(job.splits) for job in cv_jobs]
+    outs: list[list] = [[] for _ in cv_jobs]
+    results: list[CVResult | None] = [None] * len(cv_jobs)
+    done = 0
+    for i, out in zip(owner, Parallel(n_jobs=jobs, return_as="generator")(tasks)):
+        outs[i].append(out)
+        remaining[i] -= 1
+        if remaining[i] == 0:
+            results[i] = _assemble(cv_jobs[i], outs[i])
+            outs[i] = []
+            done += 1
+            if progress is not None:
+                progress(done, len(cv_jobs), f"{cv_jobs[i].fs.name}/{cv_jobs[i].head_label}")
+    return results
+
+
 def run_cv(fs: FeatureSet, estimator, *, head_label: str, splits, search_spec=None, seed=0, inner_folds=3, jobs=1, config=None) -> CVResult:
     """Cross-validate a ready estimator on ``fs`` over ``splits`` (internal engine)."""
-    X, y, n, k = fs.X, fs.y, fs.n_samples, fs.n_classes
+    job = CVJob(fs, estimator, head_label, splits, search_spec, seed, inner_folds, dict(config or {}))
+    return run_jobs([job], jobs=jobs)[0]
+
+
+def _assemble(job: CVJob, outs: list) -> CVResult:
+    fs, splits, search_spec = job.fs, job.splits, job.search_spec
+    y, n, k = fs.y, fs.n_samples, fs.n_classes
     labels = np.unique(y)
-    outs = Parallel(n_jobs=jobs)(
-        delayed(_run_fold)(estimator, X, y, fs.groups, train, test, k, search_spec, seed, inner_folds)
-        for train, test in splits
-    )
     inner = sorted({m for o in outs for m in o["inner_warnings"]})
     if inner:
-        warnings.warn(f"inner search: {inner[0]}" + (f" (and {len(inner) - 1} similar)" if len(inner) > 1 else ""), ClassifyWarning, stacklevel=3)
+        warnings.warn(f"inner search of {fs.name}/{job.head_label}: {inner[0]}" + (f" (and {len(inner) - 1} similar)" if len(inner) > 1 else ""),
+                      ClassifyWarning, stacklevel=4)
 
     reps = repeat_ids(splits, n)
     n_rep = max(reps) + 1
@@ -122,16 +200,16 @@ def run_cv(fs: FeatureSet, estimator, *, head_label: str, splits, search_spec=No
         if has_proba:
             oof_proba[r, test] = o["proba"]
         per_fold.append(fold_metrics(y[test], o["y_pred"], o["proba"], o["scores"], labels))
-    metrics = {m: summarise([f[m] for f in per_fold]) for m in METRICS}
+    metrics = {m: summarise([f[m] for f in per_fold], BOUNDS[m]) for m in METRICS}
     true_all = np.concatenate([y[test] for _, test in splits])
     pred_all = np.concatenate([o["y_pred"] for o in outs])
     confusion, per_class = pooled_report(true_all, pred_all, k, fs.class_names)
     best = [] if search_spec is None else [to_jsonable(o["best_params"]) for o in outs]
-    cfg = dict(config or {})
-    cfg.update(n_folds=len(splits), repeats=n_rep, seed=seed)
+    cfg = dict(job.config)
+    cfg.update(n_folds=len(splits), repeats=n_rep, seed=job.seed)
     return CVResult(
         feature_set=fs.name,
-        head=head_label,
+        head=job.head_label,
         metrics=metrics,
         best_params=best,
         fit_times=[float(o["fit_time"]) for o in outs],
@@ -193,7 +271,8 @@ def cross_validate_head(
     grid : dict, optional
         Overrides of ``DEFAULT_GRIDS[head]`` (see :func:`resolve_grid`); needs ``nested=True``.
     jobs : int
-        Outer folds run in parallel with joblib (-1: all cores).
+        Outer folds run in parallel with joblib (-1: all cores); each fold uses one core
+        (BLAS/OpenMP limited to one thread), so ``jobs`` is the number of cores used.
     splits : list of (train, test), optional
         Precomputed outer splits (e.g. shared across heads); validated.
     probability : bool
@@ -201,9 +280,36 @@ def cross_validate_head(
     head_params : dict, optional
         Fixed classifier parameters (``{"C": 0.1}``), see :func:`make_head`.
     """
+    jobs = check_jobs(jobs)
+    job = prepare_head_cv(
+        feature_set, head, pca=pca, whiten=whiten, folds=folds, repeats=repeats, seed=seed, nested=nested,
+        inner_folds=inner_folds, search=search, n_iter=n_iter, grid=grid, splits=splits, probability=probability,
+        head_params=head_params,
+    )
+    return run_head_jobs([job], jobs=jobs)[0]
+
+
+def prepare_head_cv(
+    feature_set: FeatureSet,
+    head: str,
+    *,
+    pca=None,
+    whiten: bool = False,
+    folds: int = 5,
+    repeats: int = 1,
+    seed: int = 0,
+    nested: bool = False,
+    inner_folds: int = 3,
+    search: str = "grid",
+    n_iter: int = 10,
+    grid: dict | None = None,
+    splits=None,
+    probability: bool = False,
+    head_params: dict | None = None,
+) -> CVJob:
+    """Validate the arguments of :func:`cross_validate_head` (but ``jobs``) and build its job."""
     fs = _check_feature_set(feature_set)
     check_head(head)
-    jobs = check_jobs(jobs)
     if not isinstance(nested, bool):
         raise ParameterError(f"nested must be True or False; got {nested!r}")
     search_pca = is_search_pca(pca)
@@ -223,9 +329,16 @@ def cross_validate_head(
     build_pca = pca
     if nested:
         resolved = resolve_grid(head, grid, pca=pca, probability=probability)
-        if head_params:
-            fixed = {f"clf__{k}" for k in head_params}
-            resolved = {k: v for k, v in resolved.items() if k not in fixed or (grid and k in grid)}
+        if head_params:  # a parameter fixed by head_params is not searched unless the grid asks for it
+            asked = set(grid or {})
+            resolved = {
+                k: v for k, v in resolved.items()
+                if not (k.startswith("clf__") and k.rsplit("__", 1)[-1] in head_params)
+                or k in asked or "clf__" + k.rsplit("__", 1)[-1] in asked
+            }
+        bad = [k for k, v in resolved.items() if hasattr(v, "rvs")]
+        if search == "grid" and bad:
+            raise GridError(f"grid key {bad[0]!r} holds a distribution, which needs search='random'; pass a list of values or search='random'")
         search_spec = {"grid": resolved, "search": search, "n_iter": n_iter}
         if search_pca:
             build_pca = PCA_GRID[0]  # placeholder: the search sets pca__n_components
@@ -237,8 +350,11 @@ def cross_validate_head(
         "grid": search_spec["grid"] if nested else None, "probability": probability, "head_params": dict(head_params or {}),
         "groups": fs.groups is not None,
     }
+    return CVJob(fs, estimator, head, splits, search_spec, seed, inner_folds, config)
+
+
+def run_head_jobs(cv_jobs: list[CVJob], *, jobs: int, progress=None) -> list[CVResult]:
     try:
-        return run_cv(fs, estimator, head_label=head, splits=splits, search_spec=search_spec, seed=seed,
-                      inner_folds=inner_folds, jobs=jobs, config=config)
-    except SplitError as exc:
-        raise SplitError(f"feature set {fs.name!r}, head {head!r}: {exc}") from None
+        return run_jobs(cv_jobs, jobs=jobs, progress=progress)
+    except SplitError as exc:  # an inner split could not be made in some outer training fold
+        raise SplitError(f"inner cross-validation: {exc}") from None

@@ -22,8 +22,8 @@ DEFAULT_GRIDS: dict[str, dict[str, list]] = {
     "logreg": {"clf__C": [0.001, 0.01, 0.1, 1.0, 10.0], "pca__n_components": PCA_GRID},
     "svm": {"clf__C": [0.001, 0.01, 0.1, 1.0], "pca__n_components": PCA_GRID},
     "svm_rbf": {"clf__C": [1.0, 10.0, 100.0], "clf__gamma": ["scale", 0.0001], "pca__n_components": PCA_GRID},
-    "rf": {"clf__max_depth": [None, 12], "clf__max_features": ["sqrt", 0.1], "pca__n_components": PCA_GRID},
-    "xgb": {"clf__max_depth": [2, 4], "clf__learning_rate": [0.05, 0.2], "pca__n_components": PCA_GRID},
+    "rf": {"clf__max_features": ["sqrt", 0.05], "clf__min_samples_leaf": [1, 3], "pca__n_components": PCA_GRID},
+    "xgb": {"clf__max_depth": [2, 4], "clf__learning_rate": [0.1, 0.3], "pca__n_components": PCA_GRID},
     "knn": {"clf__n_neighbors": [3, 7, 15], "clf__weights": ["uniform", "distance"], "pca__n_components": PCA_GRID},
     "ridge": {"clf__alpha": [0.1, 1.0, 10.0, 100.0, 1000.0], "pca__n_components": PCA_GRID},
     "centroid": {"pca__n_components": PCA_GRID},
@@ -98,6 +98,12 @@ def resolve_grid(head: str, overrides: Mapping | None = None, *, pca="search", p
             )
         real = _adapt_key(key, pipeline)
         if real not in all_params or real in ("scale", "pca", "clf"):
+            prefixed = _adapt_key(f"clf__{key}", pipeline)
+            if "__" not in key and prefixed in all_params:
+                raise GridError(
+                    f"unknown grid key for head {head!r}: {key!r}; did you mean {'clf__' + key!r}? "
+                    f"grid keys are Pipeline parameter names (clf__..., pca__...)"
+                )
             raise GridError(unknown_message(f"grid key for head {head!r}:", key, allowed))
         if hasattr(values, "rvs"):
             grid[real] = values

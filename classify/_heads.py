@@ -19,11 +19,6 @@ from ._estimators import NearestCentroidL2, ReencodedXGBClassifier
 #: Head names accepted by :func:`make_head`.
 HEADS: tuple[str, ...] = ("logreg", "svm", "svm_rbf", "rf", "xgb", "knn", "ridge", "centroid")
 
-#: Heads whose classifier has ``predict_proba`` without calibration.
-PROBA_HEADS = frozenset({"logreg", "rf", "xgb", "knn", "centroid"})
-
-PCA_OFF = (None, 0, "off", "none", False)
-
 
 def check_head(name) -> str:
     if not isinstance(name, str) or name not in HEADS:
@@ -36,19 +31,24 @@ def pca_enabled(pca) -> bool:
 
 
 def check_pca(pca):
-    """Validate ``pca``: None/0/"off" (no PCA), an int >= 1 (components) or a float in (0, 1)."""
+    """Validate ``pca``: None/0/"off" (no PCA), an int >= 1 (components) or a float in (0, 1).
+
+    Returns None (off), an int or a float. A whole float >= 1 (``64.0`` from a CLI) is an int.
+    """
     if not pca_enabled(pca):
         return None
+    bad = ParameterError(
+        f"pca must be an int >= 1 (components), a float in (0, 1) (variance fraction) or None/'off'; got {pca!r}"
+        + ("; 'search' needs a nested search" if isinstance(pca, str) and pca.lower() == "search" else "")
+    )
     if isinstance(pca, bool) or not isinstance(pca, Real):
-        raise ParameterError(
-            f"pca must be an int >= 1 (components), a float in (0, 1) (variance fraction) or None/'off'; got {pca!r}"
-        )
-    if isinstance(pca, Integral) or (isinstance(pca, float) and pca >= 1 and float(pca).is_integer()):
+        raise bad
+    if isinstance(pca, Integral) or (pca >= 1 and float(pca).is_integer()):
         if pca < 1:
-            raise ParameterError(f"pca must be an int >= 1 (components), a float in (0, 1) (variance fraction) or None/'off'; got {pca!r}")
+            raise bad
         return int(pca)
     if not 0 < pca < 1:
-        raise ParameterError(f"pca must be an int >= 1 (components), a float in (0, 1) (variance fraction) or None/'off'; got {pca!r}")
+        raise bad
     return float(pca)
 
 
@@ -64,14 +64,14 @@ def _classifier(name: str, *, random_state, n_jobs, probability: bool, params: d
         return LogisticRegression(**{**base, **p})
     if name == "svm":
         clf = LinearSVC(**{**dict(C=0.01, dual="auto", max_iter=5000, random_state=random_state), **p})
-        return _calibrated(clf, random_state) if probability else clf
+        return _calibrated(clf) if probability else clf
     if name == "svm_rbf":
-        base = dict(C=1.0, kernel="rbf", gamma="scale", probability=probability, random_state=random_state)
-        return SVC(**{**base, **p})
+        clf = SVC(**{**dict(C=1.0, kernel="rbf", gamma="scale", random_state=random_state), **p})
+        return _calibrated(clf) if probability else clf
     if name == "rf":
         from sklearn.ensemble import RandomForestClassifier
 
-        base = dict(n_estimators=200, max_features="sqrt", n_jobs=n_jobs, random_state=random_state)
+        base = dict(n_estimators=100, max_features="sqrt", n_jobs=n_jobs, random_state=random_state)
         return RandomForestClassifier(**{**base, **p})
     if name == "xgb":
         base = dict(device=default_xgb_device(), n_jobs=n_jobs, random_state=random_state)
@@ -80,15 +80,15 @@ def _classifier(name: str, *, random_state, n_jobs, probability: bool, params: d
         return KNeighborsClassifier(**{**dict(n_neighbors=5, weights="distance", n_jobs=n_jobs), **p})
     if name == "ridge":
         clf = RidgeClassifier(**{**dict(alpha=1.0), **p})
-        return _calibrated(clf, random_state) if probability else clf
+        return _calibrated(clf) if probability else clf
     if name == "centroid":
         return NearestCentroidL2(**p)
     raise AssertionError(name)  # pragma: no cover - check_head ran first
 
 
-def _calibrated(clf, random_state):
-    # sigmoid (Platt) calibration on 3 internal folds; grid keys clf__X become clf__estimator__X
-    return CalibratedClassifierCV(clf, method="sigmoid", cv=3)
+def _calibrated(clf):
+    # sigmoid (Platt) calibration on 3 internal folds, then one model refit on all rows
+    return CalibratedClassifierCV(clf, method="sigmoid", cv=3, ensemble=False)
 
 
 def make_head(
@@ -116,9 +116,10 @@ def make_head(
     random_state, n_jobs
         Passed to the PCA and classifier where they apply.
     probability : bool
-        Give ``predict_proba`` to heads that lack it: ``svm`` and ``ridge`` are wrapped in a
-        sigmoid ``CalibratedClassifierCV`` (their grid keys become ``clf__estimator__...``),
-        ``svm_rbf`` gets ``SVC(probability=True)``. Other heads always have probabilities.
+        Give ``predict_proba`` to heads that lack it: ``svm``,
+        ``svm_rbf`` and ``ridge`` are wrapped in a sigmoid ``CalibratedClassifierCV(cv=3,
+        ensemble=False)`` (their grid keys become ``clf__estimator__...``; ``resolve_grid``
+        translates ``clf__C``). Other heads always have probabilities.
     **params
         Classifier parameters (``C=0.1``, ``max_depth=6``...) without the ``clf__`` prefix.
     """

@@ -21,6 +21,9 @@ from ._errors import ParameterError, unknown_message
 #: Metrics computed on every outer fold; higher is better except ``log_loss``.
 METRICS: tuple[str, ...] = ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "log_loss")
 LOWER_IS_BETTER = frozenset({"log_loss"})
+#: Range of each metric; interval ends are clipped to it.
+BOUNDS = {"accuracy": (0.0, 1.0), "balanced_accuracy": (0.0, 1.0), "f1_macro": (0.0, 1.0), "roc_auc": (0.0, 1.0),
+          "log_loss": (0.0, math.inf)}
 
 
 def check_metric(metric) -> str:
@@ -32,9 +35,9 @@ def check_metric(metric) -> str:
 def global_scores(estimator, X, n_classes: int):
     """``(proba, scores)`` of a fitted classifier as (n, n_classes) arrays in the global class order.
 
-    Classes the estimator did not see get probability 0 / score -inf-free minimum. ``proba`` is
-    None without ``predict_proba``; ``scores`` is the probabilities when present, else the
-    ``decision_function`` (binary scores expanded to two columns), else None.
+    ``proba`` is None without ``predict_proba`` (columns of classes the estimator never saw are
+    0). ``scores`` is ``proba`` when present, else the ``decision_function`` (binary scores
+    expanded to two columns; unseen classes get a score below every other), else None.
     """
     classes = np.asarray(estimator.classes_).astype(np.int64)
     proba = scores = None
@@ -87,11 +90,12 @@ def fold_metrics(y_true, y_pred, proba, scores, labels) -> dict[str, float]:
     return out
 
 
-def summarise(values) -> dict:
+def summarise(values, bounds: tuple[float, float] | None = None) -> dict:
     """``{"mean", "std", "ci95_low", "ci95_high", "folds", "n"}``; NaN folds are skipped.
 
-    The interval is a t-interval over folds (mean +/- t(0.975, n-1) * std / sqrt(n)). Folds share
-    training rows, so it is somewhat too narrow; use it to rank, not as an exact coverage claim.
+    The interval is a t-interval over folds (mean +/- t(0.975, n-1) * std / sqrt(n)), clipped to
+    ``bounds``. Folds share training rows, so it is somewhat too narrow; use it to rank, not as
+    an exact coverage claim.
     """
     from scipy import stats
 
@@ -103,6 +107,8 @@ def summarise(values) -> dict:
     if n > 1:
         half = float(stats.t.ppf(0.975, n - 1) * std / math.sqrt(n))
         low, high = mean - half, mean + half
+        if bounds is not None:
+            low, high = max(low, bounds[0]), min(high, bounds[1])
     else:
         low = high = math.nan
     return {"mean": mean, "std": std, "ci95_low": low, "ci95_high": high, "folds": folds, "n": n}

@@ -39,7 +39,7 @@ class CVResult:
 
     ``metrics[name]`` is ``{"mean", "std", "ci95_low", "ci95_high", "folds": [...], "n"}`` for
     every name of ``METRICS`` (NaN folds, e.g. ROC AUC on a fold missing a class, are skipped in
-    the summary). ``best_params`` has one dict per outer fold (empty list without a search).
+    the summary; the t-interval is clipped to the metric's range). ``best_params`` has one dict per outer fold (empty list without a search).
     ``confusion`` is summed over outer folds, rows true and columns predicted, in
     ``class_names`` order; ``per_class`` comes from the pooled out-of-fold predictions.
     ``oof_pred`` is (n_repeats, n_samples) predicted class indices (-1 where a row was never in a

@@ -17,8 +17,15 @@ def _check_int(name: str, value, minimum: int) -> int:
     return int(value)
 
 
+def _plain(value):
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _label(c, class_names) -> str:
-    return repr(class_names[c]) if class_names is not None and 0 <= c < len(class_names) else f"{c!r}"
+    c = _plain(c)
+    if class_names is not None and isinstance(c, int) and 0 <= c < len(class_names):
+        return repr(class_names[c])
+    return repr(c)
 
 
 def make_splitter(y, groups=None, *, folds: int = 5, repeats: int = 1, seed: int = 0, class_names=None):
@@ -118,7 +125,7 @@ def check_splits(splits, n_samples: int, groups=None) -> list[tuple[np.ndarray, 
         if groups is not None:
             shared = np.intersect1d(groups[train], groups[test])
             if shared.size:
-                raise SplitError(f"split {i}: group {shared[0]!r} is in both train and test; make group-aware splits (make_splitter(y, groups))")
+                raise SplitError(f"split {i}: group {_plain(shared[0])!r} is in both train and test; make group-aware splits (make_splitter(y, groups))")
         out.append((train, test))
     return out
 

@@ -26,6 +26,22 @@ from featx.extract import _store
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 DTYPES = ("float16", "float32")
 TTAS = ("none", "hflip")
+# JPEG draft mode lets libjpeg decode at 1/2, 1/4 or 1/8 scale. The decoded image is kept at least
+# DRAFT_MARGIN times the resize target on both sides, so Pillow's antialiased resize still does the
+# real downscaling: on real photos the features stay within JPEG re-encoding noise of the exact
+# path (cosine >= 0.9994 on hymenoptera; see tests/unit/extract/test_perf_draft.py), while a 12 MP
+# photo decodes about 4x faster. A margin of 1 (decode right down to the target) drifts to 0.98.
+DRAFT_MARGIN = 2
+
+
+def decoding_spec(jpeg_draft: bool) -> dict:
+    """How images are decoded, as recorded in (and compared against) the cache spec."""
+    return {"jpeg_draft": True, "draft_margin": DRAFT_MARGIN} if jpeg_draft else {"jpeg_draft": False}
+
+
+def draft_size(preprocessing, jpeg_draft: bool) -> int | None:
+    """The ``draft_size`` passed to :func:`decode_rgb` (None: always decode at full size)."""
+    return DRAFT_MARGIN * int(preprocessing.resize_size) if jpeg_draft else None
 
 
 @dataclass
@@ -88,7 +104,11 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype | Non
 
 
 class _ImageRows(torch.utils.data.Dataset):
-    """Row index -> (row, uint8 CHW tensor or None, sha256, failure reason)."""
+    """Row index -> (row, uint8 HWC array or None, sha256, failure reason).
+
+    ``transform`` is the backbone's :class:`PilResizeCrop`; arrays (not tensors) cross the worker
+    boundary and are stacked once per batch into an NHWC block, which is the channels_last layout
+    the model runs in."""
 
     def __init__(self, files: list[str], transform, max_pixels: int, draft_size: int | None):
         self.files = files
@@ -107,7 +127,7 @@ class _ImageRows(torch.utils.data.Dataset):
         digest = sha256_hex(data)
         try:
             img = decode_rgb(data, max_pixels=self.max_pixels, draft_size=self.draft_size)
-            return row, self.transform(img), digest, ""
+            return row, self.transform.array(img), digest, ""
         except ValueError as exc:
             return row, None, digest, str(exc)
         except Exception as exc:  # a transform failing on an odd image must not kill the worker
@@ -115,9 +135,25 @@ class _ImageRows(torch.utils.data.Dataset):
 
 
 def _collate(items):
+    """One batch: rows, uint8 images (N, 3, H, W) stored channels_last (one copy into the
+    shared-memory block), hashes, and the failed rows with their hashes and reasons."""
     ok = [it for it in items if it[1] is not None]
     bad = [it for it in items if it[1] is None]
-    images = torch.stack([it[1] for it in ok]) if ok else None
+    images = None
+    if ok:
+        shape = (len(ok), *ok[0][1].shape)
+        if torch.utils.data.get_worker_info() is not None:
+            # straight into shared memory, so the batch reaches the main process without a copy
+            # (what torch's default_collate does)
+            numel = int(np.prod(shape))
+            storage = torch.empty(0, dtype=torch.uint8)._typed_storage()._new_shared(numel, device="cpu")
+            block = torch.empty(0, dtype=torch.uint8).set_(storage).view(shape)
+        else:
+            block = torch.empty(shape, dtype=torch.uint8)
+        out = block.numpy()
+        for i, it in enumerate(ok):
+            out[i] = it[1]
+        images = block.permute(0, 3, 1, 2)
     return (
         np.array([it[0] for it in ok], dtype=np.int64), images, [it[2] for it in ok],
         np.array([it[0] for it in bad], dtype=np.int64), [it[2] for it in bad], [it[3] for it in bad],
@@ -262,7 +298,7 @@ def extract(
         "pooling": pool,
         "dtype": dtype,
         "tta": tta,
-        "decoding": {"jpeg_draft": bool(jpeg_draft)},
+        "decoding": decoding_spec(bool(jpeg_draft)),
     }
     with FileLock(output):
         for stale in glob.glob(glob.escape(output) + ".tmp-*"):
@@ -359,7 +395,7 @@ def _run(writer, table, pending, backbone, layers, pool, dev, autocast_dtype, tt
 
     pre = backbone.preprocessing
     dataset = _ImageRows([table.absolute(i) for i in range(len(table))], pre.pil_transform(), max_pixels,
-                         pre.resize_size if jpeg_draft else None)
+                         draft_size(pre, jpeg_draft))
     n_workers = _default_workers(len(pending), batch_size) if workers is None else int(workers)
     loader = torch.utils.data.DataLoader(
         dataset, batch_sampler=_blocks(pending, batch_size), collate_fn=_collate, num_workers=n_workers,

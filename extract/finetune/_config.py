@@ -15,6 +15,7 @@ from featx.extract._registry import DEFAULT_MODEL
 from featx.extract.finetune._errors import FinetuneConfigError
 
 OPTIMIZERS = ("adamw", "sgd")
+BN_MODES = ("auto", "frozen", "train")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 STRATEGY_FORMS = "head, partial:K, full, gradual or gradual:K"
 DEFAULT_LR = {"adamw": 1e-3, "sgd": 1e-2}
@@ -88,7 +89,11 @@ class Strategy:
 class FinetuneConfig:
     """Every setting of a fine-tune (the ``featx finetune`` flags). ``None`` means the default
     for the optimizer (``lr``: 1e-3 AdamW / 1e-2 SGD; ``weight_decay``: 0.01 / 1e-4) or for the
-    model (``input_size``: its pretrained crop size) or automatic (``workers``)."""
+    model (``input_size``: its pretrained crop size) or automatic (``workers``).
+
+    ``bn``: whether BatchNorm layers of trainable groups update their running statistics
+    ('train') or keep the pretrained ones ('frozen'; their scale and shift still train); 'auto'
+    keeps them unless the weights are random ('none'). Frozen groups never update them."""
 
     model: str = DEFAULT_MODEL
     weights: str = "default"
@@ -107,6 +112,7 @@ class FinetuneConfig:
     val_fraction: float = 0.2
     patience: int = 3
     unfreeze_every: int = 1
+    bn: str = "auto"
     input_size: int | None = None
     seed: int = 0
     device: str = "auto"
@@ -127,6 +133,14 @@ class FinetuneConfig:
                 f"known: {', '.join(names)}"
             )
         return dataclasses.replace(config or cls(), **params)
+
+    @property
+    def bn_stats_train(self) -> bool:
+        """Whether trainable BatchNorm layers update their running statistics ('auto': only when
+        starting from random weights, which have no statistics worth keeping)."""
+        if self.bn == "auto":
+            return str(self.weights) == "none"
+        return self.bn == "train"
 
     @property
     def resolved_lr(self) -> float:
@@ -171,6 +185,7 @@ class FinetuneConfig:
         need(_is_int(self.patience) and self.patience >= 0, f"patience must be a whole number >= 0 (0 = off); got {self.patience!r}")
         need(_is_int(self.unfreeze_every) and self.unfreeze_every >= 1,
              f"unfreeze_every must be a whole number >= 1; got {self.unfreeze_every!r}")
+        need(self.bn in BN_MODES, f"bn must be one of {', '.join(BN_MODES)}; got {self.bn!r}")
         need(self.input_size is None or (_is_int(self.input_size) and 8 <= self.input_size <= 4096),
              f"input_size must be a whole number between 8 and 4096; got {self.input_size!r}")
         need(_is_int(self.seed) and self.seed >= 0, f"seed must be a whole number >= 0; got {self.seed!r}")
@@ -191,6 +206,7 @@ class FinetuneConfig:
         d["strategy"] = str(Strategy.parse(self.strategy))
         d["lr"] = self.resolved_lr
         d["weight_decay"] = self.resolved_weight_decay
+        d["bn"] = "train" if self.bn_stats_train else "frozen"
         return d
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from featx.extract._images import decode_rgb, read_bytes
-from featx.extract._preprocess import Preprocessing, _interp
+from featx.extract._preprocess import Preprocessing
 from featx.extract._sources import SourceTable
 from featx.extract.finetune._errors import FinetuneDataError
 
@@ -110,10 +110,11 @@ def train_transform(pre: Preprocessing, augment: bool):
     augmentation, the model's own resize + centre crop)."""
     if not augment:
         return pre.pil_transform()
-    from torchvision.transforms import v2
+    from torchvision.transforms import InterpolationMode, v2
 
     return v2.Compose([
-        v2.RandomResizedCrop(pre.crop_size, scale=RRC_SCALE, interpolation=_interp(pre.interpolation), antialias=True),
+        v2.RandomResizedCrop(pre.crop_size, scale=RRC_SCALE, interpolation=InterpolationMode(pre.interpolation),
+                             antialias=True),
         v2.RandomHorizontalFlip(),
         v2.ColorJitter(brightness=JITTER, contrast=JITTER, saturation=JITTER),
         v2.PILToTensor(),

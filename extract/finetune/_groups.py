@@ -149,12 +149,19 @@ def _generic_owner(module: nn.Module, keys: list[str]) -> dict[str, int]:
 
 
 class Freezer:
-    """Applies "the top ``n`` groups train" to a module: ``requires_grad`` and train/eval modes."""
+    """Applies "the top ``n`` groups train" to a module: ``requires_grad`` and train/eval modes.
 
-    def __init__(self, module: nn.Module, groups: list[BlockGroup], head: str):
+    ``bn_stats=False`` also keeps the running statistics of trainable BatchNorm layers fixed
+    (eval mode; their scale and shift still train): with few images, statistics re-estimated on
+    augmented training batches drift from those of the centre-cropped images features are later
+    extracted from.
+    """
+
+    def __init__(self, module: nn.Module, groups: list[BlockGroup], head: str, bn_stats: bool = True):
         self.module = module
         self.groups = groups
         self.head = head
+        self.bn_stats = bn_stats
         self.n_trainable = len(groups)
 
     def frozen_keys(self, n_trainable: int) -> set[str]:
@@ -171,6 +178,10 @@ class Freezer:
         """Train mode for the trainable part; every module whose tensors are all frozen in eval
         mode (BatchNorm keeps its running statistics, dropout is off)."""
         self.module.train()
+        if not self.bn_stats:
+            for m in self.module.modules():
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    m.eval()
         frozen = self.frozen_keys(self.n_trainable)
         if not frozen:
             return

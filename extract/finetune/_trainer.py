@@ -42,7 +42,7 @@ class FinetuneModel:
     start: dict  # provenance of the starting weights
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class FinetuneResult:
     """What a fine-tune produced. ``history`` has one dict per epoch (1-based ``epoch``,
     ``train_loss``, ``train_acc``, ``val_loss``, ``val_acc``, ``lr``, ``unfrozen``, ``seconds``);
@@ -119,7 +119,6 @@ def finetune(source, output, config: FinetuneConfig | None = None, *, rows=None,
     with the same settings; a finished output with the same settings is returned as is.
     ``overwrite=True`` discards an existing output or resume state and starts again.
     """
-    t_start = time.perf_counter()
     cfg = FinetuneConfig.from_params(config, **params)
     cfg.check()
     strategy = Strategy.parse(cfg.strategy)
@@ -155,10 +154,10 @@ def finetune(source, output, config: FinetuneConfig | None = None, *, rows=None,
             state = _state.read_state(rpath)
             _state.check_same("a resume state", rpath, state.get("fingerprint") or {}, fingerprint, state.get("arch") or {}, fm.arch)
         return _fit(table, train_rows, val_rows, cfg, strategy, fm, dev, amp, fingerprint, state, output, rpath,
-                    progress, say, t_start)
+                    progress, say)
 
 
-def _fit(table, train_rows, val_rows, cfg, strategy, fm, dev, amp, fingerprint, state, output, rpath, progress, say, t_start):
+def _fit(table, train_rows, val_rows, cfg, strategy, fm, dev, amp, fingerprint, state, output, rpath, progress, say):
     module = fm.module.to(dev)
     pre = fm.preprocessing
     files = [table.absolute(int(i)) for i in range(len(table))]
@@ -170,7 +169,7 @@ def _fit(table, train_rows, val_rows, cfg, strategy, fm, dev, amp, fingerprint, 
     total_steps = cfg.epochs * steps_per_epoch
     warmup_steps = round(cfg.warmup * steps_per_epoch)
 
-    freezer = Freezer(module, fm.groups, fm.head)
+    freezer = Freezer(module, fm.groups, fm.head, bn_stats=cfg.bn_stats_train)
     optimizer = _optim.make_optimizer(_optim.param_groups(module, fm.groups, fm.head, cfg), cfg)
     scaler = torch.amp.GradScaler(dev.type, enabled=amp == torch.float16)
     criterion = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)

@@ -1,0 +1,396 @@
+"""``report.html`` (self-contained: CSS inline, PNG plots as base64) and ``results.json``."""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import html
+import json
+import math
+import os
+import platform
+
+from featx.pipelines._plots import METRIC_LABELS
+
+CSS = """
+:root { --ink:#1d2330; --muted:#5b6475; --line:#d9dee7; --best:#fff4c2; --accent:#2457a6; }
+* { box-sizing: border-box; }
+body { font: 14px/1.45 -apple-system, "Segoe UI", Roboto, "DejaVu Sans", Arial, sans-serif; color: var(--ink);
+       margin: 0 auto; max-width: 1360px; padding: 20px 28px 60px; background: #fff; }
+h1 { font-size: 24px; margin: 0 0 4px; }
+h2 { font-size: 19px; margin: 34px 0 10px; padding-bottom: 4px; border-bottom: 2px solid var(--line); }
+h3 { font-size: 15px; margin: 20px 0 8px; }
+.sub, .muted { color: var(--muted); }
+nav a { margin-right: 14px; color: var(--accent); text-decoration: none; }
+.callout { background: var(--best); border: 1px solid #e6cf6b; border-radius: 6px; padding: 10px 14px; margin: 14px 0; }
+.callout b.score { font-size: 18px; }
+.notes { background: #f4f7fb; border-left: 4px solid var(--accent); padding: 8px 14px; margin: 12px 0; }
+.notes li { margin: 3px 0; }
+table { border-collapse: collapse; margin: 6px 0 12px; font-size: 13px; }
+th, td { border: 1px solid var(--line); padding: 4px 8px; text-align: left; vertical-align: top; }
+th { background: #eef1f6; font-weight: 600; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+tr.best td { background: var(--best); font-weight: 600; }
+table.results td.params { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12px; max-width: 300px; }
+.ci { color: var(--muted); font-size: 12px; }
+.scroll { overflow-x: auto; max-width: 100%; }
+.plots { display: grid; grid-template-columns: repeat(auto-fill, minmax(560px, 1fr)); gap: 10px 22px; align-items: start; }
+figure { margin: 8px 0 16px; }
+figure img { max-width: 100%; height: auto; border: 1px solid var(--line); }
+figcaption { color: var(--muted); font-size: 12px; max-width: 640px; }
+pre { background: #f6f8fa; border: 1px solid var(--line); padding: 10px; overflow-x: auto; font-size: 12px; }
+code { font-family: ui-monospace, "DejaVu Sans Mono", monospace; }
+details summary { cursor: pointer; color: var(--accent); }
+"""
+
+
+def _e(x) -> str:
+    return html.escape(str(x), quote=True)
+
+
+def _ok(v) -> bool:
+    return v is not None and not (isinstance(v, float) and (math.isnan(v) or math.isinf(v)))
+
+
+def _f(v, digits=3) -> str:
+    return f"{v:.{digits}f}" if _ok(v) else "–"
+
+
+def jsonable(value):
+    """numpy -> Python, NaN/inf -> None, tuples -> lists, mappings -> dicts (strict JSON)."""
+    import numpy as np
+    from collections.abc import Mapping
+
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return jsonable(value.tolist())
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(float(value)) else None
+    if value is None or isinstance(value, str):
+        return value
+    return str(value)
+
+
+def _versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for dist in ("featx", "torch", "torchvision", "timm", "scikit-learn", "xgboost", "numpy", "h5py", "matplotlib"):
+        try:
+            out[dist] = version(dist)
+        except PackageNotFoundError:
+            out[dist] = None
+    return out
+
+
+def spec_text(spec) -> str:
+    """The spec as the user wrote it (a file's text) or as TOML rendered from the dict."""
+    from featx.pipelines._spec import to_toml
+
+    if spec.text:
+        return spec.text
+    try:
+        return to_toml(dict(spec.raw) if spec.raw else spec.to_dict())
+    except (ValueError, TypeError):
+        return json.dumps(jsonable(spec.raw), indent=2)
+
+
+def _backbones_doc(resolved) -> dict:
+    out = {}
+    for name, rb in resolved.items():
+        out[name] = {
+            "model": rb.spec.model, "weights": rb.spec.weights, "pool": rb.spec.pool,
+            "provenance": rb.provenance, "preprocessing": rb.preprocessing,
+            "layers": [{"name": l, "as_written": rb.aliases.get(l, l), "dim": rb.dims.get(l), "depth": rb.order.get(l)}
+                       for l in rb.layers],
+        }
+    return out
+
+
+def results_doc(result, resolved, command: str) -> dict:
+    spec = result.spec
+    return jsonable({
+        "format": "featx.results", "format_version": 1,
+        "created": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "title": spec.title, "command": command, "notes": list(result.notes),
+        "spec_origin": spec.origin, "spec": spec.to_dict(), "spec_text": spec_text(spec),
+        "main_metric": spec.metrics.main,
+        "best": dict(result.best),
+        "records": list(result.records),
+        "datasets": dict(result.datasets),
+        "backbones": _backbones_doc(resolved),
+        "extractions": list(result.extractions),
+        "learning_curves": dict(result.learning_curves),
+        "pca": {s: {fs: {k: v for k, v in d.items() if k != "ratio"} for fs, d in docs.items()} for s, docs in result.pca.items()},
+        "timings": dict(result.timings),
+        "cv": {"computed": result.cv_computed, "cached": result.cv_cached},
+        "report": os.path.abspath(result.report_path),
+        "versions": _versions(),
+    })
+
+
+def write_results_json(result, resolved, command: str) -> str:
+    doc = results_doc(result, resolved, command)
+    tmp = result.results_path + f".tmp-{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(doc, fh, indent=2, allow_nan=False)
+    os.replace(tmp, result.results_path)
+    return result.results_path
+
+
+# ---------------------------------------------------------------------------------------------
+# HTML
+# ---------------------------------------------------------------------------------------------
+
+
+def _params_text(params: dict) -> str:
+    if not params:
+        return ""
+    parts = []
+    for k, v in params.items():
+        short = k.split("__")[-1]
+        prefix = "pca." if k.startswith("pca__") else ""
+        parts.append(f"{prefix}{short}={v}")
+    return ", ".join(parts)
+
+
+def _params_cell(rec: dict) -> str:
+    params = rec.get("best_params") or []
+    if not params:
+        return "<span class='muted'>fixed (no search)</span>"
+    mode = _params_text(rec.get("params_mode") or {}) or "defaults"
+    every = "; ".join(f"fold {i + 1}: {_params_text(p) or 'defaults'}" for i, p in enumerate(params))
+    return f"<span title='{_e(every)}'>{_e(mode)}</span> <span class='ci'>({rec.get('params_mode_folds')}/{len(params)} folds)</span>"
+
+
+def _results_table(records: list[dict], spec) -> str:
+    main = spec.metrics.main
+    shown = [main] + [m for m in spec.metrics.show if m != main]
+    sign = 1 if main == "log_loss" else -1
+    rows = sorted(records, key=lambda r: (not _ok(r.get(f"{main}_mean")), sign * (r.get(f"{main}_mean") or 0)))
+    head = ["#", "backbone", "layer", "dim", "head"]
+    out = ["<div class='scroll'><table class='results'><thead><tr>"]
+    out += [f"<th>{_e(h)}</th>" for h in head]
+    for m in shown:
+        label = METRIC_LABELS.get(m, m)
+        out.append(f"<th class='num'>{_e(label)}{' (main)' if m == main else ''}<br><span class='ci'>mean ± std [95% CI]</span></th>")
+    out += ["<th>chosen hyperparameters<br><span class='ci'>most frequent over outer folds</span></th>",
+            "<th class='num'>fit time / fold<br><span class='ci'>mean (total)</span></th></tr></thead><tbody>"]
+    for rank, r in enumerate(rows, 1):
+        cls = " class='best'" if r.get("best") else ""
+        layer = r["layer"] + (f" <span class='ci'>({_e(r['layer_as_written'])})</span>"
+                              if r.get("layer_as_written") and r["layer_as_written"] != r["layer"] else "")
+        cells = [f"<td class='num'>{rank}{' ★' if r.get('best') else ''}</td>", f"<td>{_e(r['backbone'])}</td>",
+                 f"<td>{layer}</td>", f"<td class='num'>{r.get('feature_dim', '')}</td>", f"<td>{_e(r['head'])}</td>"]
+        for m in shown:
+            cells.append(
+                f"<td class='num'>{_f(r.get(f'{m}_mean'))} ± {_f(r.get(f'{m}_std'))}"
+                f"<br><span class='ci'>[{_f(r.get(f'{m}_ci95_low'))}, {_f(r.get(f'{m}_ci95_high'))}]</span></td>"
+            )
+        cells.append(f"<td class='params'>{_params_cell(r)}</td>")
+        cached = " <span class='ci' title='result reused from cv-cache'>cached</span>" if r.get("cached") else ""
+        cells.append(f"<td class='num'>{_f(r.get('fit_time_mean'), 2)} s<br><span class='ci'>({_f(r.get('fit_time_total'), 1)} s)</span>{cached}</td>")
+        out.append(f"<tr{cls}>" + "".join(cells) + "</tr>")
+    out.append("</tbody></table></div>")
+    return "\n".join(out)
+
+
+def _img(png: bytes, alt: str, caption: str, name: str, plots_dir: str | None) -> str:
+    if plots_dir:
+        with open(os.path.join(plots_dir, name), "wb") as fh:
+            fh.write(png)
+    b64 = base64.b64encode(png).decode("ascii")
+    return (f"<figure><img alt='{_e(alt)}' src='data:image/png;base64,{b64}'>"
+            f"<figcaption>{caption}</figcaption></figure>")
+
+
+def _kv_table(rows) -> str:
+    return "<table>" + "".join(f"<tr><th>{_e(k)}</th><td>{v}</td></tr>" for k, v in rows) + "</table>"
+
+
+def write_report(result, resolved, command: str) -> str:
+    """Write ``report.html`` and ``results.json`` into the output folder (plots also as PNG
+    files under ``plots/``); returns the report path."""
+    from featx.pipelines import _plots
+
+    spec = result.spec
+    main = spec.metrics.main
+    main_label = METRIC_LABELS.get(main, main)
+    plots_dir = os.path.join(spec.output, "plots")
+    os.makedirs(plots_dir, exist_ok=True)
+    doc = results_doc(result, resolved, command)
+    parts = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
+        f"<title>{_e(spec.title)} - featx report</title><style>{CSS}</style></head><body>",
+        f"<header><h1>{_e(spec.title)}</h1><p class='sub'>featx {_e(doc['versions'].get('featx'))} · "
+        f"{_e(doc['created'])} · output <code>{_e(spec.output)}</code></p>",
+        "<nav><a href='#results'>Results</a><a href='#plots'>Plots</a><a href='#data'>Data</a>"
+        "<a href='#backbones'>Backbones</a><a href='#timing'>Timing</a><a href='#reproduce'>Reproduce</a></nav></header>",
+    ]
+    for source, rec in result.best.items():
+        parts.append(
+            f"<div class='callout' id='best-{_e(source)}'>Best configuration on <b>{_e(source)}</b>: "
+            f"<b>{_e(rec['backbone'])}</b> / layer <b>{_e(rec['layer'])}</b> / head <b>{_e(rec['head'])}</b> — "
+            f"{_e(main_label)} <b class='score'>{_f(rec[f'{main}_mean'])}</b> ± {_f(rec[f'{main}_std'])} "
+            f"(95% CI {_f(rec[f'{main}_ci95_low'])}–{_f(rec[f'{main}_ci95_high'])}), "
+            f"{'nested ' if spec.cv.nested else ''}{_e(spec.cv.scheme)} {rec.get('n_folds')}-fold CV"
+            f"{f' x {spec.cv.repeats}' if spec.cv.repeats > 1 else ''}, {rec.get('n_samples')} images.</div>"
+        )
+    if result.notes:
+        parts.append("<div class='notes'><b>Notes</b><ul>" + "".join(f"<li>{_e(n)}</li>" for n in result.notes) + "</ul></div>")
+
+    # results --------------------------------------------------------------------------------
+    parts.append("<h2 id='results'>Results: every backbone × layer × head</h2>")
+    cv = spec.cv
+    parts.append(
+        f"<p class='muted'>{'Nested' if cv.nested else 'Plain'} {_e(cv.scheme)} cross-validation: {cv.folds} outer folds"
+        f"{f' x {cv.repeats} repeats' if cv.repeats > 1 else ''}"
+        f"{f', inner {cv.search} search over {cv.inner_folds} folds (scored by balanced accuracy)' if cv.nested else ''}"
+        f", seed {cv.seed}; every configuration sees the same folds. PCA: {_e(_pca_text(spec.classify.pca))}"
+        f"{' (whitened)' if spec.classify.whiten else ''}, fitted inside each training fold. Rows are sorted by "
+        f"{_e(main_label)}; the best is highlighted. The 95% interval is a t-interval over outer folds (folds share "
+        f"training rows, so it is somewhat optimistic). {result.cv_computed} configuration(s) computed, "
+        f"{result.cv_cached} reused from the cache.</p>"
+    )
+    for src in spec.sources:
+        recs = [r for r in result.records if r["source"] == src.name]
+        if len(spec.sources) > 1:
+            parts.append(f"<h3>{_e(src.name)}</h3>")
+        parts.append(_results_table(recs, spec))
+        best = result.best[src.name]
+        r = result.comparisons[src.name].get(best["feature_set"], best["head"])
+        parts.append(f"<details><summary>Per-class scores of the best configuration ({_e(best['feature_set'])} / {_e(best['head'])})</summary>")
+        parts.append("<table><tr><th>class</th><th class='num'>precision</th><th class='num'>recall</th><th class='num'>F1</th><th class='num'>support</th></tr>")
+        for cname, s in r.per_class.items():
+            parts.append(f"<tr><td>{_e(cname)}</td><td class='num'>{_f(s['precision'])}</td><td class='num'>{_f(s['recall'])}</td>"
+                         f"<td class='num'>{_f(s['f1'])}</td><td class='num'>{s['support']}</td></tr>")
+        parts.append("</table></details>")
+
+    # plots ------------------------------------------------------------------------------------
+    parts.append("<h2 id='plots'>Plots</h2>")
+    for src in spec.sources:
+        tag = src.name
+        recs = [r for r in result.records if r["source"] == src.name]
+        if len(spec.sources) > 1:
+            parts.append(f"<h3>{_e(src.name)}</h3>")
+        parts.append("<div class='plots'>")
+        parts.append(_img(
+            _plots.layer_scores(recs, main, f"{main_label} by layer depth ({src.name})"),
+            f"{main_label} by layer depth for each head",
+            f"Which layer transfers best: mean {_e(main_label)} per head by layer depth (error bars: 95% CI over "
+            f"outer folds; ★ best configuration).", f"{tag}-layers.png", plots_dir))
+        best = result.best[src.name]
+        r = result.comparisons[src.name].get(best["feature_set"], best["head"])
+        parts.append(_img(
+            _plots.confusion(r.confusion, r.class_names, f"{best['feature_set']} / {best['head']}"),
+            "confusion matrix of the best configuration",
+            "Confusion matrix of the best configuration, summed over the outer test folds (colour: fraction of "
+            "the true class; numbers: counts).", f"{tag}-confusion.png", plots_dir))
+        curve = result.learning_curves.get(src.name)
+        if curve:
+            params = _params_text(curve.get("params") or {}) or "default hyperparameters"
+            parts.append(_img(
+                _plots.learning_curve(curve, f"learning curve: {curve['feature_set']} / {curve['head']}"),
+                "learning curve of the best configuration",
+                f"Data efficiency: {_e(main_label)} on the untouched outer test folds when the head is trained on a "
+                f"stratified fraction of each outer training fold (mean ± std over {curve['n_folds']} folds), with the "
+                f"hyperparameters chosen most often by the search ({_e(params)}).", f"{tag}-learning-curve.png", plots_dir))
+        pdocs = result.pca.get(src.name)
+        if pdocs:
+            cap = "; ".join(f"{_e(n)}: {d['components_for']['0.9']} / {d['components_for']['0.95']} / "
+                            f"{d['components_for']['0.99']}" for n, d in pdocs.items())
+            parts.append(_img(
+                _plots.pca_variance(pdocs, f"PCA explained variance ({src.name})", spec.classify.pca),
+                "PCA explained variance per layer",
+                f"Cumulative explained variance of PCA on the standardised features of every layer (all rows, "
+                f"descriptive). Components for 90% / 95% / 99% of the variance: {cap}.", f"{tag}-pca.png", plots_dir))
+        parts.append("</div>")
+
+    # data -------------------------------------------------------------------------------------
+    parts.append("<h2 id='data'>Data</h2>")
+    for src in spec.sources:
+        d = result.datasets[src.name]
+        counts = ", ".join(f"{_e(c)}: {n}" for c, n in d["counts"].items())
+        rows = [("source", f"<b>{_e(src.name)}</b> <code>{_e(d['path'])}</code> ({_e(d['kind'])})"),
+                ("images", f"{d['rows']} found, {d['used_rows']} used, {len(d['failures'])} failed to decode"),
+                ("classes", f"{len(d['classes'])}: {counts}")]
+        if d.get("groups"):
+            rows.append(("groups", f"{d['groups']} distinct groups"))
+        parts.append(_kv_table(rows))
+        if d["failures"]:
+            parts.append("<details><summary>Failed images</summary><table><tr><th>path</th><th>reason</th></tr>" +
+                         "".join(f"<tr><td><code>{_e(p)}</code></td><td>{_e(why)}</td></tr>" for p, why in d["failures"][:500]) +
+                         "</table></details>")
+
+    # backbones --------------------------------------------------------------------------------
+    parts.append("<h2 id='backbones'>Backbones and preprocessing</h2>")
+    for name, b in doc["backbones"].items():
+        prov = b["provenance"]
+        layers = ", ".join(f"{_e(l['name'])}" + (f" ({_e(l['as_written'])})" if l["as_written"] != l["name"] else "") +
+                           f" → {l['dim']}-d" for l in b["layers"])
+        parts.append(f"<h3>{_e(name)}</h3>")
+        parts.append(_kv_table([
+            ("model", f"<code>{_e(prov.get('model'))}</code> ({_e(prov.get('source'))}: {_e(prov.get('arch'))})"),
+            ("weights", f"{_e(prov.get('weights'))}<br><span class='ci'>sha256 {_e(prov.get('weights_sha256'))}</span>"),
+            ("preprocessing", _e(b["preprocessing"])),
+            ("layers", layers),
+            ("pooling", f"{_e(b['pool'])}; stored as {_e(spec.extraction.dtype)}; test-time augmentation: {_e(spec.extraction.tta)}"),
+        ]))
+
+    # timing ------------------------------------------------------------------------------------
+    parts.append("<h2 id='timing'>Timing</h2>")
+    t = result.timings
+    parts.append("<table><tr><th>stage</th><th class='num'>seconds</th></tr>" +
+                 "".join(f"<tr><td>{_e(k)}</td><td class='num'>{v:.1f}</td></tr>" for k, v in t.items()) + "</table>")
+    parts.append("<table><tr><th>source</th><th>backbone</th><th class='num'>rows</th><th class='num'>extracted now</th>"
+                 "<th class='num'>reused</th><th class='num'>failed</th><th class='num'>seconds</th><th class='num'>images/s</th>"
+                 "<th>device</th><th>cache</th></tr>")
+    for e in result.extractions:
+        first = e.get("first_extraction") or {}
+        if e["extracted"]:
+            speed = f"{e['images_per_second']:.1f}"
+        elif first:
+            speed = f"<span class='ci'>cached (first run: {first.get('images_per_second', 0):.1f})</span>"
+        else:
+            speed = "<span class='ci'>cached</span>"
+        parts.append(f"<tr><td>{_e(e['source'])}</td><td>{_e(e['backbone'])}</td><td class='num'>{e['rows']}</td>"
+                     f"<td class='num'>{e['extracted']}</td><td class='num'>{e['reused']}</td><td class='num'>{e['failed']}</td>"
+                     f"<td class='num'>{e['seconds']:.1f}</td><td class='num'>{speed}</td><td>{_e(e['device'])}</td>"
+                     f"<td><code>{_e(os.path.basename(e['cache']))}</code></td></tr>")
+    parts.append("</table>")
+    parts.append(_img(_plots.stage_times({k: v for k, v in t.items()}, "time per stage (report writing excluded)"),
+                      "time per stage", "Wall-clock seconds per stage of this run.", "timing.png", plots_dir))
+
+    # reproduce ---------------------------------------------------------------------------------
+    parts.append("<h2 id='reproduce'>Reproduce</h2>")
+    parts.append(f"<p>Command:</p><pre>{_e(command)}</pre>")
+    parts.append(f"<p>Spec ({_e(spec.origin)}):</p><pre>{_e(spec_text(spec))}</pre>")
+    parts.append("<details><summary>Library versions</summary>" +
+                 _kv_table([(k, _e(v)) for k, v in doc["versions"].items()]) + "</details>")
+    parts.append("<p class='muted'>results.json beside this file holds every number of this report.</p>")
+    parts.append("</body></html>")
+    html_text = "\n".join(parts)
+    tmp = result.report_path + f".tmp-{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(html_text)
+    os.replace(tmp, result.report_path)
+    write_results_json(result, resolved, command)
+    return result.report_path
+
+
+def _pca_text(pca) -> str:
+    if pca is None:
+        return "off"
+    if pca == "search":
+        return "searched over the default grid"
+    if isinstance(pca, int):
+        return f"{pca} components"
+    return f"{pca:g} of the variance kept"

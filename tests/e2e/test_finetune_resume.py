@@ -1,0 +1,80 @@
+"""``featx finetune`` killed with SIGKILL mid-training, rerun: it resumes from its last epoch, the
+history continues, and the result equals an uninterrupted run's."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from conftest import write_colour_dataset
+from featx.extract import read_checkpoint
+from featx.extract.finetune import finetune
+
+EPOCHS = 5
+
+
+def _command(src, out):
+    return [sys.executable, "-m", "featx.pipelines", "finetune", src, "-o", out, "--weights", "none",
+            "--input-size", "32", "--strategy", "full", "--epochs", str(EPOCHS), "--patience", "0",
+            "--batch-size", "8", "--workers", "0"]
+
+
+def _env():
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    env.pop("FEATX_DEBUG", None)
+    return env
+
+
+def test_sigkill_then_rerun_resumes(tmp_path):
+    src = write_colour_dataset(tmp_path / "colours", per_class=8)
+    out = str(tmp_path / "model.pt")
+    resume = out + ".resume"
+    proc = subprocess.Popen(_command(src, out), env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 300
+        while not os.path.exists(resume):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "no epoch finished within 300 s"
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    assert not os.path.exists(out), "the run finished before it could be killed"
+    state = torch.load(resume, weights_only=True)
+    done = int(state["epoch"])
+    assert 1 <= done < EPOCHS
+    assert [h["epoch"] for h in state["history"]] == list(range(1, done + 1))
+
+    rerun = subprocess.run(_command(src, out), env=_env(), capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"resuming {out} after epoch {done} of {EPOCHS}" in rerun.stderr
+    epochs_run = [line.split()[1] for line in rerun.stderr.splitlines() if line.startswith("epoch ")]
+    assert epochs_run == [f"{e}/{EPOCHS}" for e in range(done + 1, EPOCHS + 1)]
+    assert f"resumed after epoch {done}" in rerun.stdout
+    assert not os.path.exists(resume) and os.path.exists(out)
+
+    ckpt = read_checkpoint(out)
+    history = ckpt["history"]
+    assert [h["epoch"] for h in history] == list(range(1, EPOCHS + 1))
+    assert history[:done] == state["history"]
+
+    # the same settings never interrupted (in this process, also on one thread) give the same model
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        clean = finetune(src, tmp_path / "clean.pt", weights="none", input_size=32, strategy="full", epochs=EPOCHS,
+                         patience=0, batch_size=8, workers=0, progress=False)
+    finally:
+        torch.set_num_threads(threads)
+    for a, b in zip(clean.history, history):
+        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-5, abs=1e-6)
+    for k, v in clean.module.state_dict().items():
+        torch.testing.assert_close(v, ckpt["state_dict"][k], rtol=1e-5, atol=1e-6)

@@ -1,0 +1,25 @@
+"""A spec over ../shared/data/hymenoptera: two layers x four heads, nested CV (slow)."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import shared_dataset
+from featx.pipelines._job import run_job
+
+
+@pytest.mark.slow
+def test_hymenoptera_two_layers_four_heads(tmp_path):
+    root = shared_dataset("hymenoptera")
+    spec = {
+        "title": "hymenoptera",
+        "output": str(tmp_path / "out"),
+        "sources": [{"name": "hymenoptera", "path": root}],
+        "backbones": [{"model": "efficientnet_lite0", "layers": ["blocks.5", "penultimate"]}],
+        "classify": {"heads": ["logreg", "svm", "rf", "xgb"]},
+        "cv": {"nested": True, "folds": 5, "seed": 0},
+    }
+    result = run_job(spec, progress=False)
+    assert len(result.records) == 8
+    assert result.datasets["hymenoptera"]["rows"] == 398
+    assert result.best_record["balanced_accuracy_mean"] >= 0.94

@@ -1,0 +1,92 @@
+"""The report renders in a real browser: headless Chromium draws the table and decodes every image.
+
+Skipped when no chromium binary is found, unless FEATX_REQUIRE_CHROMIUM is set (then it fails).
+Debian: ``apt-get install chromium``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "unit", "pipelines"))
+from pipeline_helpers import run_tiny  # noqa: E402
+
+PROBE = """
+<script>
+window.addEventListener('load', function () {
+  var imgs = Array.prototype.slice.call(document.images);
+  var decoded = imgs.filter(function (i) { return i.complete && i.naturalWidth > 0 && i.getBoundingClientRect().width > 0; });
+  var table = document.querySelector('table.results');
+  var rows = table ? table.querySelectorAll('tbody tr') : [];
+  var best = table ? table.querySelectorAll('tbody tr.best') : [];
+  var cell = best.length ? getComputedStyle(best[0].querySelector('td')).backgroundColor : '';
+  var out = document.createElement('pre');
+  out.id = 'featx-probe';
+  out.textContent = 'PROBE images=' + imgs.length + ' decoded=' + decoded.length + ' rows=' + rows.length +
+    ' best=' + best.length + ' bestbg=' + cell.replace(/ /g, '') +
+    ' tablewidth=' + (table ? Math.round(table.getBoundingClientRect().width) : 0) + ' END';
+  document.body.appendChild(out);
+});
+</script>
+"""
+
+
+def chromium() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome", "chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    if os.environ.get("FEATX_REQUIRE_CHROMIUM"):
+        pytest.fail("no chromium binary found and FEATX_REQUIRE_CHROMIUM is set (apt-get install chromium)")
+    pytest.skip("chromium is not installed (apt-get install chromium); set FEATX_REQUIRE_CHROMIUM to require it")
+
+
+def browser(binary: str, profile: str, *args: str) -> subprocess.CompletedProcess:
+    cmd = [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+           "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
+           f"--user-data-dir={profile}", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    root = tmp_path_factory.mktemp("render")
+    return run_tiny(root)
+
+
+def test_chromium_renders_table_and_images(report, tmp_path):
+    binary = chromium()
+    with open(report.report_path, encoding="utf-8") as fh:
+        page = fh.read()
+    probe_page = tmp_path / "probe.html"
+    probe_page.write_text(page.replace("</body>", PROBE + "</body>"), encoding="utf-8")
+    done = browser(binary, str(tmp_path / "profile"), "--virtual-time-budget=10000", "--window-size=1280,2000",
+                   "--dump-dom", probe_page.as_uri())
+    found = re.search(r"PROBE (.*?) END", done.stdout)
+    assert found, f"no probe output (exit {done.returncode}): {done.stderr[-2000:]}"
+    values = dict(kv.split("=", 1) for kv in found.group(1).split())
+    assert int(values["images"]) == 5 and values["decoded"] == values["images"]
+    assert int(values["rows"]) == len(report.records) and int(values["best"]) == 1
+    assert values["bestbg"] == "rgb(255,244,194)"  # the highlighted best row
+    assert 300 < int(values["tablewidth"]) <= 1280
+
+
+def test_chromium_screenshot_is_not_blank(report, tmp_path):
+    binary = chromium()
+    shot = tmp_path / "report.png"
+    done = browser(binary, str(tmp_path / "profile"), "--window-size=1280,1600", f"--screenshot={shot}",
+                   "file://" + os.path.abspath(report.report_path))
+    assert shot.exists(), done.stderr[-2000:]
+    img = np.asarray(Image.open(shot).convert("RGB")).astype(int)
+    assert img.shape[:2] == (1600, 1280)
+    assert img.std() > 20  # text, table and plots drawn, not an empty page
+    yellow = (abs(img[..., 0] - 255) < 3) & (abs(img[..., 1] - 244) < 3) & (abs(img[..., 2] - 194) < 3)
+    assert yellow.sum() > 2000  # the best-configuration callout and row are painted
