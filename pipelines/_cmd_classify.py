@@ -46,6 +46,10 @@ def register(sub, parents) -> None:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--workers", type=int, default=None)
     p.add_argument("--device", default="auto")
+    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
+                   help="autocast precision of a checkpoint's forward pass")
+    p.add_argument("--tta", default="none", choices=["none", "hflip"],
+                   help="checkpoints only: average the image's and its mirror's logits")
     p.set_defaults(func=run_predict)
 
 
@@ -215,14 +219,8 @@ def _write_predictions(rows, class_names, output, failures) -> None:
 
 
 def _predict_checkpoint(args) -> int:
-    try:
-        from featx.extract.finetune import predict_with_checkpoint
-    except ImportError:
-        raise PipelineError("predicting with a fine-tuned checkpoint needs featx.extract.finetune, which is not installed") from None
-    result = predict_with_checkpoint(args.model, args.source, batch_size=args.batch_size, workers=args.workers,
-                                     device=args.device)
-    rows, class_names, failures = result["rows"], result["class_names"], result.get("failures", [])
-    _write_predictions(rows, class_names, args.output, failures)
-    print(f"predicted {len(rows)} image(s) with the checkpoint's own head"
-          + (f" -> {args.output}" if args.output else ""), file=sys.stderr)
-    return 0
+    """A checkpoint from 'featx finetune' classifies with its own head."""
+    from featx.pipelines._cmd_finetune import run_predict as run_checkpoint_predict
+
+    args.checkpoint = args.model
+    return run_checkpoint_predict(args)

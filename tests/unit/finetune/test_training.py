@@ -126,11 +126,10 @@ def test_checkpoint_round_trip_into_extractor_and_predict(colours8, tmp_path):
     assert len(table_rows) == 1 + len(table)
     assert preds.accuracy() == np.mean([r[1] == r[2] for r in table_rows[1:]])
 
-    # the 'featx predict' handler offered to the CLI
-    parser = argparse.ArgumentParser()
-    add_predict_parser(parser.add_subparsers(), [])
-    args = parser.parse_args(["predict", str(ckpt), colours8, "-o", str(tmp_path / "cli.csv"), "--workers", "0"])
-    assert args.func(args) == 0
+    # 'featx predict CHECKPOINT SOURCE' (the same subcommand that takes bundles)
+    from featx.pipelines.cli import main
+
+    assert main(["predict", str(ckpt), colours8, "-o", str(tmp_path / "cli.csv"), "--workers", "0"]) == 0
     with open(tmp_path / "cli.csv", newline="") as fh:
         assert list(csv.reader(fh)) == table_rows
 
