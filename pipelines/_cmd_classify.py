@@ -127,7 +127,7 @@ def run_cv(args) -> int:
         m = ens.metrics[args.metric]
         print(f"ensemble ({args.ensemble}, {len(heads)} head(s) x {len(feature_sets)} feature set(s)): "
               f"{args.metric} {m['mean']:.3f} +/- {m['std']:.3f}")
-        records.append(ens.to_record())
+        records.append(ens.summary_record())
     best = result.best(args.metric)
     print(f"best: {best.feature_set} + {best.head}: {args.metric} {best.metrics[args.metric]['mean']:.3f}")
     if args.json:

@@ -10,7 +10,7 @@ import time
 import pytest
 import torch
 
-from conftest import write_colour_dataset
+from featx_testdata import write_colour_dataset
 from featx.extract import read_checkpoint
 from featx.extract.finetune import finetune
 

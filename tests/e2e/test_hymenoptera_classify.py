@@ -33,7 +33,7 @@ def test_shuffled_labels_stay_at_chance_on_real_features(hymenoptera_cache):
 
 
 def test_fit_on_train_predict_on_val(hymenoptera_cache, tmp_path):
-    from conftest import shared_dataset
+    from featx_testdata import shared_dataset
 
     root = shared_dataset("hymenoptera")
     train = str(tmp_path / "train.h5")

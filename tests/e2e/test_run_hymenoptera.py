@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import shared_dataset
+from featx_testdata import shared_dataset
 from featx.pipelines._job import run_job
 
 

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import write_colour_dataset
+from featx_testdata import write_colour_dataset
 from featx.extract import CacheDamagedError, CacheError, cache_info, extract, read_cache
 
 

@@ -7,7 +7,7 @@ import h5py
 import numpy as np
 import pytest
 
-from conftest import make_image, write_colour_dataset
+from featx_testdata import make_image, write_colour_dataset
 from featx.extract import (
     CacheDamagedError,
     CacheLockedError,

@@ -10,7 +10,7 @@ import time
 import h5py
 import numpy as np
 
-from conftest import write_colour_dataset
+from featx_testdata import write_colour_dataset
 from featx.extract import extract, read_cache
 
 ARGS = ["--weights", "none", "--batch-size", "4", "--workers", "1", "--layers", "blocks.3,penultimate"]

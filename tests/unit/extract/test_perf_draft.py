@@ -17,7 +17,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import shared_dataset
+from featx_testdata import shared_dataset
 from featx.extract import FeatureComputer, build_backbone, decode_rgb, resolve_layers
 from featx.extract._engine import DRAFT_MARGIN, decoding_spec, draft_size
 from featx.extract._preprocess import Preprocessing

@@ -1,5 +1,4 @@
-"""Shared pieces of the fine-tuning tests (imported by name; not a conftest, so that the
-top-level ``from conftest import ...`` of other test folders keeps resolving to tests/conftest.py).
+"""Shared pieces of the fine-tuning tests (imported by name, not a conftest).
 
 Small-tensor training is dominated by threading overhead on a busy 2-core machine, so these
 tests run torch on one thread (restored afterwards) at a 32-pixel input size.
@@ -10,7 +9,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from conftest import write_colour_dataset  # tests/conftest.py
+from featx_testdata import write_colour_dataset
 
 TINY = dict(weights="none", input_size=32, batch_size=8, workers=0, progress=False)
 

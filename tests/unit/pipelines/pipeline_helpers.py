@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy
 import os
 
-from conftest import write_colour_dataset
+from featx_testdata import write_colour_dataset
 
 
 def tiny_spec(source: str, output: str, **overrides) -> dict:

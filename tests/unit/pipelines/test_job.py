@@ -17,7 +17,7 @@ from featx.extract import read_cache
 from featx.pipelines._job import JobResult, most_common_params, run_job
 from featx.pipelines._stages import stratified_subset
 
-from conftest import write_colour_dataset
+from featx_testdata import write_colour_dataset
 from pipeline_helpers import run_tiny, tiny_spec
 
 
@@ -128,10 +128,10 @@ def test_grouped_cv_keeps_groups_apart(tmp_path):
     groups = np.array([r.split(",")[2] for r in rows[1:]])
     paths = np.array([r.split(",")[0] for r in rows[1:]])
     groups = groups[np.argsort(paths, kind="stable")]
-    comparison = result.comparisons["m"]
+    comparison = result.comparisons["colours"]
     for train, test in comparison.splits:
         assert not set(groups[train]) & set(groups[test])
-    assert result.datasets["m"]["groups"] == 9
+    assert result.datasets["colours"]["groups"] == 9
 
 
 def test_report_html_has_the_table_and_decodable_images(tiny):

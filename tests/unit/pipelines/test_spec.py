@@ -14,7 +14,7 @@ from featx.pipelines._example_spec import EXAMPLE_SPEC
 from featx.pipelines._spec import Spec, check_backbones, load_spec, schema, to_toml
 from featx.pipelines.cli import main
 
-from conftest import write_colour_dataset
+from featx_testdata import write_colour_dataset
 from pipeline_helpers import tiny_spec
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
