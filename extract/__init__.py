@@ -23,6 +23,7 @@ from featx.extract._errors import (
     CacheError,
     CacheLockedError,
     CacheMismatchError,
+    CacheWriteError,
     CheckpointError,
     ExtractError,
     ExtractionFailedError,
@@ -43,7 +44,7 @@ from featx.extract._sources import IMAGE_EXTENSIONS, SourceTable, open_source
 
 __all__ = [
     "BUILTIN", "DEFAULT_MAX_PIXELS", "DEFAULT_MODEL", "IMAGE_EXTENSIONS", "PENULTIMATE", "POOLS",
-    "Backbone", "CacheData", "CacheDamagedError", "CacheError", "CacheLockedError", "CacheMismatchError",
+    "Backbone", "CacheData", "CacheDamagedError", "CacheError", "CacheLockedError", "CacheMismatchError", "CacheWriteError",
     "CheckpointError", "ExtractError", "ExtractionFailedError", "ExtractionSummary", "FeatureComputer",
     "FeatureExtractor", "FileLock", "LayerInfo", "LayerTap", "ModelSpec", "Preprocessing", "SourceError",
     "SourceTable", "UnknownLayerError", "UnknownModelError", "WeightsError", "WeightsNotFoundError",

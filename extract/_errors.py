@@ -49,6 +49,10 @@ class CacheLockedError(CacheError, BlockingIOError):
     """Another process is writing the cache."""
 
 
+class CacheWriteError(CacheError, OSError):
+    """Writing the cache failed (full disk, file size limit); finished rows are kept."""
+
+
 class CacheDamagedError(CacheError, OSError):
     """The cache file is truncated or otherwise unreadable."""
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import h5py
 import numpy as np
 
-from featx.extract._errors import CacheDamagedError, CacheError, CacheMismatchError
+from featx.extract._errors import CacheDamagedError, CacheError, CacheMismatchError, CacheWriteError
 
 FORMAT = "featx.cache"
 FORMAT_VERSION = 1
@@ -50,7 +50,7 @@ def _early(_shape=None):
 
 
 def _chunk_rows(dim: int, itemsize: int, n: int) -> int:
-    return int(max(1, min(n, (1 << 20) // max(1, dim * itemsize))))
+    return int(max(1, min(n, (1 << 18) // max(1, dim * itemsize))))  # ~256 KiB chunks
 
 
 def library_versions() -> dict:
@@ -86,6 +86,19 @@ def create(path: str, plan: RowPlan, *, spec: dict, layer_dims: dict[str, int], 
     n = len(plan.paths)
     tmp = f"{path}.tmp-{os.getpid()}"
     try:
+        _create_file(tmp, path, plan, n, spec, layer_dims, dtype, class_names, source, old)
+    except (OSError, ValueError, RuntimeError) as exc:  # h5py reports failed writes as any of these
+        raise CacheWriteError(
+            f"cannot write cache {path!r} ({_first_line(exc)}); free disk space (or raise the file size "
+            "limit) and rerun the same command - the existing cache, if any, is unchanged"
+        ) from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _create_file(tmp, path, plan, n, spec, layer_dims, dtype, class_names, source, old) -> None:
+    if True:
         with h5py.File(tmp, "w", locking=False) as f:
             f.attrs["format"] = FORMAT
             f.attrs["format_version"] = FORMAT_VERSION
@@ -118,9 +131,6 @@ def create(path: str, plan: RowPlan, *, spec: dict, layer_dims: dict[str, int], 
         _fsync_path(tmp)
         os.replace(tmp, path)
         _fsync_path(os.path.dirname(os.path.abspath(path)))
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _copy_rows(old: h5py.File, new: h5py.File, reuse: np.ndarray, layers: list[str], block: int = 4096) -> None:
@@ -162,12 +172,12 @@ def _fsync_path(path: str) -> None:
         os.close(fd)
 
 
-def open_cache(path: str, mode: str = "r") -> h5py.File:
+def open_cache(path: str, mode: str = "r", **file_kwargs) -> h5py.File:
     """Open a cache file, turning HDF5's errors into one clear line."""
     if not os.path.exists(path):
         raise CacheError(f"cache {path!r} does not exist; create it with 'featx extract SOURCE -o {path}'")
     try:
-        f = h5py.File(path, mode, locking=False)
+        f = h5py.File(path, mode, locking=False, **file_kwargs)
     except OSError as exc:
         raise CacheDamagedError(
             f"cache {path!r} is damaged or not an HDF5 file ({_first_line(exc)}); delete it or rerun "
@@ -217,11 +227,15 @@ class CacheWriter:
 
     def __init__(self, path: str, fsync_every: float = 10.0):
         self.path = path
-        self.f = open_cache(path, "r+")
+        # No chunk cache: every write reaches the file before ``write`` returns, so a write error
+        # (full disk) raises here, before any row is marked done - never later, when HDF5 evicts
+        # a cached chunk and can only print the error.
+        self.f = open_cache(path, "r+", rdcc_nbytes=0)
         self.layers = list(self.f["features"].keys())
         self.n_rows = int(self.f["done"].shape[0])
         self._fsync_every = fsync_every
         self._last_sync = time.monotonic()
+        self.failed = False
 
     def pending(self) -> np.ndarray:
         return np.flatnonzero(self.f["done"][:] == 0)
@@ -229,7 +243,18 @@ class CacheWriter:
     def write(self, rows: np.ndarray, features: dict[str, np.ndarray], hashes: list[str],
               failed_rows: np.ndarray, failed_hashes: list[str], reasons: list[str]) -> None:
         """Write one batch: extracted ``rows`` with their features, and ``failed_rows`` with
-        reasons; rows become ``done`` only after their data is flushed."""
+        reasons; rows become ``done`` only after their data is flushed. A write error (full disk,
+        file size limit) stops the job with a clear message; finished rows stay valid."""
+        try:
+            self._write(rows, features, hashes, failed_rows, failed_hashes, reasons)
+        except (OSError, ValueError, RuntimeError) as exc:  # h5py reports failed writes as any of these
+            self.failed = True
+            raise CacheWriteError(
+                f"cannot write to cache {self.path!r} ({_first_line(exc)}); every row finished before "
+                "is kept - free disk space and rerun the same command to resume"
+            ) from None
+
+    def _write(self, rows, features, hashes, failed_rows, failed_hashes, reasons) -> None:
         rows = np.asarray(rows, dtype=np.int64)
         failed_rows = np.asarray(failed_rows, dtype=np.int64)
         if len(rows):
@@ -267,4 +292,8 @@ class CacheWriter:
 
     def close(self) -> None:
         if self.f.id.valid:
-            self.f.close()
+            try:
+                self.f.close()
+            except (OSError, ValueError, RuntimeError):
+                if not self.failed:  # after a failed write HDF5 retries it on close: already reported
+                    raise

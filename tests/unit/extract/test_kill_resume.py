@@ -11,7 +11,7 @@ import h5py
 import numpy as np
 
 from featx_testdata import write_colour_dataset
-from featx.extract import extract, read_cache
+from featx.extract import read_cache
 
 ARGS = ["--weights", "none", "--batch-size", "4", "--workers", "1", "--layers", "blocks.3,penultimate"]
 
@@ -30,8 +30,9 @@ def _done_rows(path):
 
 def test_sigkill_then_resume_equals_clean_run(tmp_path):
     src = write_colour_dataset(tmp_path / "imgs", per_class=30, size=(48, 40))
-    clean = str(tmp_path / "clean.h5")
-    extract(src, clean, weights="none", batch_size=4, workers=1, layers="blocks.3,penultimate", progress=False)
+    clean = str(tmp_path / "clean.h5")  # the same command uninterrupted (same process setup)
+    done = subprocess.run(_featx("extract", src, "-o", clean, *ARGS), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
     out = str(tmp_path / "killed.h5")
     kills = 0
     for _attempt in range(3):
