@@ -48,6 +48,10 @@ whiten = false
 probability = false                 # calibrate svm/ridge so log loss is available (slower)
 jobs = -1                           # parallel outer folds; -1 = all cores
 
+# PCA per head, overriding `pca` for the heads named (trees are slow on 1000+ wide features).
+[classify.head_pca]
+xgb = 64
+
 # Search-grid overrides (nested CV only): pipeline parameter -> values; "none" means None.
 [classify.grids.logreg]
 clf__C = [0.01, 0.1, 1.0]

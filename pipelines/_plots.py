@@ -85,7 +85,7 @@ def confusion(matrix, class_names: list[str], title: str) -> bytes:
     """Row-normalised confusion matrix (recall per true class), counts written in the cells."""
     cm = np.asarray(matrix, dtype=float)
     n = len(class_names)
-    size = min(9.0, max(4.0, 0.55 * n + 2.5))
+    size = min(9.0, max(4.0, 0.4 * n + 2.4))
     fig = _figure(size + 1.0, size)
     ax = fig.subplots()
     norm = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
@@ -99,7 +99,8 @@ def confusion(matrix, class_names: list[str], title: str) -> bytes:
                             color="white" if norm[i, j] > 0.5 else "black")
     ticks = range(n)
     short = [c if len(c) <= 12 else c[:11] + "…" for c in class_names]
-    ax.set_xticks(ticks, short, rotation=45 if n > 6 else 0, ha="right" if n > 6 else "center", fontsize=8)
+    tilt = n > 6 and max(len(c) for c in short) > 3
+    ax.set_xticks(ticks, short, rotation=45 if tilt else 0, ha="right" if tilt else "center", fontsize=8)
     ax.set_yticks(ticks, short, fontsize=8)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")

@@ -27,18 +27,19 @@ nav a { margin-right: 14px; color: var(--accent); text-decoration: none; }
 .notes { background: #f4f7fb; border-left: 4px solid var(--accent); padding: 8px 14px; margin: 12px 0; }
 .notes li { margin: 3px 0; }
 table { border-collapse: collapse; margin: 6px 0 12px; font-size: 13px; }
-th, td { border: 1px solid var(--line); padding: 4px 8px; text-align: left; vertical-align: top; }
+th, td { border: 1px solid var(--line); padding: 4px 7px; text-align: left; vertical-align: top; }
 th { background: #eef1f6; font-weight: 600; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 tr.best td { background: var(--best); font-weight: 600; }
-table.results td.params { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12px; max-width: 300px; }
+table.results td.params { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12px; max-width: 240px; }
 .ci { color: var(--muted); font-size: 12px; }
 .scroll { overflow-x: auto; max-width: 100%; }
 .plots { display: grid; grid-template-columns: repeat(auto-fill, minmax(560px, 1fr)); gap: 10px 22px; align-items: start; }
 figure { margin: 8px 0 16px; }
+figure.wide { grid-column: 1 / -1; }
 figure img { max-width: 100%; height: auto; border: 1px solid var(--line); }
 figcaption { color: var(--muted); font-size: 12px; max-width: 640px; }
-pre { background: #f6f8fa; border: 1px solid var(--line); padding: 10px; overflow-x: auto; font-size: 12px; }
+pre { background: #f6f8fa; border: 1px solid var(--line); padding: 10px; overflow-x: auto; font-size: 12px; white-space: pre-wrap; word-break: break-word; }
 code { font-family: ui-monospace, "DejaVu Sans Mono", monospace; }
 details summary { cursor: pointer; color: var(--accent); }
 """
@@ -165,9 +166,16 @@ def _params_cell(rec: dict) -> str:
     params = rec.get("best_params") or []
     if not params:
         return "<span class='muted'>fixed (no search)</span>"
-    mode = _params_text(rec.get("params_mode") or {}) or "defaults"
+    searched = set(rec.get("searched_params") or [])
+    mode = rec.get("params_mode") or {}
+    shown = {k: v for k, v in mode.items() if k in searched} if searched else {}
+    fixed = {k: v for k, v in mode.items() if k not in searched}
     every = "; ".join(f"fold {i + 1}: {_params_text(p) or 'defaults'}" for i, p in enumerate(params))
-    return f"<span title='{_e(every)}'>{_e(mode)}</span> <span class='ci'>({rec.get('params_mode_folds')}/{len(params)} folds)</span>"
+    if fixed:
+        every += f" | fixed by the grid: {_params_text(fixed)}"
+    text = _params_text(shown) or ("single candidate" if mode else "defaults")
+    return (f"<span title='{_e(every)}'>{_e(text)}</span> "
+            f"<span class='ci'>({rec.get('params_mode_folds')}/{len(params)} folds)</span>")
 
 
 def _results_table(records: list[dict], spec) -> str:
@@ -175,7 +183,8 @@ def _results_table(records: list[dict], spec) -> str:
     shown = [main] + [m for m in spec.metrics.show if m != main]
     sign = 1 if main == "log_loss" else -1
     rows = sorted(records, key=lambda r: (not _ok(r.get(f"{main}_mean")), sign * (r.get(f"{main}_mean") or 0)))
-    head = ["#", "backbone", "layer", "dim", "head"]
+    many = len({r["backbone"] for r in records}) > 1
+    head = ["#"] + (["backbone"] if many else []) + ["layer", "head"]
     out = ["<div class='scroll'><table class='results'><thead><tr>"]
     out += [f"<th>{_e(h)}</th>" for h in head]
     for m in shown:
@@ -185,29 +194,33 @@ def _results_table(records: list[dict], spec) -> str:
             "<th class='num'>fit time / fold<br><span class='ci'>mean (total)</span></th></tr></thead><tbody>"]
     for rank, r in enumerate(rows, 1):
         cls = " class='best'" if r.get("best") else ""
-        layer = r["layer"] + (f" <span class='ci'>({_e(r['layer_as_written'])})</span>"
-                              if r.get("layer_as_written") and r["layer_as_written"] != r["layer"] else "")
-        cells = [f"<td class='num'>{rank}{' ★' if r.get('best') else ''}</td>", f"<td>{_e(r['backbone'])}</td>",
-                 f"<td>{layer}</td>", f"<td class='num'>{r.get('feature_dim', '')}</td>", f"<td>{_e(r['head'])}</td>"]
+        alias = r.get("layer_as_written")
+        layer = (f"{_e(r['layer'])}<br><span class='ci'>{'' if not alias or alias == r['layer'] else _e(alias) + ', '}"
+                 f"{r.get('feature_dim', '')}-d</span>")
+        cells = [f"<td class='num'>{rank}{' ★' if r.get('best') else ''}</td>"]
+        if many:
+            cells.append(f"<td>{_e(r['backbone'])}</td>")
+        cells += [f"<td>{layer}</td>", f"<td>{_e(r['head'])}</td>"]
         for m in shown:
             cells.append(
                 f"<td class='num'>{_f(r.get(f'{m}_mean'))} ± {_f(r.get(f'{m}_std'))}"
                 f"<br><span class='ci'>[{_f(r.get(f'{m}_ci95_low'))}, {_f(r.get(f'{m}_ci95_high'))}]</span></td>"
             )
         cells.append(f"<td class='params'>{_params_cell(r)}</td>")
-        cached = " <span class='ci' title='result reused from cv-cache'>cached</span>" if r.get("cached") else ""
+        cached = "<br><span class='ci' title='result reused from cv-cache'>cached</span>" if r.get("cached") else ""
         cells.append(f"<td class='num'>{_f(r.get('fit_time_mean'), 2)} s<br><span class='ci'>({_f(r.get('fit_time_total'), 1)} s)</span>{cached}</td>")
         out.append(f"<tr{cls}>" + "".join(cells) + "</tr>")
     out.append("</tbody></table></div>")
     return "\n".join(out)
 
 
-def _img(png: bytes, alt: str, caption: str, name: str, plots_dir: str | None) -> str:
+def _img(png: bytes, alt: str, caption: str, name: str, plots_dir: str | None, wide: bool = False) -> str:
     if plots_dir:
         with open(os.path.join(plots_dir, name), "wb") as fh:
             fh.write(png)
     b64 = base64.b64encode(png).decode("ascii")
-    return (f"<figure><img alt='{_e(alt)}' src='data:image/png;base64,{b64}'>"
+    cls = " class='wide'" if wide else ""
+    return (f"<figure{cls}><img alt='{_e(alt)}' src='data:image/png;base64,{b64}'>"
             f"<figcaption>{caption}</figcaption></figure>")
 
 
@@ -255,6 +268,7 @@ def write_report(result, resolved, command: str) -> str:
         f"{f' x {cv.repeats} repeats' if cv.repeats > 1 else ''}"
         f"{f', inner {cv.search} search over {cv.inner_folds} folds (scored by balanced accuracy)' if cv.nested else ''}"
         f", seed {cv.seed}; every configuration sees the same folds. PCA: {_e(_pca_text(spec.classify.pca))}"
+        f"{''.join(f'; {h}: {_pca_text(v)}' for h, v in spec.classify.head_pca.items())}"
         f"{' (whitened)' if spec.classify.whiten else ''}, fitted inside each training fold. Rows are sorted by "
         f"{_e(main_label)}; the best is highlighted. The 95% interval is a t-interval over outer folds (folds share "
         f"training rows, so it is somewhat optimistic). {result.cv_computed} configuration(s) computed, "
@@ -286,7 +300,8 @@ def write_report(result, resolved, command: str) -> str:
             _plots.layer_scores(recs, main, f"{main_label} by layer depth ({src.name})"),
             f"{main_label} by layer depth for each head",
             f"Which layer transfers best: mean {_e(main_label)} per head by layer depth (error bars: 95% CI over "
-            f"outer folds; ★ best configuration).", f"{tag}-layers.png", plots_dir))
+            f"outer folds; ★ best configuration).", f"{tag}-layers.png", plots_dir,
+            wide=len(spec.backbones) > 1))
         best = result.best[src.name]
         r = result.comparisons[src.name].get(best["feature_set"], best["head"])
         parts.append(_img(

@@ -84,6 +84,11 @@ class ClassifySpec:
     probability: bool = False
     grids: Mapping = dataclasses.field(default_factory=lambda: MappingProxyType({}))
     jobs: int = -1
+    head_pca: Mapping = dataclasses.field(default_factory=lambda: MappingProxyType({}))
+
+    def pca_for(self, head: str):
+        """The PCA setting of ``head``: its ``head_pca`` entry, else ``pca``."""
+        return self.head_pca.get(head, self.pca)
 
     def grid_overrides(self, head: str) -> dict | None:
         g = self.grids.get(head)
@@ -162,6 +167,7 @@ class Spec:
             d.pop("cache_dir", None)
         if d["classify"]["pca"] is None:
             d["classify"]["pca"] = "off"
+        d["classify"]["head_pca"] = {h: "off" if v is None else v for h, v in d["classify"]["head_pca"].items()}
         if d["extraction"]["workers"] is None:
             d["extraction"]["workers"] = "auto"
         if d["extraction"]["max_pixels"] is None:
@@ -391,6 +397,7 @@ def schema() -> dict[str, dict[str, Key]]:
             "whiten": Key(_bool(), False, "PCA whitening."),
             "probability": Key(_bool(), False, "Calibrate heads without predict_proba (svm, ridge) so log loss and probability-based ROC AUC are available (slower)."),
             "jobs": Key(_int(-1, allow=()), -1, "Parallel outer folds (joblib); -1 = all cores."),
+            "head_pca": Key(None, {}, "PCA per head, overriding classify.pca for the heads named, e.g. [classify.head_pca] xgb = 32 (trees on wide features) while linear heads keep 'off'."),
             "grids": Key(None, {}, "Search-grid overrides per head, e.g. [classify.grids.logreg] clf__C = [0.1, 1.0] (nested CV only)."),
         },
         "cv": {
@@ -587,9 +594,10 @@ def _parse(raw: dict, base: str, problems: _Problems) -> Spec | None:
         cls["jobs"] = 1
     if cls["pca"] == "search" and not cv.nested:
         problems.add("classify.pca", "'search' needs nested cross-validation (cv.nested = true); give a fixed value such as 0.95")
-    grids = _parse_grids(cls_raw.get("grids", {}) if isinstance(cls_raw, Mapping) else {}, cls, cv, problems)
+    head_pca = _parse_head_pca(cls_raw.get("head_pca", {}) if isinstance(cls_raw, Mapping) else {}, cls, cv, problems)
+    grids = _parse_grids(cls_raw.get("grids", {}) if isinstance(cls_raw, Mapping) else {}, cls, head_pca, cv, problems)
     classify = ClassifySpec(heads=cls["heads"], pca=cls["pca"], whiten=cls["whiten"], probability=cls["probability"],
-                            grids=grids, jobs=cls["jobs"])
+                            grids=grids, jobs=cls["jobs"], head_pca=head_pca)
 
     met = MetricsSpec(**_check_table(raw.get("metrics", {}), sch["metrics"], "metrics", problems))
     rep = ReportSpec(**_check_table(raw.get("report", {}), sch["report"], "report", problems))
@@ -654,7 +662,29 @@ def _check_models(bb_specs, problems: _Problems) -> None:
             problems.add(f"backbones[{i}].model", f"checkpoint file {b.model!r} does not exist; give a model name from 'featx models' or an existing featx checkpoint")
 
 
-def _parse_grids(grids_raw, cls: dict, cv: CVSpec, problems: _Problems) -> Mapping:
+def _parse_head_pca(raw, cls: dict, cv: CVSpec, problems: _Problems) -> Mapping:
+    if not isinstance(raw, Mapping):
+        problems.add("classify.head_pca", f"expected a table of head = pca setting, {_got(raw)}")
+        return MappingProxyType({})
+    out = {}
+    check = _pca()
+    for head, value in raw.items():
+        where = f"classify.head_pca.{head}"
+        if head not in cls["heads"]:
+            choices = cls["heads"] if head in _head_names() else _head_names()
+            problems.add(where, f"head {head!r} is not in classify.heads{_suggest(head, choices)} (heads: {', '.join(cls['heads'])})")
+            continue
+        try:
+            out[head] = check(value)
+        except _Bad as exc:
+            problems.add(where, str(exc))
+            continue
+        if out[head] == "search" and not cv.nested:
+            problems.add(where, "'search' needs nested cross-validation (cv.nested = true); give a fixed value such as 0.95")
+    return MappingProxyType(out)
+
+
+def _parse_grids(grids_raw, cls: dict, head_pca: Mapping, cv: CVSpec, problems: _Problems) -> Mapping:
     from featx.classify import ClassifyError, resolve_grid
 
     if not isinstance(grids_raw, Mapping):
@@ -686,7 +716,7 @@ def _parse_grids(grids_raw, cls: dict, cv: CVSpec, problems: _Problems) -> Mappi
                 continue
             clean[key] = tuple(None if isinstance(v, str) and v.lower() == "none" else v for v in vals)
         try:
-            resolve_grid(head, {k: list(v) for k, v in clean.items()}, pca=cls["pca"] if cls["pca"] is not None else None,
+            resolve_grid(head, {k: list(v) for k, v in clean.items()}, pca=head_pca.get(head, cls["pca"]),
                          probability=cls["probability"])
         except ClassifyError as exc:
             problems.add(where, str(exc))
@@ -746,15 +776,18 @@ def check_backbones(spec: Spec) -> dict[str, ResolvedBackbone]:
     """
     import torch
 
-    from featx.extract import PENULTIMATE, ExtractError, build_backbone, penultimate_layer, resolve_layers
+    from featx.extract import PENULTIMATE, ExtractError, WeightsError, build_backbone, penultimate_layer, resolve_layers
 
     problems = _Problems()
     out: dict[str, ResolvedBackbone] = {}
     for i, b in enumerate(spec.backbones):
         try:
             backbone = build_backbone(b.model, b.weights)
+        except WeightsError as exc:
+            problems.add(f"backbones[{i}].weights", str(exc))
+            continue
         except ExtractError as exc:
-            problems.add(f"backbones[{i}] ({b.model})", str(exc))
+            problems.add(f"backbones[{i}].model", str(exc))
             continue
         modules = [n for n, _ in backbone.module.named_modules() if n]
         position = {n: k for k, n in enumerate(modules)}
@@ -770,15 +803,13 @@ def check_backbones(spec: Spec) -> dict[str, ResolvedBackbone]:
         if not good:
             continue
         try:
-            resolved, dims = resolve_layers(backbone, good, b.pool)
             aliases = {}
+            if PENULTIMATE in good:
+                size = backbone.preprocessing.crop_size
+                penultimate = penultimate_layer(backbone.module, torch.zeros(1, 3, size, size))
             for layer in good:
-                if layer == PENULTIMATE:
-                    size = backbone.preprocessing.crop_size
-                    name = penultimate_layer(backbone.module, torch.zeros(1, 3, size, size))
-                else:
-                    name = layer
-                aliases.setdefault(name, layer)
+                aliases.setdefault(penultimate if layer == PENULTIMATE else layer, layer)
+            resolved, dims = resolve_layers(backbone, list(aliases), b.pool)  # one dry run
         except ExtractError as exc:
             problems.add(f"backbones[{i}].layers", str(exc))
             continue

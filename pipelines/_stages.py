@@ -61,7 +61,7 @@ def build_fixed_estimator(spec, fs, head: str, params: dict):
     from featx.classify import PCA_GRID, make_head
 
     c = spec.classify
-    pca = PCA_GRID[0] if c.pca == "search" else c.pca
+    pca = PCA_GRID[0] if c.pca_for(head) == "search" else c.pca_for(head)
     extra = {"classes": np.arange(fs.n_classes)} if head == "xgb" else {}
     est = make_head(head, pca=pca, whiten=c.whiten, random_state=spec.cv.seed, n_jobs=1,
                     probability=c.probability, **extra)
@@ -86,7 +86,7 @@ def learning_curve(spec, fs, result, splits, cache, progress: bool) -> dict:
     metric = spec.metrics.main
     key = _digest({
         "kind": "learning_curve", "v": 1, "features": features_digest(fs.X, fs.y, fs.groups, fs.class_names),
-        "splits": splits_digest(splits), "head": result.head, "params": params, "pca": spec.classify.pca,
+        "splits": splits_digest(splits), "head": result.head, "params": params, "pca": spec.classify.pca_for(result.head),
         "whiten": spec.classify.whiten, "probability": spec.classify.probability, "fractions": fractions,
         "metric": metric, "seed": spec.cv.seed,
     })

@@ -56,16 +56,13 @@ def browser(binary: str, profile: str, *args: str) -> subprocess.CompletedProces
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
 
 
-@pytest.fixture(scope="module")
-def report(tmp_path_factory):
-    root = tmp_path_factory.mktemp("render")
-    return run_tiny(root)
-
-
-def test_chromium_renders_table_and_images(report, tmp_path):
+def test_chromium_renders_table_and_images(tmp_path):
     binary = chromium()
+    report = run_tiny(tmp_path)
     with open(report.report_path, encoding="utf-8") as fh:
         page = fh.read()
+
+    # 1. the DOM after load: every image decoded and laid out, the table's rows and highlight
     probe_page = tmp_path / "probe.html"
     probe_page.write_text(page.replace("</body>", PROBE + "</body>"), encoding="utf-8")
     done = browser(binary, str(tmp_path / "profile"), "--virtual-time-budget=10000", "--window-size=1280,2000",
@@ -78,11 +75,9 @@ def test_chromium_renders_table_and_images(report, tmp_path):
     assert values["bestbg"] == "rgb(255,244,194)"  # the highlighted best row
     assert 300 < int(values["tablewidth"]) <= 1280
 
-
-def test_chromium_screenshot_is_not_blank(report, tmp_path):
-    binary = chromium()
+    # 2. the pixels of the unmodified report: not blank, the highlight painted
     shot = tmp_path / "report.png"
-    done = browser(binary, str(tmp_path / "profile"), "--window-size=1280,1600", f"--screenshot={shot}",
+    done = browser(binary, str(tmp_path / "profile2"), "--window-size=1280,1600", f"--screenshot={shot}",
                    "file://" + os.path.abspath(report.report_path))
     assert shot.exists(), done.stderr[-2000:]
     img = np.asarray(Image.open(shot).convert("RGB")).astype(int)

@@ -113,6 +113,17 @@ def test_changed_extraction_settings_get_their_own_cache(tmp_path):
     assert c.cv_computed == 2 and c.records[0]["n_samples"] == 19
 
 
+def test_head_pca_reaches_the_pipelines(tmp_path):
+    bb = tiny_spec("x", "y")["backbones"]
+    bb[0]["layers"] = ["blocks.1"]
+    result = run_tiny(tmp_path, backbones=bb, classify={"head_pca": {"logreg": 4}, "grids": {"logreg": {"clf__C": [1.0]}}},
+                      report={"learning_curve": False, "pca_plot": False})
+    by_head = {(r["layer"], r["head"]): r for r in result.records}
+    assert by_head[("blocks.1", "logreg")]["pca"] == 4 and by_head[("blocks.1", "centroid")]["pca"] is None
+    r = result.comparisons["colours"].get("lite0:blocks.1", "logreg")
+    assert r.config["pca"] == 4
+
+
 def test_grouped_cv_keeps_groups_apart(tmp_path):
     src = write_colour_dataset(tmp_path / "imgs", per_class=6)
     rows = ["path,label,group"]

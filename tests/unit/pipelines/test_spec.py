@@ -169,6 +169,20 @@ def test_grid_problems(source, tmp_path):
     one_problem(spec, r"^classify\.grids\.logreg: grid key 'pca__n_components' needs PCA")
 
 
+def test_head_pca(source, tmp_path):
+    spec = load_spec(tiny_spec(source, str(tmp_path / "o"), classify={"pca": 0.9, "head_pca": {"centroid": "off"}}))
+    assert spec.classify.pca_for("logreg") == 0.9 and spec.classify.pca_for("centroid") is None
+    assert load_spec(spec.to_dict()).classify == spec.classify
+    one_problem(tiny_spec(source, str(tmp_path / "o"), classify={"head_pca": {"xgb": 16}}),
+                r"^classify\.head_pca\.xgb: head 'xgb' is not in classify\.heads")
+    one_problem(tiny_spec(source, str(tmp_path / "o"), classify={"head_pca": {"logreg": 0}}),
+                r"^classify\.head_pca\.logreg: an integer number of components must be >= 1")
+    one_problem(tiny_spec(source, str(tmp_path / "o"), classify={"head_pca": {"logreg": "search"}, "grids": {}}, cv={"nested": False}),
+                r"^classify\.head_pca\.logreg: 'search' needs nested")
+    # a pca__ grid key is fine for the head that has PCA, refused for the one without
+    load_spec(tiny_spec(source, str(tmp_path / "o"), classify={"head_pca": {"logreg": 8}, "grids": {"logreg": {"pca__n_components": [4, 8]}}}))
+
+
 def test_names_and_groups(source, tmp_path):
     spec = tiny_spec(source, str(tmp_path / "o"))
     spec["sources"].append({"name": "colours", "path": source})
@@ -268,7 +282,7 @@ def test_print_spec_is_valid_toml_covering_every_key(capsys):
     data = tomllib.loads(text)
     for table, keys in schema().items():
         for key in keys:
-            assert re.search(rf"^#? ?{re.escape(key)} = |^\[+{re.escape(key)}\]+|^\[{re.escape(table)}\.{re.escape(key)}\.",
+            assert re.search(rf"^#? ?{re.escape(key)} = |^\[+(\w+\.)?{re.escape(key)}\]+|^\[{re.escape(table)}\.{re.escape(key)}\.",
                              text, re.M), f"{table}.{key} missing from the example spec"
     assert data["backbones"][0]["layers"] == ["blocks.4", "penultimate"]
 
@@ -281,6 +295,7 @@ def test_example_spec_validates(tmp_path):
     spec = load_spec(str(study / "study.toml"))
     assert spec.sources[0].name == "hymenoptera"
     assert spec.classify.grid_overrides("xgb") == {"clf__max_depth": [2, 4], "clf__learning_rate": [0.1]}
+    assert spec.classify.pca_for("xgb") == 64 and spec.classify.pca_for("logreg") is None
     resolved = check_backbones(spec)
     assert resolved["lite0"].layers == ["blocks.4", "global_pool"]
 
