@@ -130,6 +130,8 @@ def main(argv=None) -> int:
     user_tf = _user_transform(pre)
     out = os.path.join(workdir, "featx.h5")
 
+    cpu_ms = {}  # case -> CPU milliseconds per image, per measurement
+
     def run_ceiling():
         computer = FeatureComputer(backbone, layers, "avg", dev, resolve_precision("auto", dev))
         try:
@@ -139,6 +141,7 @@ def main(argv=None) -> int:
                     computer(batch)
         finally:
             computer.close()  # its hooks must not stay on the module that extract() taps
+        cpu_ms.setdefault("ceiling", []).append(t.cpu_seconds * 1e3 / (args.ceiling_batches * len(batch)))
         return args.ceiling_batches * len(batch) / t.seconds
 
     def run_eager():
@@ -154,6 +157,7 @@ def main(argv=None) -> int:
             s = extract(source, out, backbone=backbone, batch_size=args.batch_size, workers=args.workers,
                         overwrite=True, progress=False)
         state["featx_seconds"] = t.seconds
+        cpu_ms.setdefault("featx", []).append(t.cpu_seconds * 1e3 / max(1, s.extracted))
         return s.extracted / t.seconds
 
     def run_cache_hit():
@@ -202,7 +206,13 @@ def main(argv=None) -> int:
                       img_s_median=C.median(v), img_s_all=v)
         if ceiling and c != "ceiling":
             fields["ratio_to_ceiling_median"] = C.median([a / b for a, b in zip(v, ceiling)])
+        if c in cpu_ms:
+            fields["cpu_ms_per_img_median"] = C.median(cpu_ms[c])
         C.result(c, **fields)
+    if "ceiling" in cpu_ms and "featx" in cpu_ms:
+        # on an idle machine both saturate the cores, so this predicts the wall-time ratio there
+        C.result("cpu_efficiency", model=args.model, images=n,
+                 ceiling_cpu_over_featx_cpu=C.median(cpu_ms["ceiling"]) / C.median(cpu_ms["featx"]))
     print(f"# load average at end: {C.load()}")
     return 0
 

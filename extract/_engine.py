@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import glob
 import os
 import sys
@@ -16,7 +18,7 @@ import torch
 from featx.extract._backbones import Backbone, build_backbone
 from featx.extract._errors import ExtractError, ExtractionFailedError
 from featx.extract._images import DEFAULT_MAX_PIXELS, decode_rgb, file_stat, read_bytes, sha256_hex
-from featx.extract._layers import PENULTIMATE, LayerTap, penultimate_layer
+from featx.extract._layers import PENULTIMATE, LayerTap, check_layers, penultimate_layer
 from featx.extract._lock import FileLock
 from featx.extract._pooling import LARGE_FLAT_DIM, POOLS
 from featx.extract._registry import DEFAULT_MODEL
@@ -230,26 +232,60 @@ class FeatureComputer:
 
 def resolve_layers(backbone: Backbone, layers, pool: str) -> tuple[list[str], dict[str, int]]:
     """Concrete layer names (``penultimate`` resolved) and their pooled dimensions."""
+    names = resolve_layer_names(backbone, layers, pool)
+    return names, layer_dims(backbone, names, pool)
+
+
+def resolve_layer_names(backbone: Backbone, layers, pool: str) -> list[str]:
+    """Concrete, checked layer names (``penultimate`` resolved by one traced dry run; none
+    needed for named layers)."""
     if pool not in POOLS:
         raise ExtractError(f"pool must be one of {', '.join(POOLS)}; got {pool!r}")
-    example = torch.zeros(1, 3, backbone.preprocessing.crop_size, backbone.preprocessing.crop_size)
     wanted = [s.strip() for s in (layers.split(",") if isinstance(layers, str) else (layers or [PENULTIMATE])) if s.strip()]
     resolved = []
     for layer in wanted:
-        name = penultimate_layer(backbone.module, example) if layer == PENULTIMATE else layer
+        if layer == PENULTIMATE:
+            with _one_thread():
+                name = penultimate_layer(backbone.module, _example(backbone))
+        else:
+            name = layer
         if name not in resolved:
             resolved.append(name)
-    tap = LayerTap(backbone.module, resolved, pool)
+    check_layers(backbone.module, resolved)
+    return resolved
+
+
+def layer_dims(backbone: Backbone, names: list[str], pool: str) -> dict[str, int]:
+    """Pooled feature length of each layer (one dry run of the tapped model)."""
+    tap = LayerTap(backbone.module, names, pool)
     try:
-        with torch.inference_mode():
-            out = tap(example)
+        with torch.inference_mode(), _one_thread():
+            out = tap(_example(backbone))
     finally:
         tap.close()
     dims = {k: int(v.shape[1]) for k, v in out.items()}
     for layer, dim in dims.items():
         if pool == "none" and dim > LARGE_FLAT_DIM:
-            warnings.warn(f"--pool none on {layer} stores {dim} values per image; consider --pool avg", stacklevel=2)
-    return resolved, dims
+            warnings.warn(f"--pool none on {layer} stores {dim} values per image; consider --pool avg", stacklevel=3)
+    return dims
+
+
+@contextlib.contextmanager
+def _one_thread():
+    """Dry runs on one image go single-threaded: on a busy CPU, every small op of a 2-thread
+    OpenMP forward waits for both threads to be scheduled (measured at load 11 on 2 cores: 6-9 s
+    per dry run instead of 0.7-0.9 s); on an idle machine the difference is a few milliseconds."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _example(backbone: Backbone) -> torch.Tensor:
+    size = backbone.preprocessing.crop_size
+    return torch.zeros(1, 3, size, size)
 
 
 def extract(
@@ -288,10 +324,15 @@ def extract(
     if int(batch_size) < 1:
         raise ExtractError(f"batch size must be at least 1; got {batch_size}")
     table = open_source(source)
-    backbone = backbone or build_backbone(model, weights)
+    if backbone is None:
+        with _one_thread():  # small init ops: see _one_thread
+            backbone = build_backbone(model, weights)
     dev = resolve_device(device)
     autocast_dtype = resolve_precision(precision, dev)
-    layer_names, dims = resolve_layers(backbone, layers, pool)
+    layer_names = resolve_layer_names(backbone, layers, pool)
+    # the dimensions need a dry run of the model: only done when a cache file is (re)created, so
+    # rerunning a finished job costs one traced dry run (resolving 'penultimate') at most
+    dims = functools.partial(layer_dims, backbone, layer_names, pool)
     spec = {
         **backbone.provenance(),
         "layers": layer_names,
@@ -329,17 +370,22 @@ def extract(
     return summary
 
 
-def _prepare_cache(output: str, table: SourceTable, spec: dict, dims: dict, dtype: str, overwrite: bool) -> int:
+def _prepare_cache(output: str, table: SourceTable, spec: dict, dims, dtype: str, overwrite: bool) -> int:
     """Make ``output`` hold a cache for exactly ``table``'s rows; returns how many rows were
-    reused from what was there."""
+    reused from what was there. ``dims`` is the layer dimensions or a callable giving them (called
+    only when a file is written)."""
     stats = [file_stat(table.absolute(i)) for i in range(len(table))]
     plan = _store.RowPlan(
         paths=list(table.paths), labels=table.labels, groups=list(table.groups), splits=list(table.splits),
         sizes=np.array([s for s, _ in stats], dtype=np.int64), mtimes=np.array([m for _, m in stats], dtype=np.int64),
     )
-    create = dict(spec=spec, layer_dims=dims, dtype=dtype, class_names=table.class_names, source=table.describe())
+
+    def create():
+        return dict(spec=spec, layer_dims=dims() if callable(dims) else dims, dtype=dtype,
+                    class_names=table.class_names, source=table.describe())
+
     if overwrite or not os.path.exists(output):
-        _store.create(output, plan, **create)
+        _store.create(output, plan, **create())
         return 0
     with _store.open_cache(output) as old:
         _store.check_compatible(output, _store.read_spec(old), spec)
@@ -377,7 +423,7 @@ def _prepare_cache(output: str, table: SourceTable, spec: dict, dims: dict, dtyp
         if same_rows:
             return int(old_done.astype(bool).sum())
         plan.reuse = reuse
-        _store.create(output, plan, old=old, **create)
+        _store.create(output, plan, old=old, **create())
     return int((reuse >= 0).sum())
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from featx.extract._backbones import build_backbone
-from featx.extract._engine import FeatureComputer, resolve_device, resolve_precision
+from featx.extract._engine import FeatureComputer, draft_size, resolve_device, resolve_precision
 from featx.extract._errors import CheckpointError
 from featx.extract._sources import SourceTable, open_source
 from featx.extract.finetune import _data
@@ -77,7 +77,7 @@ def predict_with_checkpoint(checkpoint: str, source, *, batch_size: int = 64, wo
     computer = FeatureComputer(backbone, [head], "avg", dev, resolve_precision(precision, dev), tta)
     pre = backbone.preprocessing
     files = [table.absolute(i) for i in range(len(table))]
-    dataset = _data.ImageRows(files, table.labels, pre.pil_transform(), pre.resize_size)
+    dataset = _data.ImageRows(files, table.labels, pre.pil_transform(), draft_size(pre, True))  # decode as extraction does
     batches = _data.epoch_batches(len(files), int(batch_size), None, 0)
     n_workers = _data.default_workers(len(files), int(batch_size)) if workers is None else int(workers)
     loader = _data.make_loader(dataset, batches, n_workers, dev.type == "cuda")
