@@ -10,11 +10,23 @@ Works on numpy arrays plus a provenance dict (never imports featx.extract or tor
   heads x feature sets on identical folds, soft voting and stacking across feature sets.
 - :func:`fit_bundle` / :func:`save_bundle` / :func:`load_bundle` - fitted heads with provenance.
 
-Bundles are pickles (joblib): only load bundles from trusted sources. ``load_bundle`` checks a
-sha256 sidecar before unpickling, which catches damaged or swapped files, not malicious ones.
+Save bundles as ``NAME.skops``: skops.io stores them as data, and ``load_bundle`` builds only the
+types featx writes (:func:`trusted_types`), refusing any other file before constructing anything.
+``NAME.joblib`` bundles are pickles: only load them from trusted sources; ``load_bundle`` checks
+their sha256 sidecar before unpickling (catches damaged or swapped files, not malicious ones) and
+warns with :class:`PickleBundleWarning`.
 """
 
-from ._bundle import COMPAT_KEYS, Bundle, fit_bundle, load_bundle, save_bundle
+from ._bundle import (
+    COMPAT_KEYS,
+    Bundle,
+    PickleBundleWarning,
+    fit_bundle,
+    is_skops_file,
+    load_bundle,
+    save_bundle,
+    trusted_types,
+)
 from ._compare import Comparison, compare
 from ._cv import cross_validate_head
 from ._ensemble import ensemble_cv
@@ -61,6 +73,7 @@ __all__ = [
     "NearestCentroidL2",
     "OutputExistsError",
     "PCA_GRID",
+    "PickleBundleWarning",
     "ParameterError",
     "ReencodedXGBClassifier",
     "SplitError",
@@ -70,9 +83,11 @@ __all__ = [
     "cross_validate_head",
     "ensemble_cv",
     "fit_bundle",
+    "is_skops_file",
     "load_bundle",
     "make_head",
     "make_splitter",
     "resolve_grid",
     "save_bundle",
+    "trusted_types",
 ]

@@ -1,9 +1,15 @@
 """Fitted heads saved with their provenance: ``fit_bundle``, ``save_bundle``, ``load_bundle``.
 
-SECURITY: a bundle is a joblib pickle. Loading a pickle runs code chosen by whoever wrote it, so
-only load bundles from trusted sources. The ``.sha256`` sidecar written by ``save_bundle`` is
-checked before unpickling; it catches damaged or swapped files, not a malicious author who can
-rewrite both files.
+Two file formats, chosen by the file name:
+
+* ``.skops`` (recommended): ``skops.io``, a format made for scikit-learn models that stores
+  objects as data, not as a pickle. Loading it constructs only types on an explicit allow-list,
+  exactly the types featx itself writes (:data:`TRUSTED_TYPES`); a file holding anything else is
+  refused before any object is built, so a bundle from a stranger cannot run code.
+* anything else (e.g. ``.joblib``): a joblib pickle. Loading a pickle runs code chosen by whoever
+  wrote it, so only load such bundles from trusted sources. A ``.sha256`` sidecar written by
+  ``save_bundle`` is checked before unpickling; it catches damaged or swapped files, not a
+  malicious author who can rewrite both files. Loading one warns (:class:`PickleBundleWarning`).
 """
 
 from __future__ import annotations
@@ -15,6 +21,8 @@ import json
 import os
 import platform
 import tempfile
+import warnings
+import zipfile
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -36,7 +44,54 @@ from ._splits import make_splitter
 #: Provenance keys compared by ``Bundle.check_compatible`` (when present on both sides).
 COMPAT_KEYS: tuple[str, ...] = ("model", "weights_sha256", "preprocessing", "layer", "pooling", "feature_dim")
 
-TRUST_NOTE = "bundles are pickles: only load files from trusted sources"
+TRUST_NOTE = "joblib bundles are pickles: only load files from trusted sources (or save as .skops)"
+SKOPS_SUFFIX = ".skops"
+
+
+class PickleBundleWarning(UserWarning):
+    """A joblib (pickle) bundle is being loaded: it could run code if its author wanted it to."""
+
+
+def _type_name(cls) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def trusted_types() -> frozenset[str]:
+    """The types a featx ``.skops`` bundle may hold beyond those skops trusts by default (plain
+    scikit-learn estimators, numpy and scipy): the ones featx's own heads write. Anything else
+    in a file is refused."""
+    from sklearn.calibration import _CalibratedClassifier, _SigmoidCalibration
+    from sklearn.isotonic import IsotonicRegression
+    from sklearn.metrics._dist_metrics import EuclideanDistance64
+    from sklearn.neighbors import BallTree, KDTree
+    from sklearn.tree._tree import Tree
+
+    from ._estimators import ColumnSlice, NearestCentroidL2, ReencodedXGBClassifier
+
+    names = {_type_name(c) for c in (Bundle, NearestCentroidL2, ReencodedXGBClassifier, ColumnSlice, Tree,
+                                     _CalibratedClassifier, _SigmoidCalibration, IsotonicRegression,
+                                     EuclideanDistance64, KDTree, BallTree)}
+    names |= {"xgboost.core.Booster", "xgboost.sklearn.XGBClassifier"}
+    return frozenset(names)
+
+
+def is_skops_file(path: str) -> bool:
+    """True for a file written by skops.io (a zip archive with a ``schema.json``)."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return "schema.json" in zf.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return False
+
+
+def _skops():
+    try:
+        import skops.io as sio
+    except ImportError:  # pragma: no cover - skops is a dependency
+        from ._errors import MissingDependencyError
+
+        raise MissingDependencyError("saving and loading .skops bundles needs skops; pip install skops") from None
+    return sio
 
 
 def _versions() -> dict:
@@ -217,14 +272,13 @@ def _sha256(path: str) -> str:
 
 
 def save_bundle(bundle: Bundle, path, *, overwrite: bool = False) -> str:
-    """Write ``bundle`` with joblib to ``path`` and its checksum to ``path + ".sha256"``.
+    """Write ``bundle`` to ``path`` and its checksum to ``path + ".sha256"``.
 
-    Refuses to replace an existing file unless ``overwrite=True``. Returns the path.
+    A ``.skops`` path writes the safe skops format (recommended); any other name writes a joblib
+    pickle. Refuses to replace an existing file unless ``overwrite=True``. Returns the path.
     """
     if not isinstance(bundle, Bundle):
         raise ParameterError(f"expected a Bundle, got {type(bundle).__name__}; make one with fit_bundle")
-    import joblib
-
     path = os.fspath(path)
     if not overwrite and (os.path.exists(path) or os.path.exists(path + ".sha256")):
         raise OutputExistsError(f"{path!r} exists; pass overwrite=True (--overwrite) or choose another path")
@@ -232,7 +286,12 @@ def save_bundle(bundle: Bundle, path, *, overwrite: bool = False) -> str:
     fd, tmp = tempfile.mkstemp(prefix=".bundle-", dir=folder)
     os.close(fd)
     try:
-        joblib.dump(bundle, tmp, compress=3)
+        if path.endswith(SKOPS_SUFFIX):
+            _skops().dump(bundle, tmp)
+        else:
+            import joblib
+
+            joblib.dump(bundle, tmp, compress=3)
         digest = _sha256(tmp)
         os.replace(tmp, path)
     except BaseException:
@@ -245,18 +304,32 @@ def save_bundle(bundle: Bundle, path, *, overwrite: bool = False) -> str:
 
 
 def load_bundle(path) -> Bundle:
-    """Load a bundle written by :func:`save_bundle`, checking its ``.sha256`` sidecar first.
+    """Load a bundle written by :func:`save_bundle`.
 
-    Bundles are pickles: only load files from trusted sources. A missing or mismatched sidecar
-    is refused before anything is unpickled.
+    A ``.skops`` bundle is loaded as data: only the types featx writes (:func:`trusted_types`)
+    are constructed, and a file holding any other type is refused before anything is built; a
+    ``.sha256`` sidecar, when present, must match. A joblib bundle is a pickle: its sidecar is
+    required and checked before anything is unpickled, and loading it warns
+    (:class:`PickleBundleWarning`); only load such files from trusted sources.
     """
-    import joblib
-
     path = os.fspath(path)
-    sidecar = path + ".sha256"
     if not os.path.isfile(path):
         raise BundleIntegrityError(f"bundle {path!r} does not exist; check the path (bundles are written by featx fit)")
+    skops_file = is_skops_file(path)
+    if path.endswith(SKOPS_SUFFIX) and not skops_file:
+        raise BundleIntegrityError(f"{path!r} is not a skops file (damaged, or another format renamed); re-create it with featx fit -o NAME.skops")
+    _check_sidecar(path, required=not skops_file)
+    bundle = _load_skops(path) if skops_file else _load_pickle(path)
+    if not isinstance(bundle, Bundle):
+        raise BundleIntegrityError(f"{path!r} holds a {type(bundle).__name__}, not a featx bundle; pass a file written by save_bundle")
+    return bundle
+
+
+def _check_sidecar(path: str, required: bool) -> None:
+    sidecar = path + ".sha256"
     if not os.path.isfile(sidecar):
+        if not required:
+            return
         raise BundleIntegrityError(
             f"refusing to load {path!r}: checksum file {os.path.basename(sidecar)!r} is missing; {TRUST_NOTE}, "
             f"so re-save it with save_bundle (or write its sha256) only if you trust it"
@@ -270,12 +343,38 @@ def load_bundle(path) -> Bundle:
             f"refusing to load {path!r}: its sha256 {actual[:12]}... does not match {os.path.basename(sidecar)!r} "
             f"({expected[:12] or 'empty'}...); the file was changed or damaged and {TRUST_NOTE}"
         )
+
+
+def _load_skops(path: str):
+    sio = _skops()
     try:
-        bundle = joblib.load(path)
+        found = set(sio.get_untrusted_types(file=path))
+    except Exception as exc:  # noqa: BLE001 - an unreadable schema is a damaged file
+        raise BundleIntegrityError(f"cannot read bundle {path!r} ({type(exc).__name__}: {_first_line(exc)}); re-create it with featx fit") from None
+    foreign = sorted(found - trusted_types())
+    if foreign:
+        shown = ", ".join(foreign[:4]) + (f" and {len(foreign) - 4} more" if len(foreign) > 4 else "")
+        raise BundleIntegrityError(
+            f"refusing to load {path!r}: it holds types featx bundles never contain ({shown}); if you trust "
+            "its author, inspect it with skops.io.get_untrusted_types and load it yourself"
+        )
+    try:
+        return sio.load(path, trusted=sorted(found))
+    except Exception as exc:  # noqa: BLE001 - any construction failure is a damaged bundle
+        raise BundleIntegrityError(f"cannot read bundle {path!r} ({type(exc).__name__}: {_first_line(exc)}); re-create it with featx fit") from None
+
+
+def _load_pickle(path: str):
+    import joblib
+
+    warnings.warn(f"{os.path.basename(path)} is a joblib pickle bundle: loading it runs code its author chose; "
+                  "only load bundles you trust, and prefer .skops files", PickleBundleWarning, stacklevel=3)
+    try:
+        return joblib.load(path)
     except Exception as exc:  # noqa: BLE001 - any unpickling failure is a damaged bundle
-        raise BundleIntegrityError(f"cannot read bundle {path!r} ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); re-create it with featx fit") from None
-    if not isinstance(bundle, Bundle):
-        raise BundleIntegrityError(f"{path!r} holds a {type(bundle).__name__}, not a featx bundle; pass a file written by save_bundle")
-    return bundle
+        raise BundleIntegrityError(f"cannot read bundle {path!r} ({type(exc).__name__}: {_first_line(exc)}); re-create it with featx fit") from None
 
 
+def _first_line(exc: BaseException) -> str:
+    text = str(exc)
+    return text.splitlines()[0] if text else ""

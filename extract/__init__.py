@@ -32,6 +32,7 @@ from featx.extract._errors import (
     UnknownModelError,
     WeightsError,
     WeightsNotFoundError,
+    WorkerDiedError,
 )
 from featx.extract._images import DEFAULT_MAX_PIXELS, decode_rgb
 from featx.extract._layers import PENULTIMATE, LayerInfo, LayerTap, list_layers, penultimate_layer
@@ -48,6 +49,7 @@ __all__ = [
     "CheckpointError", "ExtractError", "ExtractionFailedError", "ExtractionSummary", "FeatureComputer",
     "FeatureExtractor", "FileLock", "LayerInfo", "LayerTap", "ModelSpec", "Preprocessing", "SourceError",
     "SourceTable", "UnknownLayerError", "UnknownModelError", "WeightsError", "WeightsNotFoundError",
+    "WorkerDiedError",
     "build_architecture", "build_backbone", "cache_info", "decode_rgb", "extract", "list_layers",
     "open_source", "penultimate_layer", "pool", "read_cache", "read_checkpoint", "resolve_device",
     "resolve_layers", "resolve_precision", "resolve_spec", "save_checkpoint",

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from featx.extract._backbones import Backbone, build_backbone
-from featx.extract._errors import ExtractError, ExtractionFailedError
+from featx.extract._errors import ExtractError, ExtractionFailedError, WorkerDiedError
 from featx.extract._images import DEFAULT_MAX_PIXELS, decode_rgb, file_stat, read_bytes, sha256_hex
 from featx.extract._layers import PENULTIMATE, LayerTap, check_layers, penultimate_layer
 from featx.extract._lock import FileLock
@@ -427,6 +427,21 @@ def _prepare_cache(output: str, table: SourceTable, spec: dict, dims, dtype: str
     return int((reuse >= 0).sum())
 
 
+def is_worker_death(exc: BaseException) -> bool:
+    """True for torch's error when a DataLoader worker process died (killed by a signal, e.g. the
+    out-of-memory killer, or exited unexpectedly); raised from the loader or torch's SIGCHLD handler."""
+    return isinstance(exc, RuntimeError) and "DataLoader worker" in str(exc)
+
+
+def worker_died(exc: BaseException, finished: int, output: str) -> WorkerDiedError:
+    what = str(exc).splitlines()[0].rstrip(". ")
+    return WorkerDiedError(
+        f"an image-decoding worker died ({what}); the {finished} image(s) finished in this run are kept in "
+        f"{output}: rerun the same command to resume (if memory ran out, lower --workers or --max-pixels; "
+        "--workers 0 decodes in the main process)"
+    )
+
+
 def _default_workers(n_rows: int, batch_size: int) -> int:
     if n_rows <= batch_size:
         return 0
@@ -460,6 +475,10 @@ def _run(writer, table, pending, backbone, layers, pool, dev, autocast_dtype, tt
             bar.update(len(rows) + len(bad_rows))
             if len(bad_rows):
                 bar.set_postfix(failed=int(len(bad_rows)), refresh=False)
+    except RuntimeError as exc:
+        if not is_worker_death(exc):
+            raise
+        raise worker_died(exc, extracted, writer.path) from None
     finally:
         bar.close()
         computer.close()

@@ -57,6 +57,10 @@ class CacheDamagedError(CacheError, OSError):
     """The cache file is truncated or otherwise unreadable."""
 
 
+class WorkerDiedError(ExtractError, RuntimeError):
+    """A DataLoader worker (decoding images) was killed or crashed; finished rows are kept."""
+
+
 class ExtractionFailedError(ExtractError, RuntimeError):
     """Nothing could be extracted, or --strict was given and some images failed."""
 

@@ -2,14 +2,37 @@
 
 The lock is ``fcntl.flock`` on ``PATH.lock``: the kernel drops it when the holder dies, so a lock
 file left by a killed process is stale by construction and is simply taken over.
+
+A flock belongs to the open file, which forked children (DataLoader workers) share: a worker that
+outlives a killed job by a few seconds would keep the lock, and a rerun started at once would be
+refused. So forked children close their copy of every held lock at once (``os.register_at_fork``).
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import weakref
 
 from featx.extract._errors import CacheLockedError
+
+
+_HELD: "weakref.WeakSet[FileLock]" = weakref.WeakSet()
+
+
+def _forget_in_child() -> None:
+    """In a forked child: close the inherited lock descriptors (the parent keeps its locks)."""
+    for lock in list(_HELD):
+        if lock._fd is not None:
+            try:
+                os.close(lock._fd)
+            except OSError:
+                pass
+            lock._fd = None
+    _HELD.clear()
+
+
+os.register_at_fork(after_in_child=_forget_in_child)
 
 
 class FileLock:
@@ -34,6 +57,7 @@ class FileLock:
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
         self._fd = fd
+        _HELD.add(self)
         return self
 
     def release(self) -> None:
@@ -45,6 +69,7 @@ class FileLock:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
+        _HELD.discard(self)
 
     def __enter__(self) -> "FileLock":
         return self.acquire()

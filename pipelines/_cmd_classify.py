@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import sys
+import warnings
 
 from featx.pipelines._errors import PipelineError
 
@@ -34,7 +35,7 @@ def register(sub, parents) -> None:
     p.add_argument("--head", default="logreg", help="head to fit (default logreg)")
     _add_head_args(p)
     p.add_argument("--search", action="store_true", help="grid-search the head's parameters (stratified CV) before the final fit")
-    p.add_argument("-o", "--output", required=True, help="bundle file to write (joblib, with a .sha256 sidecar)")
+    p.add_argument("-o", "--output", required=True, help="bundle file to write: NAME.skops (safe format, recommended) or NAME.joblib (a pickle); with a .sha256 sidecar")
     p.add_argument("--overwrite", action="store_true", help="replace an existing bundle")
     p.set_defaults(func=run_fit)
 
@@ -157,7 +158,10 @@ def run_fit(args) -> int:
 def _is_checkpoint(path: str) -> bool:
     import zipfile
 
-    return zipfile.is_zipfile(path)  # torch.save writes zip archives; joblib bundles are not zips
+    from featx.classify import is_skops_file
+
+    # torch.save writes zip archives; joblib bundles are not zips, skops bundles are zips with a schema
+    return zipfile.is_zipfile(path) and not is_skops_file(path)
 
 
 def run_predict(args) -> int:
@@ -165,10 +169,14 @@ def run_predict(args) -> int:
         raise PipelineError(f"model {args.model!r} does not exist; pass a bundle from 'featx fit' or a checkpoint from 'featx finetune'")
     if _is_checkpoint(args.model):
         return _predict_checkpoint(args)
-    from featx.classify import load_bundle
+    from featx.classify import PickleBundleWarning, load_bundle
     from featx.extract import extract, read_cache
 
-    bundle = load_bundle(args.model)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", PickleBundleWarning)
+        bundle = load_bundle(args.model)
+    for w in caught:
+        print(f"warning: {w.message}", file=sys.stderr)
     meta = bundle.meta
     layer = meta.get("layer")
     missing = [k for k in ("model", "weights_arg", "layer", "pooling") if not meta.get(k)]

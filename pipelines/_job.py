@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import glob
 import hashlib
 import json
 import math
@@ -31,6 +32,7 @@ from types import MappingProxyType
 
 import numpy as np
 
+from featx.extract import FileLock
 from featx.pipelines._spec import ResolvedBackbone, Spec, check_backbones, load_spec
 
 CV_CACHE_VERSION = 1
@@ -309,8 +311,16 @@ def run_job(spec, *, base_dir: str | None = None, output: str | None = None, job
         resolved = check_backbones(spec)
         stages.say("  " + "; ".join(f"{name}: {', '.join(_layer_label(rb, l) for l in rb.layers)}"
                                     for name, rb in resolved.items()))
+    # one job per output folder: a second run on it fails fast; a lock left by a killed run is
+    # released by the kernel and taken over (see featx.extract._lock)
+    with FileLock(spec.output):
+        return _run_stages(spec, resolved, stages, progress, command)
+
+
+def _run_stages(spec: Spec, resolved, stages: "_Stages", progress: bool, command: str | None) -> JobResult:
     os.makedirs(spec.output, exist_ok=True)
     os.makedirs(spec.cache_folder, exist_ok=True)
+    _remove_stale_tmp(spec.output, os.path.join(spec.output, "cv-cache"))
     notes = list(spec.notes)
     caught: list[str] = []
 
@@ -435,6 +445,18 @@ def run_job(spec, *, base_dir: str | None = None, output: str | None = None, job
     stages.timings["total"] = stages.total()
     write_results_json(result, resolved, command=command)  # again, with the final timings
     return result
+
+
+def _remove_stale_tmp(*folders: str) -> None:
+    """Delete the temporary files (``*.tmp-PID``: results.json, report.html, cv-cache entries) that
+    a killed run left in its own folders. The caller holds the output folder's lock, so no other
+    process is writing them; the extraction caches clean up after themselves (featx.extract)."""
+    for folder in folders:
+        for stale in glob.glob(os.path.join(glob.escape(folder), "*.tmp-*")):
+            try:
+                os.unlink(stale)
+            except OSError:
+                pass
 
 
 def _layer_label(rb: ResolvedBackbone, layer: str) -> str:

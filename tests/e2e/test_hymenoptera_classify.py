@@ -41,7 +41,7 @@ def test_fit_on_train_predict_on_val(hymenoptera_cache, tmp_path):
     # the train split's cache: extracted from the train folder (reuses nothing, real run)
     r = _featx("extract", f"{root}/train", "-o", train, "--workers", "1")
     assert r.returncode == 0, r.stderr
-    bundle = str(tmp_path / "m.joblib")
+    bundle = str(tmp_path / "m.skops")
     r = _featx("fit", train, "--head", "logreg", "-o", bundle)
     assert r.returncode == 0, r.stderr
     preds = str(tmp_path / "preds.csv")
@@ -56,10 +56,13 @@ def test_fit_on_train_predict_on_val(hymenoptera_cache, tmp_path):
     other = str(tmp_path / "other.h5")
     r = _featx("predict", bundle, f"{root}/val", "--cache", other, "-o", preds)
     assert r.returncode == 0
-    import joblib, hashlib, os
-    b = joblib.load(bundle)
+    import hashlib
+
+    import skops.io as sio
+
+    b = sio.load(bundle, trusted=sio.get_untrusted_types(file=bundle))
     b.meta["weights_sha256"] = "0" * 64
-    joblib.dump(b, bundle)
+    sio.dump(b, bundle)
     with open(bundle + ".sha256", "w") as fh:  # a consistent sidecar: the file is "trusted" but mismatched
         fh.write(hashlib.sha256(open(bundle, "rb").read()).hexdigest())
     r = _featx("predict", bundle, f"{root}/val", "--cache", other)

@@ -72,7 +72,7 @@ def test_missing_sidecar_refused(bundle, tmp_path):
     path = tmp_path / "m.joblib"
     save_bundle(bundle, path)
     os.remove(str(path) + ".sha256")
-    with pytest.raises(BundleIntegrityError, match=r"checksum file 'm.joblib.sha256' is missing; bundles are pickles: only load files from trusted sources"):
+    with pytest.raises(BundleIntegrityError, match=r"checksum file 'm.joblib.sha256' is missing; joblib bundles are pickles: only load files from trusted sources"):
         load_bundle(path)
     with pytest.raises(BundleIntegrityError, match=r"does not exist"):
         load_bundle(tmp_path / "nope.joblib")

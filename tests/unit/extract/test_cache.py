@@ -1,5 +1,6 @@
 import os
 import shutil
+import signal
 import subprocess
 import sys
 
@@ -117,6 +118,36 @@ def test_lock_left_by_a_killed_process_is_stale(colour_dataset, tmp_path):
     subprocess.run([sys.executable, "-c", code], check=True)
     assert os.path.exists(out + ".lock")
     assert extract(colour_dataset, out, **FAST).complete
+
+
+ORPHAN = """
+import os, sys, time
+from featx.extract import FileLock
+lock = FileLock(sys.argv[1]).acquire()
+if os.fork() == 0:  # a forked child (as a DataLoader worker is) outliving its parent
+    print(os.getpid(), flush=True)
+    time.sleep(30)
+    os._exit(0)
+time.sleep(30)
+"""
+
+
+def test_forked_children_of_a_killed_job_do_not_keep_its_lock(colour_dataset, tmp_path):
+    out = str(tmp_path / "c.h5")
+    parent = subprocess.Popen([sys.executable, "-c", ORPHAN, out], stdout=subprocess.PIPE, text=True)
+    child = int(parent.stdout.readline())
+    try:
+        with pytest.raises(CacheLockedError):  # the parent holds it
+            FileLock(out).acquire()
+        parent.kill()
+        parent.wait()
+        os.kill(child, 0)  # the child is still alive ...
+        assert extract(colour_dataset, out, **FAST).complete  # ... and the rerun is not refused
+    finally:
+        try:
+            os.kill(child, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def test_damaged_cache_gives_a_clear_error(colour_dataset, tmp_path):

@@ -1,0 +1,78 @@
+"""A DataLoader worker killed mid-job (as the out-of-memory killer would) stops the job with one
+clear line and exit 2, never a traceback; the finished rows are kept and the rerun completes the
+cache with the same values as an uninterrupted run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import h5py
+import numpy as np
+
+from featx.extract import read_cache
+from featx_testdata import write_colour_dataset
+
+ARGS = ["--weights", "none", "--batch-size", "4", "--workers", "2", "--layers", "blocks.2"]
+
+
+def _featx(*args):
+    return [sys.executable, "-m", "featx.pipelines", *args]
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                kids.append(int(entry))
+    return kids
+
+
+def _done_rows(path: str) -> int:
+    try:
+        with h5py.File(path, "r", locking=False) as f:
+            return int(f["done"][:].sum())
+    except Exception:
+        return 0
+
+
+def test_killed_worker_stops_the_job_cleanly_and_the_rerun_resumes(tmp_path):
+    src = write_colour_dataset(tmp_path / "imgs", per_class=40, size=(48, 40))
+    out = str(tmp_path / "c.h5")
+    proc = subprocess.Popen(_featx("extract", src, "-o", out, *ARGS), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 240
+    victims = []
+    while time.time() < deadline and proc.poll() is None:
+        if _done_rows(out) >= 8:
+            victims = _children(proc.pid)
+            if victims:
+                break
+        time.sleep(0.05)
+    assert victims, "no worker to kill: the job ended or never started its workers"
+    os.kill(victims[0], signal.SIGKILL)
+    stdout, stderr = proc.communicate(timeout=240)
+    assert proc.returncode == 2, (proc.returncode, stderr[-2000:])
+    assert "Traceback" not in stderr
+    errors = [line for line in stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "worker died" in errors[0] and "rerun the same command" in errors[0], stderr[-2000:]
+    kept = _done_rows(out)
+    assert 8 <= kept < 120
+    rerun = subprocess.run(_featx("extract", src, "-o", out, *ARGS), capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"reused {kept}" in rerun.stdout
+    clean = str(tmp_path / "clean.h5")
+    done = subprocess.run(_featx("extract", src, "-o", clean, *ARGS), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    a, b = read_cache(clean), read_cache(out)
+    assert a.paths == b.paths and list(a.hashes) == list(b.hashes)
+    np.testing.assert_array_equal(a.features["blocks.2"], b.features["blocks.2"])
