@@ -118,11 +118,13 @@ class LayerTap:
     """Capture and pool ``layers`` of ``module`` in one forward pass.
 
     Calling the tap returns ``{layer: (N, D) float32 tensor}``; the forward pass stops as soon as
-    every requested layer has been seen.
+    every requested layer has been seen. Outside a call the hooks do nothing, so a tap left
+    attached never disturbs a plain forward of the module (``close`` removes them).
     """
 
     def __init__(self, module: nn.Module, layers: list[str], pooling: str):
         check_layers(module, layers)
+        self._active = False
         self.module = module
         self.layers = list(layers)
         self.pooling = pooling
@@ -137,7 +139,7 @@ class LayerTap:
             self._handles.append(h)
 
     def _store(self, layer, value):
-        if layer not in self._captured and isinstance(value, torch.Tensor):
+        if self._active and layer not in self._captured and isinstance(value, torch.Tensor):
             self._captured[layer] = pool(value, self.pooling)
             if len(self._captured) == len(self.layers):
                 raise _Done
@@ -156,10 +158,13 @@ class LayerTap:
 
     def __call__(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         self._captured = {}
+        self._active = True
         try:
             self.module(x)
         except _Done:
             pass
+        finally:
+            self._active = False
         missing = [layer for layer in self.layers if layer not in self._captured]
         if missing:
             raise UnknownLayerError(f"layer(s) {missing} produced no tensor output; choose another layer ('featx layers MODEL')")

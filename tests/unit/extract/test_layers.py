@@ -67,3 +67,15 @@ def test_list_layers_has_shapes():
     assert layers["blocks.3"].shape == (80, 14, 14)
     assert layers["global_pool"].shape == (1280,)
     assert layers["classifier"].shape == (1000,)
+
+
+def test_a_tap_left_attached_does_not_disturb_a_plain_forward():
+    backbone = build_backbone("efficientnet_lite0", "none")
+    x = torch.rand(2, 3, 64, 64)
+    with torch.inference_mode():
+        logits = backbone.module(x)
+        tap = LayerTap(backbone.module, ["blocks.1"], "avg")
+        assert tap(x)["blocks.1"].shape == (2, 24)
+        torch.testing.assert_close(backbone.module(x), logits)  # hooks are inert outside a call
+        assert tap(x)["blocks.1"].shape == (2, 24)
+    tap.close()
