@@ -18,8 +18,10 @@ test: $(BIN)/featx
 demo: $(BIN)/featx
 	$(BIN)/featx run
 
+# the long reliability runs (RELIABILITY.md): chaos kills, the 20k-image load test, the fuzz corpus
 soak: $(BIN)/featx
-	$(BIN)/python -m pytest -q -m slow $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -s -p no:xdist -m slow tests/soak tests/load tests/reliability $(PYTEST_ARGS)
+	FEATX_FUZZ_CASES=3000 $(BIN)/python -m pytest -q -n 2 tests/reliability/test_fuzz_images.py $(PYTEST_ARGS)
 
 bench: $(BIN)/featx
 	$(BIN)/python benchmarks/run_all.py

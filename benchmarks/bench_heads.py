@@ -3,7 +3,8 @@
 
 Each (head, N, mode) runs in a fresh subprocess that reports wall time and its own peak RSS. A case
 whose time, extrapolated from the previous N as N^growth (``--growth``, default 1), would exceed
-``--budget-s`` is skipped and says so.
+``--budget-s`` is skipped and says so; a case running past ``--timeout-s`` is stopped and
+reported as timed out.
 
     .venv/bin/python benchmarks/bench_heads.py --sizes 400,2000,10000 --budget-s 300
 """
@@ -48,6 +49,8 @@ def main(argv=None) -> int:
     p.add_argument("--modes", default="cv5,nested")
     p.add_argument("--jobs", type=int, default=1, help="cores per CV (joblib outer folds)")
     p.add_argument("--budget-s", type=float, default=300.0)
+    p.add_argument("--timeout-s", type=float, default=None,
+                   help="stop a case that runs longer than this and report it as timed out (default: no limit)")
     p.add_argument("--growth", type=float, default=1.0, help="exponent used to extrapolate a case's time from the previous N")
     args = p.parse_args(argv)
     heads = args.heads.split(",")
@@ -65,8 +68,13 @@ def main(argv=None) -> int:
                              reason=f"extrapolated>{args.budget_s:.0f}s_from_{prev[1]:.0f}s_at_{prev[0]}")
                     prev = (n, prev[1] * (n / prev[0]) ** args.growth)
                     continue
-                proc = subprocess.run([sys.executable, "-c", _CASE, head, str(n), str(args.dim), mode, str(args.jobs)],
-                                      capture_output=True, text=True)
+                try:
+                    proc = subprocess.run([sys.executable, "-c", _CASE, head, str(n), str(args.dim), mode, str(args.jobs)],
+                                          capture_output=True, text=True, timeout=args.timeout_s)
+                except subprocess.TimeoutExpired:
+                    C.result("heads", head=head, mode=mode, n=n, status="timed_out", seconds_over=args.timeout_s)
+                    prev = (n, float(args.timeout_s))  # larger N would take longer still
+                    continue
                 line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
                 if line is None:
                     C.result("heads", head=head, mode=mode, n=n, status="failed",

@@ -23,7 +23,7 @@ import _common as C  # noqa: E402
 
 SUITE = [
     ("data", ["make_jpeg5k.py"]),
-    ("extract-hymenoptera", ["bench_extract.py", "--source", C.HYMENOPTERA, "--repeats", "2", "--ceiling-batches", "2",
+    ("extract-hymenoptera", ["bench_extract.py", "--source", C.HYMENOPTERA, "--repeats", "1", "--ceiling-batches", "2",
                              "--plain-b1-limit", "32"]),
     ("extract-jpeg5k", ["bench_extract.py", "--source", C.JPEG5K, "--limit", "512", "--repeats", "1",
                         "--cases", "ceiling,featx,cache_hit,ceiling", "--ceiling-batches", "3"]),
@@ -31,7 +31,7 @@ SUITE = [
                           "--repeats", "1", "--cases", "ceiling,eager_nchw_fp32,featx,ceiling", "--ceiling-batches", "1"]),
     ("decode", ["bench_decode.py", "--images", "32", "--repeats", "2"]),
     ("memory", ["bench_memory.py", "--sizes", "500,2500", "--model", "timm:mobilenetv3_small_100", "--weights", "none"]),
-    ("heads", ["bench_heads.py", "--sizes", "400,2000", "--budget-s", "20"]),
+    ("heads", ["bench_heads.py", "--sizes", "400,2000", "--budget-s", "20", "--timeout-s", "60"]),
     ("thingsvision", ["bench_thingsvision.py", "--limit", "128", "--repeats", "1"]),
 ]
 

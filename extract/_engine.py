@@ -427,6 +427,20 @@ def _prepare_cache(output: str, table: SourceTable, spec: dict, dims, dtype: str
     return int((reuse >= 0).sum())
 
 
+WORKER_NICENESS = int(os.environ.get("FEATX_WORKER_NICENESS", "0"))
+
+
+def _lower_priority(_worker_id: int) -> None:
+    """On the CPU the decoding workers share the cores with the forward pass. At a lower priority
+    they decode in the gaps the forward pass leaves instead of preempting one of its OpenMP
+    threads, which would stall the others at the next barrier (see BENCHMARKS.md)."""
+    if WORKER_NICENESS > 0:
+        try:
+            os.nice(WORKER_NICENESS)
+        except OSError:
+            pass
+
+
 def is_worker_death(exc: BaseException) -> bool:
     """True for torch's error when a DataLoader worker process died (killed by a signal, e.g. the
     out-of-memory killer, or exited unexpectedly); raised from the loader or torch's SIGCHLD handler."""
@@ -461,6 +475,7 @@ def _run(writer, table, pending, backbone, layers, pool, dev, autocast_dtype, tt
     loader = torch.utils.data.DataLoader(
         dataset, batch_sampler=_blocks(pending, batch_size), collate_fn=_collate, num_workers=n_workers,
         pin_memory=dev.type == "cuda", prefetch_factor=4 if n_workers else None,
+        worker_init_fn=_lower_priority if n_workers and dev.type == "cpu" and WORKER_NICENESS > 0 else None,
     )
     computer = FeatureComputer(backbone, layers, pool, dev, autocast_dtype, tta)
     np_dtype = np.dtype(writer.f["features"][layers[0]].dtype)
