@@ -427,20 +427,6 @@ def _prepare_cache(output: str, table: SourceTable, spec: dict, dims, dtype: str
     return int((reuse >= 0).sum())
 
 
-WORKER_NICENESS = int(os.environ.get("FEATX_WORKER_NICENESS", "0"))
-
-
-def _lower_priority(_worker_id: int) -> None:
-    """On the CPU the decoding workers share the cores with the forward pass. At a lower priority
-    they decode in the gaps the forward pass leaves instead of preempting one of its OpenMP
-    threads, which would stall the others at the next barrier (see BENCHMARKS.md)."""
-    if WORKER_NICENESS > 0:
-        try:
-            os.nice(WORKER_NICENESS)
-        except OSError:
-            pass
-
-
 def is_worker_death(exc: BaseException) -> bool:
     """True for torch's error when a DataLoader worker process died (killed by a signal, e.g. the
     out-of-memory killer, or exited unexpectedly); raised from the loader or torch's SIGCHLD handler."""
@@ -456,10 +442,32 @@ def worker_died(exc: BaseException, finished: int, output: str) -> WorkerDiedErr
     )
 
 
-def _default_workers(n_rows: int, batch_size: int) -> int:
-    if n_rows <= batch_size:
+def _default_workers(n_rows: int, batch_size: int, dev: torch.device) -> int:
+    """Decoding worker processes when ``--workers`` is not given.
+
+    On the CPU the answer is 0: the main process decodes each batch with a thread pool between
+    two forward passes. Worker processes decoding *during* the forward pass would take cores from
+    its OpenMP threads, and a preempted thread stalls the others at every barrier; taking turns
+    wastes nothing (measured in BENCHMARKS.md). On a GPU the forward pass leaves the CPU free, so
+    worker processes decode the next batches meanwhile.
+    """
+    if dev.type == "cpu" or n_rows <= batch_size:
         return 0
     return max(1, min(4, (os.cpu_count() or 2)))
+
+
+def _decode_threads() -> int:
+    return max(1, torch.get_num_threads())
+
+
+def _threaded_batches(dataset, blocks, threads: int):
+    """Batches decoded in this process, ``threads`` images at a time (Pillow's decoding and
+    resizing release the GIL), one batch after the other."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="featx-decode") as pool:
+        for block in blocks:
+            yield _collate(list(pool.map(dataset.__getitem__, block)))
 
 
 def _run(writer, table, pending, backbone, layers, pool, dev, autocast_dtype, tta, batch_size, workers,
@@ -471,12 +479,14 @@ def _run(writer, table, pending, backbone, layers, pool, dev, autocast_dtype, tt
     pre = backbone.preprocessing
     dataset = _ImageRows([table.absolute(i) for i in range(len(table))], pre.pil_transform(), max_pixels,
                          draft_size(pre, jpeg_draft))
-    n_workers = _default_workers(len(pending), batch_size) if workers is None else int(workers)
-    loader = torch.utils.data.DataLoader(
-        dataset, batch_sampler=_blocks(pending, batch_size), collate_fn=_collate, num_workers=n_workers,
-        pin_memory=dev.type == "cuda", prefetch_factor=4 if n_workers else None,
-        worker_init_fn=_lower_priority if n_workers and dev.type == "cpu" and WORKER_NICENESS > 0 else None,
-    )
+    n_workers = _default_workers(len(pending), batch_size, dev) if workers is None else int(workers)
+    if n_workers:
+        loader = torch.utils.data.DataLoader(
+            dataset, batch_sampler=_blocks(pending, batch_size), collate_fn=_collate, num_workers=n_workers,
+            pin_memory=dev.type == "cuda", prefetch_factor=4,
+        )
+    else:
+        loader = _threaded_batches(dataset, _blocks(pending, batch_size), _decode_threads())
     computer = FeatureComputer(backbone, layers, pool, dev, autocast_dtype, tta)
     np_dtype = np.dtype(writer.f["features"][layers[0]].dtype)
     extracted = 0
@@ -497,4 +507,6 @@ def _run(writer, table, pending, backbone, layers, pool, dev, autocast_dtype, tt
     finally:
         bar.close()
         computer.close()
+        if hasattr(loader, "close"):  # the in-process decoder: stop its threads now
+            loader.close()
     return extracted

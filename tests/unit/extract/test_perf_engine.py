@@ -44,3 +44,13 @@ def test_worker_processes_and_in_process_loading_give_identical_caches(colour_da
     assert list(ca.hashes) == list(cb.hashes)
     for layer in ca.features:
         np.testing.assert_array_equal(ca.features[layer], cb.features[layer])
+
+
+def test_cpu_decodes_in_process_between_forward_passes_gpu_uses_worker_processes():
+    import torch
+
+    from featx.extract._engine import _default_workers
+
+    assert _default_workers(5000, 64, torch.device("cpu")) == 0
+    assert _default_workers(5000, 64, torch.device("cuda")) >= 1
+    assert _default_workers(10, 64, torch.device("cuda")) == 0  # one batch: no pool to start
