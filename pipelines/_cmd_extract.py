@@ -17,7 +17,7 @@ def register(sub, parents) -> None:
     p.add_argument("--layers", default=None, help="comma-separated layer names (default: penultimate); see 'featx layers MODEL'")
     p.add_argument("--pool", default="avg", choices=["avg", "max", "avgmax", "none"], help="pooling of spatial maps (default avg)")
     p.add_argument("--batch-size", type=int, default=64, help="images per forward pass (default 64; halved on CUDA OOM)")
-    p.add_argument("--workers", type=int, default=None, help="DataLoader worker processes (default: automatic)")
+    p.add_argument("--workers", type=int, default=None, help="decoding worker processes (default: 0 on the CPU = in-process threads between forward passes; up to 4 on a GPU)")
     p.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps")
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
                    help="autocast precision (auto: bf16/fp16 on GPU, fp32 on CPU)")
