@@ -95,3 +95,31 @@ def write_odd_images(root) -> dict[str, bool]:
         fh.write(b"GIF89a" + struct.pack("<HH", 10, 10) + os.urandom(40))
     expect["garbage.gif"] = False
     return expect
+
+
+def cache_done_rows(path) -> int:
+    """Rows a (possibly running) job has finished in the cache at ``path``; 0 while unreadable.
+    Opened without HDF5 file locking, as a reader beside a writing job must."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r", locking=False) as f:
+            return int(f["done"][:].sum())
+    except Exception:  # noqa: BLE001 - not created yet, or caught mid-rename
+        return 0
+
+
+def child_pids(pid: int) -> list[int]:
+    """The live child processes of ``pid`` (from /proc), e.g. a job's DataLoader workers."""
+    kids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            kids.append(int(entry))
+    return kids

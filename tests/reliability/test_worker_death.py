@@ -10,39 +10,16 @@ import subprocess
 import sys
 import time
 
-import h5py
 import numpy as np
 
 from featx.extract import read_cache
-from featx_testdata import write_colour_dataset
+from featx_testdata import cache_done_rows, child_pids, write_colour_dataset
 
 ARGS = ["--weights", "none", "--batch-size", "4", "--workers", "2", "--layers", "blocks.2"]
 
 
 def _featx(*args):
     return [sys.executable, "-m", "featx.pipelines", *args]
-
-
-def _children(pid: int) -> list[int]:
-    kids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as fh:
-                    fields = fh.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                kids.append(int(entry))
-    return kids
-
-
-def _done_rows(path: str) -> int:
-    try:
-        with h5py.File(path, "r", locking=False) as f:
-            return int(f["done"][:].sum())
-    except Exception:
-        return 0
 
 
 def test_killed_worker_stops_the_job_cleanly_and_the_rerun_resumes(tmp_path):
@@ -53,8 +30,8 @@ def test_killed_worker_stops_the_job_cleanly_and_the_rerun_resumes(tmp_path):
     deadline = time.time() + 240
     victims = []
     while time.time() < deadline and proc.poll() is None:
-        if _done_rows(out) >= 8:
-            victims = _children(proc.pid)
+        if cache_done_rows(out) >= 8:
+            victims = child_pids(proc.pid)
             if victims:
                 break
         time.sleep(0.05)
@@ -65,7 +42,7 @@ def test_killed_worker_stops_the_job_cleanly_and_the_rerun_resumes(tmp_path):
     assert "Traceback" not in stderr
     errors = [line for line in stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "worker died" in errors[0] and "rerun the same command" in errors[0], stderr[-2000:]
-    kept = _done_rows(out)
+    kept = cache_done_rows(out)
     assert 8 <= kept < 120
     rerun = subprocess.run(_featx("extract", src, "-o", out, *ARGS), capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr

@@ -7,10 +7,9 @@ import subprocess
 import sys
 import time
 
-import h5py
 import numpy as np
 
-from featx_testdata import write_colour_dataset
+from featx_testdata import cache_done_rows, write_colour_dataset
 from featx.extract import read_cache
 
 ARGS = ["--weights", "none", "--batch-size", "4", "--workers", "1", "--layers", "blocks.3,penultimate"]
@@ -18,14 +17,6 @@ ARGS = ["--weights", "none", "--batch-size", "4", "--workers", "1", "--layers", 
 
 def _featx(*args):
     return [sys.executable, "-m", "featx.pipelines", *args]
-
-
-def _done_rows(path):
-    try:
-        with h5py.File(path, "r", locking=False) as f:
-            return int(f["done"][:].sum())
-    except Exception:
-        return 0
 
 
 def test_sigkill_then_resume_equals_clean_run(tmp_path):
@@ -37,18 +28,18 @@ def test_sigkill_then_resume_equals_clean_run(tmp_path):
     kills = 0
     for _attempt in range(3):
         proc = subprocess.Popen(_featx("extract", src, "-o", out, *ARGS), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        start = _done_rows(out)
+        start = cache_done_rows(out)
         deadline = time.time() + 120
-        while time.time() < deadline and proc.poll() is None and _done_rows(out) < start + 12:
+        while time.time() < deadline and proc.poll() is None and cache_done_rows(out) < start + 12:
             time.sleep(0.05)
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             proc.wait()
             kills += 1
-        if _done_rows(out) >= 90:
+        if cache_done_rows(out) >= 90:
             break
     assert kills >= 1, "the job finished before it could be killed"
-    assert 0 < _done_rows(out) < 90 or kills >= 1
+    assert 0 < cache_done_rows(out) < 90 or kills >= 1
     rerun = subprocess.run(_featx("extract", src, "-o", out, *ARGS), capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr
     assert "reused" in rerun.stdout and "complete" in rerun.stdout
