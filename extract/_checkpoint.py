@@ -9,6 +9,7 @@ import time
 import torch
 
 from featx.extract._errors import CheckpointError
+from featx.extract._store import fsync_path
 
 FORMAT = "featx.checkpoint"
 VERSION = 1
@@ -39,9 +40,19 @@ def save_checkpoint(
         "extra": dict(extra or {}),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+    save_atomic(payload, path)
+
+
+def save_atomic(payload, path: str) -> None:
+    """``torch.save`` to a temporary file, fsync, rename, fsync the folder: after a kill or a
+    power cut ``path`` holds the old content or the new one, never a partial file."""
     tmp = f"{path}.tmp-{os.getpid()}"
-    torch.save(payload, tmp)
+    with open(tmp, "wb") as fh:
+        torch.save(payload, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
     os.replace(tmp, path)
+    fsync_path(os.path.dirname(os.path.abspath(path)))
 
 
 def read_checkpoint(path: str) -> dict:

@@ -433,12 +433,12 @@ def is_worker_death(exc: BaseException) -> bool:
     return isinstance(exc, RuntimeError) and "DataLoader worker" in str(exc)
 
 
-def worker_died(exc: BaseException, finished: int, output: str) -> WorkerDiedError:
+def worker_died(exc: BaseException, kept: str, hint: str = "lower --workers or --max-pixels") -> WorkerDiedError:
+    """The one-line error for a dead DataLoader worker; ``kept`` says what work survives."""
     what = str(exc).splitlines()[0].rstrip(". ")
     return WorkerDiedError(
-        f"an image-decoding worker died ({what}); the {finished} image(s) finished in this run are kept in "
-        f"{output}: rerun the same command to resume (if memory ran out, lower --workers or --max-pixels; "
-        "--workers 0 decodes in the main process)"
+        f"an image-decoding worker died ({what}); {kept}: rerun the same command to resume (if memory ran "
+        f"out, {hint}; --workers 0 decodes in the main process)"
     )
 
 
@@ -503,7 +503,7 @@ def _run(writer, table, pending, backbone, layers, pool, dev, autocast_dtype, tt
     except RuntimeError as exc:
         if not is_worker_death(exc):
             raise
-        raise worker_died(exc, extracted, writer.path) from None
+        raise worker_died(exc, f"the {extracted} image(s) finished in this run are kept in {writer.path}") from None
     finally:
         bar.close()
         computer.close()

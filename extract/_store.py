@@ -128,9 +128,9 @@ def _create_file(tmp, path, plan, n, spec, layer_dims, dtype, class_names, sourc
                                  dcpl=_early((n, dim)), fillvalue=0)
             if old is not None and plan.reuse is not None:
                 _copy_rows(old, f, plan.reuse, list(layer_dims))
-        _fsync_path(tmp)
+        fsync_path(tmp)
         os.replace(tmp, path)
-        _fsync_path(os.path.dirname(os.path.abspath(path)))
+        fsync_path(os.path.dirname(os.path.abspath(path)))
 
 
 def _copy_rows(old: h5py.File, new: h5py.File, reuse: np.ndarray, layers: list[str], block: int = 4096) -> None:
@@ -159,7 +159,8 @@ def _write_rows(ds, rows: np.ndarray, values: np.ndarray) -> None:
         ds[rows[a]:rows[a] + (b - a)] = values[a:b]
 
 
-def _fsync_path(path: str) -> None:
+def fsync_path(path: str) -> None:
+    """fsync a file or a folder by path (best effort: some filesystems refuse folders)."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:
@@ -279,7 +280,7 @@ class CacheWriter:
         try:
             os.fsync(self.f.id.get_vfd_handle())
         except (OSError, ValueError, TypeError):
-            _fsync_path(self.path)
+            fsync_path(self.path)
         self._last_sync = time.monotonic()
 
     def finish(self) -> bool:

@@ -231,7 +231,7 @@ class ResultCache:
             with open(jpath, encoding="utf-8") as fh:
                 doc = json.load(fh)
             arrays = {}
-            if doc.get("_arrays"):
+            if doc.pop("_arrays", False):
                 with np.load(npath, allow_pickle=False) as z:
                     arrays = {k: z[k] for k in z.files}
             return doc, arrays

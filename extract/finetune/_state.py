@@ -13,6 +13,7 @@ import os
 
 import torch
 
+from featx.extract._checkpoint import save_atomic
 from featx.extract.finetune._errors import ArchitectureMismatchError, ResumeMismatchError
 
 FORMAT = "featx.finetune-resume"
@@ -25,13 +26,7 @@ def resume_path(output: str) -> str:
 
 def write_state(path: str, state: dict) -> None:
     """torch.save to a temporary file, fsync, rename: a kill leaves the old state or the new one."""
-    payload = {"format": FORMAT, "version": VERSION, **state}
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "wb") as fh:
-        torch.save(payload, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    save_atomic({"format": FORMAT, "version": VERSION, **state}, path)
 
 
 def remove_stale(path: str) -> None:

@@ -7,6 +7,7 @@ the resume state and writes the featx checkpoint.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -20,7 +21,7 @@ from torch import nn
 
 from featx.extract._backbones import build_backbone
 from featx.extract._checkpoint import read_checkpoint, save_checkpoint
-from featx.extract._engine import resolve_device, resolve_precision
+from featx.extract._engine import draft_size, is_worker_death, resolve_device, resolve_precision, worker_died
 from featx.extract._lock import FileLock
 from featx.extract._preprocess import Preprocessing
 from featx.extract._sources import SourceTable, open_source
@@ -157,13 +158,29 @@ def finetune(source, output, config: FinetuneConfig | None = None, *, rows=None,
                     progress, say)
 
 
+@contextlib.contextmanager
+def _worker_death_is_one_line(rpath: str, epochs_done):
+    """A DataLoader worker killed mid-epoch (e.g. by the out-of-memory killer) ends the run with
+    one clear line; the resume state of the last finished epoch is kept."""
+    try:
+        yield
+    except RuntimeError as exc:
+        if not is_worker_death(exc):
+            raise
+        done = epochs_done()
+        kept = f"the state after epoch {done} is kept in {rpath}" if done else "no epoch had finished yet"
+        raise worker_died(exc, kept, hint="lower --workers") from None
+
+
 def _fit(table, train_rows, val_rows, cfg, strategy, fm, dev, amp, fingerprint, state, output, rpath, progress, say):
     module = fm.module.to(dev)
     pre = fm.preprocessing
     files = [table.absolute(int(i)) for i in range(len(table))]
+    # JPEGs decode as extraction decodes them (draft mode keeping a 2x margin over the resize size)
+    draft = draft_size(pre, True)
     train_ds = _data.ImageRows([files[r] for r in train_rows], table.labels[train_rows],
-                               _data.train_transform(pre, cfg.augment), pre.resize_size, seed=cfg.seed)
-    val_ds = _data.ImageRows([files[r] for r in val_rows], table.labels[val_rows], pre.pil_transform(), pre.resize_size)
+                               _data.train_transform(pre, cfg.augment), draft, seed=cfg.seed)
+    val_ds = _data.ImageRows([files[r] for r in val_rows], table.labels[val_rows], pre.pil_transform(), draft)
     workers = cfg.workers if cfg.workers is not None else _data.default_workers(len(train_ds), cfg.batch_size)
     steps_per_epoch = len(_data.epoch_batches(len(train_ds), cfg.batch_size, None, 0))
     total_steps = cfg.epochs * steps_per_epoch
@@ -197,7 +214,7 @@ def _fit(table, train_rows, val_rows, cfg, strategy, fm, dev, amp, fingerprint, 
     t_run = time.perf_counter()
     rng_devices = [dev.index or 0] if dev.type == "cuda" else []
     epoch = start_epoch
-    with torch.random.fork_rng(devices=rng_devices):
+    with torch.random.fork_rng(devices=rng_devices), _worker_death_is_one_line(rpath, lambda: epoch):
         while epoch < cfg.epochs and not stopped_early:
             t_epoch = time.perf_counter()
             n_unfrozen = strategy.unfrozen(epoch, n_groups, cfg.unfreeze_every)

@@ -53,3 +53,30 @@ def test_killed_worker_stops_the_job_cleanly_and_the_rerun_resumes(tmp_path):
     a, b = read_cache(clean), read_cache(out)
     assert a.paths == b.paths and list(a.hashes) == list(b.hashes)
     np.testing.assert_array_equal(a.features["blocks.2"], b.features["blocks.2"])
+
+
+def test_killed_worker_during_finetuning_is_one_line_and_the_rerun_resumes(tmp_path):
+    src = write_colour_dataset(tmp_path / "imgs", per_class=24, size=(40, 32))
+    out = str(tmp_path / "ft.pt")
+    args = ["finetune", src, "-o", out, "--model", "torchvision:mobilenet_v3_small", "--weights", "none",
+            "--input-size", "32", "--strategy", "full", "--epochs", "6", "--patience", "0", "--batch-size", "4",
+            "--workers", "2", "--device", "cpu"]
+    proc = subprocess.Popen(_featx(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 240
+    victims = []
+    while time.time() < deadline and proc.poll() is None:
+        if os.path.exists(out + ".resume"):  # an epoch has finished: its state is on disk
+            victims = child_pids(proc.pid)
+            if victims:
+                break
+        time.sleep(0.05)
+    assert victims, "no worker to kill: the run ended or never started its workers"
+    os.kill(victims[0], signal.SIGKILL)
+    _, stderr = proc.communicate(timeout=240)
+    assert proc.returncode == 2 and "Traceback" not in stderr, stderr[-2000:]
+    errors = [line for line in stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "worker died" in errors[0] and "is kept in" in errors[0], stderr[-2000:]
+    assert os.path.exists(out + ".resume") and not os.path.exists(out)
+    rerun = subprocess.run(_featx(*args), capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert "resuming" in rerun.stderr and os.path.exists(out) and not os.path.exists(out + ".resume")

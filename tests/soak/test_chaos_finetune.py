@@ -1,0 +1,160 @@
+"""Chaos soak of ``featx finetune`` (issue 7): a real fine-tuning subprocess (many short epochs on
+small images, random weights) is SIGKILLed at random points - during startup and in the middle of
+random epochs - rerun at once after every kill, then left to finish. The checkpoint must equal an
+uninterrupted run's bit for bit (every state_dict tensor, read with featx's weights_only reader),
+the history must be the clean one (timings aside), no finished epoch may be lost and no temporary
+file may be left.
+
+The slow variant (``make soak``) kills a 12-epoch run 7 times; the fast one runs in the regular CI
+with a 4-epoch run and 2 kills.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from chaos import after_seconds, chaos_run, chaos_seed, featx_command, report, tmp_leftovers, when
+from featx_testdata import write_colour_dataset
+from featx.extract import read_checkpoint
+
+EPOCH_LINE = re.compile(r"^epoch\s+(\d+)/(\d+)\s", re.M)
+RESUME_LINE = re.compile(r"^resuming .* after epoch (\d+) of (\d+)", re.M)
+
+
+MODEL = "torchvision:mobilenet_v3_small"  # small, and no timm import at every rerun
+
+
+def _command(src, out, epochs: int) -> list[str]:
+    return featx_command("finetune", str(src), "-o", str(out), "--model", MODEL, "--weights", "none", "--input-size", "32",
+                         "--strategy", "full", "--epochs", str(epochs), "--patience", "0", "--batch-size", "8",
+                         "--workers", "1", "--device", "cpu")
+
+
+def _env() -> dict:
+    # one thread: tiny tensors train faster, and a busy 2-core machine does not slow every op down
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    env.pop("FEATX_DEBUG", None)
+    return env
+
+
+def _epochs_in_log(log: str) -> int | None:
+    """Epochs finished as far as this attempt's log says (None before training started)."""
+    if "fine-tuning " not in log:
+        return None
+    done = [int(m[0]) for m in EPOCH_LINE.findall(log)]
+    resumed = [int(m[0]) for m in RESUME_LINE.findall(log)]
+    return max(done + resumed + [0])
+
+
+def _resume_probe(out):
+    """Epochs recorded in OUT.resume (read again only when the file changed); after the run the
+    checkpoint's history."""
+    rpath = f"{out}.resume"
+    seen: dict = {}
+
+    def probe() -> dict:
+        try:
+            st = os.stat(rpath)
+        except FileNotFoundError:
+            if os.path.exists(out):
+                return {"epochs": len(read_checkpoint(str(out))["history"]), "finished": 1}
+            return {"epochs": 0} if not seen else {}
+        key = (st.st_mtime_ns, st.st_ino, st.st_size)
+        if seen.get("key") != key:
+            state = torch.load(rpath, map_location="cpu", weights_only=True)
+            seen.update(key=key, epochs=int(state["epoch"]))
+        return {"epochs": seen["epochs"]}
+    return probe
+
+
+def _stage(log: str, start: dict, end: dict) -> str:
+    if "fine-tuning " not in log:
+        return "startup"
+    return f"epoch {end.get('epochs', 0) + 1}"
+
+
+def _epoch_kill(target: int, delay: float):
+    def predicate(obs) -> bool:
+        done = _epochs_in_log(obs.log)
+        return done is not None and done >= target
+    return when(predicate, f"after epoch {target}", delay=delay)
+
+
+def _plan(rng, epochs: int, epoch_seconds: float, *, epoch_kills: int, startup_kills: int) -> list:
+    """Kills in random epochs (distinct, never the last, so the run cannot finish first), each at a
+    random point of its epoch; plus kills at a random moment of a start-up (imports, model build,
+    resume)."""
+    targets = sorted(rng.choice(epochs - 1, size=epoch_kills, replace=False).tolist())
+    triggers = [_epoch_kill(int(t), float(rng.uniform(0.05, 0.75)) * epoch_seconds) for t in targets]
+    for _ in range(startup_kills):
+        triggers.insert(int(rng.integers(0, len(triggers) + 1)), after_seconds(float(rng.uniform(0.2, 1.5))))
+    return triggers
+
+
+def _chaos_finetune(tmp_path, request, *, name: str, per_class: int, epochs: int, epoch_kills: int, startup_kills: int):
+    seed = chaos_seed()
+    src = write_colour_dataset(tmp_path / "colours", per_class=per_class, size=(40, 32))
+    clean = tmp_path / "clean" / "model.pt"
+    os.makedirs(clean.parent)
+    t = time.monotonic()
+    done = subprocess.run(_command(src, clean, epochs), env=_env(), capture_output=True, text=True, timeout=1200)
+    clean_seconds = time.monotonic() - t
+    assert done.returncode == 0, done.stderr[-3000:]
+    a = read_checkpoint(str(clean))
+    assert [h["epoch"] for h in a["history"]] == list(range(1, epochs + 1))
+    epoch_seconds = float(np.median([h["seconds"] for h in a["history"]]))
+
+    out = tmp_path / "chaos" / "model.pt"
+    os.makedirs(out.parent)
+    rng = np.random.default_rng(seed)
+    triggers = _plan(rng, epochs, epoch_seconds, epoch_kills=epoch_kills, startup_kills=startup_kills)
+    record = chaos_run(_command(src, out, epochs), triggers, workdir=tmp_path / "logs", probe=_resume_probe(out),
+                       env=_env(), seed=seed, stage_of=_stage)
+    lost = record.lost("epochs")
+    line = report(record, name, request, epochs=epochs, epochs_lost=lost, epoch=f"{epoch_seconds:.2f}s",
+                  orphans=sum(k.orphans for k in record.kills), clean_run=f"{clean_seconds:.1f}s")
+
+    assert record.final_returncode == 0, record.final_stderr[-3000:]
+    assert record.landed == len(triggers) and all(k.landed for k in record.kills), line
+    for k in record.kills:  # every kill found training left to do
+        assert not k.progress.get("finished") and k.progress.get("epochs", 0) < epochs, k
+    assert sum(1 for s in record.stages if s.startswith("epoch")) >= epoch_kills, line
+    assert lost == 0, f"{lost} finished epoch(s) were lost across kills: {line}"
+    last = record.kills[-1].progress.get("epochs", 0)
+    if last:
+        assert f"resuming {out} after epoch {last} of {epochs}" in record.final_stderr, record.final_stderr[-2000:]
+    assert not os.path.exists(f"{out}.resume")
+
+    b = read_checkpoint(str(out))
+    assert sorted(a["state_dict"]) == sorted(b["state_dict"])
+    for key, value in a["state_dict"].items():
+        other = b["state_dict"][key]
+        assert value.dtype == other.dtype and value.shape == other.shape, key
+        assert torch.equal(value, other), f"{key} differs from the uninterrupted run's"
+    strip = lambda hist: [{k: v for k, v in h.items() if k != "seconds"} for h in hist]  # noqa: E731
+    assert strip(a["history"]) == strip(b["history"])
+    assert a["arch"] == b["arch"] and a["classes"] == b["classes"] and a["preprocessing"] == b["preprocessing"]
+    fa, fb = a["extra"]["finetune"], b["extra"]["finetune"]
+    for key in ("best_epoch", "epochs_run", "stopped_early", "train_rows", "val_rows", "skipped", "strategy"):
+        assert fa[key] == fb[key], key
+    assert a["extra"]["fingerprint"] == b["extra"]["fingerprint"]
+    assert not tmp_leftovers(tmp_path / "chaos", tmp_path / "clean")
+    return record
+
+
+def test_chaos_finetune_fast(tmp_path, request):
+    """CI: 4 epochs, 2 kills in the middle of random epochs."""
+    _chaos_finetune(tmp_path, request, name="finetune-fast", per_class=12, epochs=4, epoch_kills=2, startup_kills=0)
+
+
+@pytest.mark.slow
+def test_chaos_finetune_soak(tmp_path, request):
+    """make soak: 12 epochs, 7 kills (6 in random epochs, one during a start-up)."""
+    _chaos_finetune(tmp_path, request, name="finetune-soak", per_class=24, epochs=12, epoch_kills=6, startup_kills=1)
