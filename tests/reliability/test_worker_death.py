@@ -22,26 +22,32 @@ def _featx(*args):
     return [sys.executable, "-m", "featx.pipelines", *args]
 
 
-def test_killed_worker_stops_the_job_cleanly_and_the_rerun_resumes(tmp_path):
-    src = write_colour_dataset(tmp_path / "imgs", per_class=40, size=(48, 40))
-    out = str(tmp_path / "c.h5")
-    proc = subprocess.Popen(_featx("extract", src, "-o", out, *ARGS), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+def _kill_a_worker_once(args, ready) -> str:
+    """Run ``featx ARGS``; once ``ready()`` holds and it has a worker, SIGKILL that worker. The
+    job must then stop with exit 2 and exactly one ``error:`` line (returned), no traceback."""
+    proc = subprocess.Popen(_featx(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 240
     victims = []
     while time.time() < deadline and proc.poll() is None:
-        if cache_done_rows(out) >= 8:
+        if ready():
             victims = child_pids(proc.pid)
             if victims:
                 break
         time.sleep(0.05)
     assert victims, "no worker to kill: the job ended or never started its workers"
     os.kill(victims[0], signal.SIGKILL)
-    stdout, stderr = proc.communicate(timeout=240)
-    assert proc.returncode == 2, (proc.returncode, stderr[-2000:])
-    assert "Traceback" not in stderr
+    _, stderr = proc.communicate(timeout=240)
+    assert proc.returncode == 2 and "Traceback" not in stderr, (proc.returncode, stderr[-2000:])
     errors = [line for line in stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and "worker died" in errors[0] and "rerun the same command" in errors[0], stderr[-2000:]
+    assert len(errors) == 1 and "worker died" in errors[0], stderr[-2000:]
+    return errors[0]
+
+
+def test_killed_worker_stops_the_job_cleanly_and_the_rerun_resumes(tmp_path):
+    src = write_colour_dataset(tmp_path / "imgs", per_class=40, size=(48, 40))
+    out = str(tmp_path / "c.h5")
+    error = _kill_a_worker_once(["extract", src, "-o", out, *ARGS], lambda: cache_done_rows(out) >= 8)
+    assert "rerun the same command" in error
     kept = cache_done_rows(out)
     assert 8 <= kept < 120
     rerun = subprocess.run(_featx("extract", src, "-o", out, *ARGS), capture_output=True, text=True, timeout=300)
@@ -61,21 +67,9 @@ def test_killed_worker_during_finetuning_is_one_line_and_the_rerun_resumes(tmp_p
     args = ["finetune", src, "-o", out, "--model", "torchvision:mobilenet_v3_small", "--weights", "none",
             "--input-size", "32", "--strategy", "full", "--epochs", "6", "--patience", "0", "--batch-size", "4",
             "--workers", "2", "--device", "cpu"]
-    proc = subprocess.Popen(_featx(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 240
-    victims = []
-    while time.time() < deadline and proc.poll() is None:
-        if os.path.exists(out + ".resume"):  # an epoch has finished: its state is on disk
-            victims = child_pids(proc.pid)
-            if victims:
-                break
-        time.sleep(0.05)
-    assert victims, "no worker to kill: the run ended or never started its workers"
-    os.kill(victims[0], signal.SIGKILL)
-    _, stderr = proc.communicate(timeout=240)
-    assert proc.returncode == 2 and "Traceback" not in stderr, stderr[-2000:]
-    errors = [line for line in stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and "worker died" in errors[0] and "is kept in" in errors[0], stderr[-2000:]
+    # ready once an epoch has finished and its state is on disk
+    error = _kill_a_worker_once(args, lambda: os.path.exists(out + ".resume"))
+    assert "is kept in" in error
     assert os.path.exists(out + ".resume") and not os.path.exists(out)
     rerun = subprocess.run(_featx(*args), capture_output=True, text=True, timeout=600)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
