@@ -4,7 +4,7 @@ Two file formats, chosen by the file name:
 
 * ``.skops`` (recommended): ``skops.io``, a format made for scikit-learn models that stores
   objects as data, not as a pickle. Loading it constructs only types on an explicit allow-list,
-  exactly the types featx itself writes (:data:`TRUSTED_TYPES`); a file holding anything else is
+  exactly the types featx itself writes (:func:`trusted_types`); a file holding anything else is
   refused before any object is built, so a bundle from a stranger cannot run code.
 * anything else (e.g. ``.joblib``): a joblib pickle. Loading a pickle runs code chosen by whoever
   wrote it, so only load such bundles from trusted sources. A ``.sha256`` sidecar written by
@@ -350,7 +350,7 @@ def _load_skops(path: str):
     try:
         found = set(sio.get_untrusted_types(file=path))
     except Exception as exc:  # noqa: BLE001 - an unreadable schema is a damaged file
-        raise BundleIntegrityError(f"cannot read bundle {path!r} ({type(exc).__name__}: {_first_line(exc)}); re-create it with featx fit") from None
+        raise _unreadable(path, exc) from None
     foreign = sorted(found - trusted_types())
     if foreign:
         shown = ", ".join(foreign[:4]) + (f" and {len(foreign) - 4} more" if len(foreign) > 4 else "")
@@ -361,7 +361,7 @@ def _load_skops(path: str):
     try:
         return sio.load(path, trusted=sorted(found))
     except Exception as exc:  # noqa: BLE001 - any construction failure is a damaged bundle
-        raise BundleIntegrityError(f"cannot read bundle {path!r} ({type(exc).__name__}: {_first_line(exc)}); re-create it with featx fit") from None
+        raise _unreadable(path, exc) from None
 
 
 def _load_pickle(path: str):
@@ -372,7 +372,11 @@ def _load_pickle(path: str):
     try:
         return joblib.load(path)
     except Exception as exc:  # noqa: BLE001 - any unpickling failure is a damaged bundle
-        raise BundleIntegrityError(f"cannot read bundle {path!r} ({type(exc).__name__}: {_first_line(exc)}); re-create it with featx fit") from None
+        raise _unreadable(path, exc) from None
+
+
+def _unreadable(path: str, exc: BaseException) -> BundleIntegrityError:
+    return BundleIntegrityError(f"cannot read bundle {path!r} ({type(exc).__name__}: {_first_line(exc)}); re-create it with featx fit")
 
 
 def _first_line(exc: BaseException) -> str:

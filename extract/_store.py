@@ -98,39 +98,38 @@ def create(path: str, plan: RowPlan, *, spec: dict, layer_dims: dict[str, int], 
 
 
 def _create_file(tmp, path, plan, n, spec, layer_dims, dtype, class_names, source, old) -> None:
-    if True:
-        with h5py.File(tmp, "w", locking=False) as f:
-            f.attrs["format"] = FORMAT
-            f.attrs["format_version"] = FORMAT_VERSION
-            f.attrs["featx_version"] = library_versions()["featx"] or "unknown"
-            f.attrs["spec"] = json.dumps(spec, sort_keys=True)
-            f.attrs["class_names"] = json.dumps(list(class_names))
-            f.attrs["source"] = json.dumps(source, sort_keys=True)
-            f.attrs["library_versions"] = json.dumps(library_versions(), sort_keys=True)
-            f.attrs["created"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-            f.attrs["complete"] = False
-            f.attrs["layer_dims"] = json.dumps(layer_dims)
-            vstr = h5py.vlen_dtype(bytes)
-            f.create_dataset("paths", data=_enc(plan.paths), dtype=vstr)
-            f.create_dataset("groups", data=_enc(plan.groups), dtype=vstr)
-            f.create_dataset("splits", data=_enc(plan.splits), dtype=vstr)
-            f.create_dataset("labels", data=np.asarray(plan.labels, dtype=np.int64))
-            f.create_dataset("sizes", data=np.asarray(plan.sizes, dtype=np.int64))
-            f.create_dataset("mtimes", data=np.asarray(plan.mtimes, dtype=np.int64))
-            f.create_dataset("sha256", shape=(n,), dtype="S64", dcpl=_early((n,)))
-            f.create_dataset("failure", shape=(n,), dtype=f"S{REASON_BYTES}", dcpl=_early((n,)))
-            f.create_dataset("done", shape=(n,), dtype=np.uint8, dcpl=_early((n,)), fillvalue=0)
-            g = f.create_group("features")
-            np_dtype = np.dtype(dtype)
-            for layer, dim in layer_dims.items():
-                rows = _chunk_rows(dim, np_dtype.itemsize, n)
-                g.create_dataset(layer, shape=(n, dim), dtype=np_dtype, chunks=(rows, dim) if n else None,
-                                 dcpl=_early((n, dim)), fillvalue=0)
-            if old is not None and plan.reuse is not None:
-                _copy_rows(old, f, plan.reuse, list(layer_dims))
-        fsync_path(tmp)
-        os.replace(tmp, path)
-        fsync_path(os.path.dirname(os.path.abspath(path)))
+    with h5py.File(tmp, "w", locking=False) as f:
+        f.attrs["format"] = FORMAT
+        f.attrs["format_version"] = FORMAT_VERSION
+        f.attrs["featx_version"] = library_versions()["featx"] or "unknown"
+        f.attrs["spec"] = json.dumps(spec, sort_keys=True)
+        f.attrs["class_names"] = json.dumps(list(class_names))
+        f.attrs["source"] = json.dumps(source, sort_keys=True)
+        f.attrs["library_versions"] = json.dumps(library_versions(), sort_keys=True)
+        f.attrs["created"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        f.attrs["complete"] = False
+        f.attrs["layer_dims"] = json.dumps(layer_dims)
+        vstr = h5py.vlen_dtype(bytes)
+        f.create_dataset("paths", data=_enc(plan.paths), dtype=vstr)
+        f.create_dataset("groups", data=_enc(plan.groups), dtype=vstr)
+        f.create_dataset("splits", data=_enc(plan.splits), dtype=vstr)
+        f.create_dataset("labels", data=np.asarray(plan.labels, dtype=np.int64))
+        f.create_dataset("sizes", data=np.asarray(plan.sizes, dtype=np.int64))
+        f.create_dataset("mtimes", data=np.asarray(plan.mtimes, dtype=np.int64))
+        f.create_dataset("sha256", shape=(n,), dtype="S64", dcpl=_early((n,)))
+        f.create_dataset("failure", shape=(n,), dtype=f"S{REASON_BYTES}", dcpl=_early((n,)))
+        f.create_dataset("done", shape=(n,), dtype=np.uint8, dcpl=_early((n,)), fillvalue=0)
+        g = f.create_group("features")
+        np_dtype = np.dtype(dtype)
+        for layer, dim in layer_dims.items():
+            rows = _chunk_rows(dim, np_dtype.itemsize, n)
+            g.create_dataset(layer, shape=(n, dim), dtype=np_dtype, chunks=(rows, dim) if n else None,
+                             dcpl=_early((n, dim)), fillvalue=0)
+        if old is not None and plan.reuse is not None:
+            _copy_rows(old, f, plan.reuse, list(layer_dims))
+    fsync_path(tmp)
+    os.replace(tmp, path)
+    fsync_path(os.path.dirname(os.path.abspath(path)))
 
 
 def _copy_rows(old: h5py.File, new: h5py.File, reuse: np.ndarray, layers: list[str], block: int = 4096) -> None:
