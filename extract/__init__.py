@@ -11,6 +11,16 @@ Typical use::
 from featx.extract._backbones import Backbone, build_architecture, build_backbone
 from featx.extract._checkpoint import read_checkpoint, save_checkpoint
 from featx.extract._engine import (
+    BATCH_SIZE,
+    DEVICE,
+    DTYPE,
+    EXTRACTION_OPTIONS,
+    JPEG_DRAFT,
+    MAX_PIXELS,
+    POOL,
+    PRECISION,
+    TTA,
+    WORKERS,
     ExtractionSummary,
     FeatureComputer,
     extract,
@@ -44,6 +54,8 @@ from featx.extract._registry import BUILTIN, DEFAULT_MODEL, ModelSpec, resolve_s
 from featx.extract._sources import IMAGE_EXTENSIONS, SourceTable, open_source
 
 __all__ = [
+    "BATCH_SIZE", "DEVICE", "DTYPE", "EXTRACTION_OPTIONS", "JPEG_DRAFT", "MAX_PIXELS", "POOL", "PRECISION", "TTA",
+    "WORKERS",
     "BUILTIN", "DEFAULT_MAX_PIXELS", "DEFAULT_MODEL", "IMAGE_EXTENSIONS", "PENULTIMATE", "POOLS",
     "Backbone", "CacheData", "CacheDamagedError", "CacheError", "CacheLockedError", "CacheMismatchError", "CacheWriteError",
     "CheckpointError", "ExtractError", "ExtractionFailedError", "ExtractionSummary", "FeatureComputer",

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from featx.common import Option
 from featx.extract._backbones import Backbone, build_backbone
 from featx.extract._errors import ExtractError, ExtractionFailedError, WorkerDiedError
 from featx.extract._images import DEFAULT_MAX_PIXELS, decode_rgb, file_stat, read_bytes, sha256_hex
@@ -25,9 +26,26 @@ from featx.extract._registry import DEFAULT_MODEL
 from featx.extract._sources import SourceTable, open_source
 from featx.extract import _store
 
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-DTYPES = ("float16", "float32")
-TTAS = ("none", "hflip")
+# Every extraction setting, defined once: extract() checks its arguments with these, the CLI adds
+# its flags from them and the pipeline spec builds its [extraction] keys and docs/spec.md from them.
+BATCH_SIZE = Option("batch_size", 64, "images per forward pass (halved on CUDA out-of-memory)", kind=int, minimum=1)
+WORKERS = Option("workers", None, "decoding worker processes ('auto': 0 on the CPU = in-process threads between "
+                 "forward passes; up to 4 on a GPU)", kind=int, minimum=0, none_word="auto")
+DEVICE = Option("device", "auto", "auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps")
+PRECISION = Option("precision", "auto", "autocast precision (auto: bf16/fp16 on GPU, fp32 on CPU)",
+                   choices=("auto", "fp32", "bf16", "fp16"))
+DTYPE = Option("dtype", "float16", "stored feature dtype", choices=("float16", "float32"))
+TTA = Option("tta", "none", "test-time augmentation: 'hflip' stores the mean of the image's and its mirror's features",
+             choices=("none", "hflip"))
+JPEG_DRAFT = Option("jpeg_draft", True, "let Pillow decode large JPEGs at reduced size (faster, same result after "
+                    "resizing); --no-jpeg-draft decodes at full size", kind=bool)
+MAX_PIXELS = Option("max_pixels", None, "refuse images with more pixels (default: about 89 million)", kind=int, minimum=1)
+POOL = Option("pool", "avg", "pooling of spatial maps", choices=POOLS)
+# the settings every extraction job shares (the spec's [extraction] table; pool is per backbone)
+EXTRACTION_OPTIONS = (BATCH_SIZE, WORKERS, DEVICE, PRECISION, DTYPE, TTA, JPEG_DRAFT, MAX_PIXELS)
+PRECISIONS = PRECISION.choices
+DTYPES = DTYPE.choices
+TTAS = TTA.choices
 # JPEG draft mode lets libjpeg decode at 1/2, 1/4 or 1/8 scale. The decoded image is kept at least
 # DRAFT_MARGIN times the resize target on both sides, so Pillow's antialiased resize still does the
 # real downscaling: on real photos the features stay within JPEG re-encoding noise of the exact

@@ -1,0 +1,20 @@
+"""featx.common: the few helpers every featx package needs, written once.
+
+It sits below ``featx.extract``, ``featx.classify`` and ``featx.pipelines`` and imports none of
+them (nor torch or scikit-learn), so the import direction stays one way:
+``common <- extract``, ``common <- classify``, ``common <- pipelines -> extract, classify``.
+
+- :mod:`featx.common.files` - atomic, durable writes (temporary file, fsync, rename, fsync folder)
+- :mod:`featx.common.jsonable` - numpy and friends -> plain JSON data
+- :mod:`featx.common.versions` - installed library versions for provenance and cache keys
+- :mod:`featx.common.options` - a setting's choices, default and help, defined once and read by
+  the Python API, the CLI and the spec schema
+"""
+
+from featx.common.files import atomic_write, fsync_path, remove_stale_tmp, write_json, write_text
+from featx.common.jsonable import to_jsonable
+from featx.common.options import Option, OptionError
+from featx.common.versions import versions
+
+__all__ = ["Option", "OptionError", "atomic_write", "fsync_path", "remove_stale_tmp", "to_jsonable", "versions",
+           "write_json", "write_text"]

@@ -1,0 +1,88 @@
+"""Atomic, durable file writes.
+
+Every file featx writes for keeps (caches' metadata, checkpoints, bundles, results, reports) goes
+through :func:`atomic_write`: the content is written to ``<path>.tmp-<pid>-<n>`` in the same
+folder, flushed and fsynced, renamed over ``path`` and the folder is fsynced. After a kill or a
+power cut ``path`` holds the old content or the new one, never a partial file; a temporary file a
+killed process left is removed by :func:`remove_stale_tmp` (by the next job holding the lock).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import itertools
+import json
+import os
+from collections.abc import Iterator
+from typing import IO, Any
+
+_counter = itertools.count()
+
+
+def fsync_path(path: str) -> None:
+    """fsync a file or a folder by path (best effort: some filesystems refuse folders)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def tmp_path(path: str) -> str:
+    """A temporary name beside ``path``, unique to this process and call, that
+    :func:`remove_stale_tmp` recognises."""
+    return f"{path}.tmp-{os.getpid()}-{next(_counter)}"
+
+
+@contextlib.contextmanager
+def atomic_write(path, mode: str = "w", *, encoding: str = "utf-8") -> Iterator[IO[Any]]:
+    """``with atomic_write(path, "wb") as fh: ...`` writes ``path`` all or nothing.
+
+    ``mode`` is ``"w"`` (text, ``encoding``) or ``"wb"``. On an exception the temporary file is
+    removed and ``path`` is left as it was.
+    """
+    if mode not in ("w", "wb"):
+        raise ValueError(f"mode must be 'w' or 'wb'; got {mode!r}")
+    path = os.fspath(path)
+    tmp = tmp_path(path)
+    try:
+        with open(tmp, mode, **({} if mode == "wb" else {"encoding": encoding})) as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    fsync_path(os.path.dirname(os.path.abspath(path)))
+
+
+def write_text(path, text: str) -> str:
+    """Write ``text`` to ``path`` atomically; returns ``path``."""
+    with atomic_write(path, "w") as fh:
+        fh.write(text)
+    return os.fspath(path)
+
+
+def write_json(path, doc, *, indent: int | None = 2, allow_nan: bool = False) -> str:
+    """Write ``doc`` (plain data: see :func:`featx.common.to_jsonable`) as JSON, atomically."""
+    text = json.dumps(doc, indent=indent, allow_nan=allow_nan)
+    return write_text(path, text + ("\n" if indent is not None else ""))
+
+
+def remove_stale_tmp(path) -> int:
+    """Remove the temporary files of :func:`atomic_write` that killed processes left beside
+    ``path``; call it while holding the lock that guards ``path``. Returns how many went."""
+    removed = 0
+    for stale in glob.glob(glob.escape(os.fspath(path)) + ".tmp-*"):
+        with contextlib.suppress(OSError):
+            os.unlink(stale)
+            removed += 1
+    return removed
