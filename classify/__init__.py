@@ -9,6 +9,12 @@ Works on numpy arrays plus a provenance dict (never imports featx.extract or tor
 - :func:`cross_validate_head` / :func:`compare` / :func:`ensemble_cv` - plain or nested CV,
   heads x feature sets on identical folds, soft voting and stacking across feature sets.
 - :func:`fit_bundle` / :func:`save_bundle` / :func:`load_bundle` - fitted heads with provenance.
+- :func:`learning_curve` / :func:`explained_variance` - score vs training size on the CV's
+  folds, and the PCA spectrum of a feature set.
+- The settings shared with the CLI and the pipeline spec, as :class:`featx.common.Option`:
+  ``FOLDS``, ``INNER_FOLDS``, ``REPEATS``, ``SEED``, ``NESTED``, ``SEARCH``, ``N_ITER``,
+  ``WHITEN``, ``PROBABILITY``, ``JOBS``, ``METRIC``, ``SEARCH_METRIC`` (``CV_OPTIONS``: the
+  cross-validation scheme's seven).
 
 Save bundles as ``NAME.skops``: skops.io stores them as data, and ``load_bundle`` builds only the
 types featx writes (:func:`trusted_types`), refusing any other file before constructing anything.
@@ -28,7 +34,8 @@ from ._bundle import (
     trusted_types,
 )
 from ._compare import Comparison, compare
-from ._cv import cross_validate_head
+from ._curves import explained_variance, learning_curve, stratified_subset
+from ._cv import CV_OPTIONS, INNER_FOLDS, JOBS, N_ITER, NESTED, cross_validate_head
 from ._ensemble import ensemble_cv
 from ._errors import (
     AlignmentError,
@@ -45,49 +52,67 @@ from ._errors import (
     UnknownHeadError,
 )
 from ._estimators import ColumnSlice, NearestCentroidL2, ReencodedXGBClassifier
-from ._features import FeatureSet, align_feature_sets
-from ._grids import DEFAULT_GRIDS, PCA_GRID, resolve_grid
-from ._heads import HEADS, make_head
-from ._metrics import METRICS
+from ._features import AlignedFeatureSets, FeatureSet, align_feature_sets
+from ._grids import DEFAULT_GRIDS, PCA_GRID, SEARCH, resolve_grid
+from ._heads import HEADS, PROBABILITY, WHITEN, make_head
+from ._metrics import METRIC, METRICS, SEARCH_METRIC, MetricScorer
 from ._result import CVResult
-from ._splits import make_splitter
+from ._splits import FOLDS, REPEATS, SEED, make_splitter
 
 __all__ = [
+    "AlignedFeatureSets",
     "AlignmentError",
     "Bundle",
     "BundleIntegrityError",
     "COMPAT_KEYS",
     "CVResult",
+    "CV_OPTIONS",
     "ClassifyError",
     "ClassifyWarning",
     "ColumnSlice",
     "Comparison",
     "DEFAULT_GRIDS",
     "FeatureSet",
+    "FOLDS",
     "FeatureSetError",
     "GridError",
     "HEADS",
+    "INNER_FOLDS",
     "IncompatibleBundleError",
+    "JOBS",
+    "METRIC",
     "METRICS",
+    "MetricScorer",
     "MissingDependencyError",
+    "NESTED",
+    "N_ITER",
     "NearestCentroidL2",
     "OutputExistsError",
     "PCA_GRID",
+    "PROBABILITY",
     "PickleBundleWarning",
     "ParameterError",
+    "REPEATS",
     "ReencodedXGBClassifier",
+    "SEARCH",
+    "SEARCH_METRIC",
+    "SEED",
     "SplitError",
     "UnknownHeadError",
+    "WHITEN",
     "align_feature_sets",
     "compare",
     "cross_validate_head",
     "ensemble_cv",
+    "explained_variance",
     "fit_bundle",
     "is_skops_file",
+    "learning_curve",
     "load_bundle",
     "make_head",
     "make_splitter",
     "resolve_grid",
     "save_bundle",
+    "stratified_subset",
     "trusted_types",
 ]

@@ -19,27 +19,30 @@ import datetime as _dt
 import hashlib
 import json
 import os
-import platform
-import tempfile
 import warnings
 import zipfile
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from ._cv import _check_feature_set, build_estimator, check_jobs
+from featx.common import atomic_write, to_jsonable, versions, write_text
+
+from ._cv import N_ITER, _check_feature_set, build_estimator, check_jobs, fit_search, make_search
 from ._errors import (
     BundleIntegrityError,
     IncompatibleBundleError,
     OutputExistsError,
     ParameterError,
+    check_option,
 )
 from ._features import FeatureSet
-from ._grids import check_search, is_search_pca, resolve_grid
-from ._heads import check_head, check_pca
-from ._metrics import global_scores
-from ._result import to_jsonable
-from ._splits import make_splitter
+from ._grids import PCA_GRID, SEARCH, check_search, is_search_pca, resolve_grid
+from ._heads import PROBABILITY, WHITEN, check_head, check_pca
+from ._metrics import METRIC, check_metric, global_scores
+from ._splits import SEED, make_splitter
+
+#: The libraries whose versions a bundle records.
+VERSION_DISTS = ("featx", "scikit-learn", "xgboost", "numpy", "joblib")
 
 #: Provenance keys compared by ``Bundle.check_compatible`` (when present on both sides).
 COMPAT_KEYS: tuple[str, ...] = ("model", "weights_sha256", "preprocessing", "layer", "pooling", "feature_dim")
@@ -92,19 +95,6 @@ def _skops():
 
         raise MissingDependencyError("saving and loading .skops bundles needs skops; pip install skops") from None
     return sio
-
-
-def _versions() -> dict:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {}
-    for dist in ("featx", "scikit-learn", "xgboost", "numpy", "joblib"):
-        try:
-            out[dist] = version(dist)
-        except PackageNotFoundError:
-            out[dist] = None
-    out["python"] = platform.python_version()
-    return out
 
 
 def _canonical(value) -> str:
@@ -199,26 +189,32 @@ def fit_bundle(
     head: str,
     *,
     pca=None,
-    whiten: bool = False,
+    whiten: bool = WHITEN.default,
     search: bool = False,
     grid: dict | None = None,
-    search_method: str = "grid",
+    search_method: str = SEARCH.default,
     folds: int = 3,
-    seed: int = 0,
+    seed: int = SEED.default,
     jobs: int = 1,
     probability: bool = True,
     head_params: dict | None = None,
+    search_metric: str = METRIC.default,
+    n_iter: int = N_ITER.default,
 ) -> Bundle:
     """Fit ``head`` on every labelled row of ``feature_set`` and wrap it with its provenance.
 
-    With ``search=True`` a ``GridSearchCV`` (balanced accuracy, ``folds`` stratified/grouped
-    folds, ``jobs`` parallel fits) picks the parameters from ``resolve_grid(head, grid)`` and
-    the best pipeline is refit on all rows. ``probability`` (default True) calibrates heads
-    without ``predict_proba`` so that ``Bundle.predict_proba`` always works.
+    With ``search=True`` a ``GridSearchCV`` (``search_method="random"``: a ``RandomizedSearchCV``
+    of ``n_iter`` candidates) scored by ``search_metric`` on ``folds`` stratified/grouped folds,
+    ``jobs`` parallel fits, picks the parameters from ``resolve_grid(head, grid)`` and the best
+    pipeline is refit on all rows; the search is the one nested CV runs. ``probability``
+    (default True) calibrates heads without ``predict_proba`` so that ``Bundle.predict_proba``
+    always works.
     """
     fs = _check_feature_set(feature_set)
     check_head(head)
     jobs = check_jobs(jobs)
+    check_option(PROBABILITY, probability)
+    search_metric = check_metric(search_metric)
     search_pca = is_search_pca(pca)
     if search_pca and not search:
         raise ParameterError("pca='search' needs search=True; pass a fixed pca such as 0.95")
@@ -226,26 +222,24 @@ def fit_bundle(
         check_pca(pca)
     if grid is not None and not search:
         raise ParameterError("a grid is only used by a search: pass search=True, or fix the parameters with head_params")
-    estimator = build_estimator(fs, head, pca=0.9 if search_pca else pca, whiten=whiten, seed=seed,
+    estimator = build_estimator(fs, head, pca=PCA_GRID[0] if search_pca else pca, whiten=whiten, seed=seed,
                                 probability=probability, head_params=head_params)
     params = {"pca": pca, "whiten": whiten, "probability": probability, "head_params": dict(head_params or {}), "search": bool(search)}
     if search:
-        from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
-
         check_search(search_method)
+        n_iter = check_option(N_ITER, n_iter)
         resolved = resolve_grid(head, grid, pca=pca, probability=probability)
         splits = make_splitter(fs.y, fs.groups, folds=folds, seed=seed, class_names=fs.class_names)
         if resolved:
-            if search_method == "grid":
-                searcher = GridSearchCV(estimator, resolved, cv=splits, scoring="balanced_accuracy", n_jobs=jobs, refit=True)
-            else:
-                searcher = RandomizedSearchCV(estimator, resolved, cv=splits, scoring="balanced_accuracy", n_jobs=jobs, refit=True, random_state=seed)
-            searcher.fit(fs.X, fs.y)
+            searcher = make_search(estimator, resolved, search=search_method, n_iter=n_iter, inner=splits, seed=seed,
+                                   metric=search_metric, n_jobs=jobs)
+            fit_search(searcher, fs.X, fs.y, where=f"the {fs.n_samples} training rows")
             pipeline = searcher.best_estimator_
             params.update(best_params=to_jsonable(searcher.best_params_), search_score=float(searcher.best_score_), grid=to_jsonable(resolved))
         else:
             pipeline = estimator.fit(fs.X, fs.y)
             params.update(best_params={}, grid={})
+        params.update(search_method=search_method, search_metric=search_metric)
     else:
         if jobs != 1 and "n_jobs" in estimator.named_steps["clf"].get_params():
             estimator.set_params(clf__n_jobs=jobs)
@@ -254,7 +248,7 @@ def fit_bundle(
     meta = dict(fs.meta)
     meta.setdefault("feature_dim", fs.n_features)
     meta["fit"] = {
-        "versions": _versions(),
+        "versions": versions(*VERSION_DISTS),
         "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "training_rows": fs.n_samples,
         "training_feature_set": fs.name,
@@ -282,24 +276,16 @@ def save_bundle(bundle: Bundle, path, *, overwrite: bool = False) -> str:
     path = os.fspath(path)
     if not overwrite and (os.path.exists(path) or os.path.exists(path + ".sha256")):
         raise OutputExistsError(f"{path!r} exists; pass overwrite=True (--overwrite) or choose another path")
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".bundle-", dir=folder)
-    os.close(fd)
-    try:
+    with atomic_write(path, "wb") as fh:  # unique temporary name, fsynced, renamed over path
         if path.endswith(SKOPS_SUFFIX):
-            _skops().dump(bundle, tmp)
+            _skops().dump(bundle, fh)
         else:
             import joblib
 
-            joblib.dump(bundle, tmp, compress=3)
-        digest = _sha256(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    with open(path + ".sha256", "w", encoding="utf-8") as fh:
-        fh.write(f"{digest}  {os.path.basename(path)}\n")
+            joblib.dump(bundle, fh, compress=3)
+        fh.flush()
+        digest = _sha256(fh.name)  # the bytes written, before they replace path
+    write_text(path + ".sha256", f"{digest}  {os.path.basename(path)}\n")
     return path
 
 

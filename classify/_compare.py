@@ -3,26 +3,35 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
 
-from ._cv import _check_feature_set, check_jobs, prepare_head_cv, run_head_jobs
-from ._errors import AlignmentError, OutputExistsError, MissingDependencyError, ParameterError, unknown_message
+from featx.common import to_jsonable, write_json
+
+from ._cv import NESTED, _check_feature_set, check_jobs, check_search_metric, prepare_head_cv, run_head_jobs
+from ._errors import AlignmentError, MissingDependencyError, OutputExistsError, ParameterError, unknown_message
 from ._features import FeatureSet, check_same_rows
-from ._heads import check_head
-from ._metrics import LOWER_IS_BETTER, METRICS, check_metric
-from ._result import CVResult, to_jsonable
-from ._splits import make_splitter
+from ._heads import head_entries
+from ._metrics import LOWER_IS_BETTER, METRIC, METRICS, SEARCH_METRIC, check_metric
+from ._result import CVResult
+from ._splits import FOLDS, REPEATS, SEED, make_splitter
+
+#: Settings of cross_validate_head that configure featx's named heads (not your own estimators).
+NAMED_HEAD_SETTINGS = ("pca", "whiten", "probability", "head_params")
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Comparison:
-    """The :class:`CVResult` of every (feature set, head) configuration, all on the same folds."""
+    """The :class:`CVResult` of every (feature set, head) configuration, all on the same folds.
+
+    ``metric`` is the ranking metric that :meth:`sorted`, :meth:`best` and :meth:`table` use
+    when none is given (``compare``'s ``metric``).
+    """
 
     results: tuple
     splits: list = dataclasses.field(default_factory=list, repr=False)
+    metric: str = METRIC.default
 
     def __len__(self) -> int:
         return len(self.results)
@@ -51,9 +60,9 @@ class Comparison:
             ) from None
         return pd.DataFrame.from_records(self.records())
 
-    def sorted(self, metric: str = "balanced_accuracy") -> list[CVResult]:
-        """Results best first by the mean of ``metric`` (NaN last)."""
-        check_metric(metric)
+    def sorted(self, metric: str | None = None) -> list[CVResult]:
+        """Results best first by the mean of ``metric`` (default: :attr:`metric`; NaN last)."""
+        metric = check_metric(self.metric if metric is None else metric)
         sign = 1.0 if metric in LOWER_IS_BETTER else -1.0
 
         def key(r):
@@ -62,12 +71,13 @@ class Comparison:
 
         return sorted(self.results, key=key)
 
-    def best(self, metric: str = "balanced_accuracy") -> CVResult:
-        """The configuration with the best mean ``metric`` (lowest for log_loss)."""
+    def best(self, metric: str | None = None) -> CVResult:
+        """The configuration with the best mean ``metric`` (default: :attr:`metric`; lowest for log_loss)."""
         return self.sorted(metric)[0]
 
-    def table(self, metric: str = "balanced_accuracy", *, digits: int = 3) -> str:
-        """A plain-text table, best first by ``metric``, for the CLI."""
+    def table(self, metric: str | None = None, *, digits: int = 3) -> str:
+        """A plain-text table, best first by ``metric`` (default: :attr:`metric`), for the CLI."""
+        metric = check_metric(self.metric if metric is None else metric)
         rows = self.sorted(metric)
         others = [m for m in METRICS if m != metric]
         header = ["feature_set", "head", f"{metric} mean+-std", "ci95", *others, "fit_s"]
@@ -97,11 +107,7 @@ class Comparison:
         if os.path.exists(path) and not overwrite:
             raise OutputExistsError(f"{path!r} exists; pass overwrite=True (--force) or choose another path")
         doc = {"records": self.records(), "results": [r.to_record(predictions=predictions) for r in self.results]}
-        tmp = path + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(to_jsonable(doc), fh, indent=2, allow_nan=False)
-        os.replace(tmp, path)
-        return path
+        return write_json(path, to_jsonable(doc), indent=2)
 
 
 def _check_feature_sets(feature_sets) -> list[FeatureSet]:
@@ -119,31 +125,20 @@ def _check_feature_sets(feature_sets) -> list[FeatureSet]:
     return feature_sets
 
 
-def _check_heads(heads) -> list[str]:
-    if isinstance(heads, str):
-        heads = [h.strip() for h in heads.split(",") if h.strip()]
-    heads = list(heads)
-    if not heads:
-        raise ParameterError("no heads given; pass e.g. heads=['logreg', 'svm']")
-    for h in heads:
-        check_head(h)
-    if len(set(heads)) != len(heads):
-        raise ParameterError(f"heads {heads} repeat a name; list every head once")
-    return heads
-
-
 def compare(
     feature_sets: Sequence[FeatureSet] | FeatureSet,
-    heads: Sequence[str] | str,
+    heads,
     *,
     pca=None,
-    folds: int = 5,
-    repeats: int = 1,
-    seed: int = 0,
-    nested: bool = False,
+    folds: int = FOLDS.default,
+    repeats: int = REPEATS.default,
+    seed: int = SEED.default,
+    nested: bool = NESTED.default,
     jobs: int = 1,
     grids: Mapping[str, dict] | None = None,
     progress: Callable[[int, int, str], None] | None = None,
+    metric: str = METRIC.default,
+    search_metric: str | None = SEARCH_METRIC.default,
     **cv_kwargs,
 ) -> Comparison:
     """Cross-validate every head on every feature set on identical folds.
@@ -151,27 +146,39 @@ def compare(
     All feature sets must describe the same rows in the same order (same labels, groups and,
     when present, keys; use :func:`align_feature_sets` first otherwise). The splits are made
     once from the first feature set and reused, so scores are paired. The folds of all
-    configurations share one joblib pool of ``jobs`` workers. ``grids`` maps a head name to its
-    grid overrides (nested only). ``progress(done, total, label)`` is called as each
-    configuration completes (in order). Further keyword arguments go to :func:`cross_validate_head`
-    (``inner_folds``, ``search``, ``n_iter``, ``whiten``, ``probability``...).
+    configurations share one joblib pool of ``jobs`` workers.
+
+    ``heads`` lists head names (or a comma-separated string of them), your own scikit-learn
+    classifiers or Pipelines, and ``(label, classifier)`` pairs; your estimators are cloned per
+    fold and get none of ``pca``, ``whiten``, ``probability`` or ``head_params``. ``grids`` maps
+    a head's label to its grid overrides (nested only; the whole grid of your own estimator).
+    ``metric`` ranks the results (``Comparison.best()``) and is what the nested search
+    maximises unless ``search_metric`` names another. ``progress(done, total, label)`` is called
+    as each configuration completes (in order). Further keyword arguments go to
+    :func:`cross_validate_head` (``inner_folds``, ``search``, ``n_iter``, ``whiten``,
+    ``probability``...).
     """
     feature_sets = _check_feature_sets(feature_sets)
-    heads = _check_heads(heads)
+    entries = head_entries(heads)
     jobs = check_jobs(jobs)
+    check_search_metric(search_metric, metric)
     check_same_rows(feature_sets, what="compare")
+    labels = [label for label, _ in entries]
     grids = dict(grids or {})
     for h in grids:
-        if h not in heads:
-            raise ParameterError(unknown_message("head in grids", h, heads))
+        if h not in labels:
+            raise ParameterError(unknown_message("head in grids", h, labels))
     if progress is not None and not callable(progress):
         raise ParameterError(f"progress must be a callable(done, total, label) or None; got {progress!r}")
     first = feature_sets[0]
     splits = make_splitter(first.y, first.groups, folds=folds, repeats=repeats, seed=seed, class_names=first.class_names)
+    named = dict(cv_kwargs, pca=pca)
+    own = {k: v for k, v in cv_kwargs.items() if k not in NAMED_HEAD_SETTINGS}
     cv_jobs = [
-        prepare_head_cv(fs, head, pca=pca, seed=seed, nested=nested, grid=grids.get(head), splits=splits, **cv_kwargs)
+        prepare_head_cv(fs, (label, est) if est is not None else label, seed=seed, nested=nested, grid=grids.get(label),
+                        splits=splits, metric=metric, search_metric=search_metric, **(named if est is None else own))
         for fs in feature_sets
-        for head in heads
+        for label, est in entries
     ]
     results = run_head_jobs(cv_jobs, jobs=jobs, progress=progress)  # all folds of all configs in one pool
-    return Comparison(results=tuple(results), splits=splits)
+    return Comparison(results=tuple(results), splits=splits, metric=metric)

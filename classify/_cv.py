@@ -8,10 +8,10 @@ search wrapping it) is cloned and fitted per fold, and test rows are only ever p
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import tempfile
 import time
 import warnings
-from numbers import Integral
 
 import numpy as np
 from joblib import Memory, Parallel, delayed
@@ -22,19 +22,62 @@ from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
-from ._errors import ClassifyWarning, GridError, ParameterError, SplitError
+from featx.common import Option, OptionError, to_jsonable
+
+from ._errors import ClassifyWarning, GridError, ParameterError, SplitError, check_option
 from ._features import FeatureSet
-from ._grids import PCA_GRID, check_search, grid_size, is_search_pca, resolve_grid
-from ._heads import check_head, check_pca, make_head
-from ._metrics import BOUNDS, METRICS, fold_metrics, global_scores, pooled_report, summarise
-from ._result import CVResult, to_jsonable
-from ._splits import check_splits, make_splitter, repeat_ids
+from ._grids import PCA_GRID, SEARCH, check_search, grid_size, is_search_pca, resolve_grid
+from ._heads import PROBABILITY, WHITEN, check_pca, head_entry, make_head
+from ._metrics import (
+    BOUNDS,
+    METRIC,
+    METRICS,
+    SEARCH_METRIC,
+    MetricScorer,
+    check_metric,
+    fold_metrics,
+    global_scores,
+    pooled_report,
+    summarise,
+)
+from ._result import CVResult
+from ._splits import FOLDS, REPEATS, SEED, check_splits, make_splitter, repeat_ids
+
+
+@dataclasses.dataclass(frozen=True)
+class _JobsOption(Option):
+    """An int >= 1, or -1 for all cores (0 is refused)."""
+
+    def _check(self, value):
+        value = super()._check(value)
+        if value == 0:
+            raise OptionError("expected an integer >= 1 or -1 (all cores), got 0")
+        return value
+
+    @property
+    def doc(self) -> str:
+        return "integer >= 1 or -1 (all cores)"
+
+
+NESTED = Option("nested", False, "tune hyperparameters with an inner search in every outer training fold "
+                "(the chosen parameters of each fold are reported)", kind=bool)
+INNER_FOLDS = Option("inner_folds", 3, "inner folds of the nested search", kind=int, minimum=2)
+N_ITER = Option("n_iter", 10, "candidates of a random search", kind=int, minimum=1)
+JOBS = _JobsOption("jobs", -1, "cores used: outer folds run in parallel (joblib), one core each; -1 = all cores",
+                   kind=int, minimum=-1)
+#: The cross-validation scheme's settings (the spec's [cv] table).
+CV_OPTIONS = (NESTED, FOLDS, INNER_FOLDS, REPEATS, SEED, SEARCH, N_ITER)
 
 
 def check_jobs(jobs) -> int:
-    if isinstance(jobs, bool) or not isinstance(jobs, Integral) or not (jobs >= 1 or jobs == -1):
-        raise ParameterError(f"jobs must be an int >= 1 or -1 (all cores); got {jobs!r}")
-    return int(jobs)
+    return check_option(JOBS, jobs, "an int >= 1 or -1 (all cores)")
+
+
+def check_search_metric(search_metric, metric) -> str:
+    """The metric the inner search optimises: ``search_metric``, or ``metric`` when it is None."""
+    metric = check_metric(metric)
+    chosen = check_metric(search_metric, SEARCH_METRIC)
+    return metric if chosen is None else chosen
 
 
 def _check_feature_set(fs) -> FeatureSet:
@@ -51,15 +94,33 @@ def build_estimator(fs: FeatureSet, head: str, *, pca, whiten=False, seed=0, pro
     return make_head(head, pca=pca, whiten=whiten, random_state=seed, n_jobs=1, probability=probability, **params)
 
 
-def _make_search(estimator, grid, *, search, n_iter, inner, seed):
+def make_search(estimator, grid, *, search, n_iter, inner, seed, metric="balanced_accuracy", n_jobs=1):
+    """The ``GridSearchCV``/``RandomizedSearchCV`` over ``grid`` on the splits ``inner``, scored
+    by ``metric`` of ``METRICS`` (computed as the CV reports it) and refit on all its rows."""
+    common = dict(cv=inner, scoring=MetricScorer(metric), refit=True, n_jobs=n_jobs, error_score=np.nan)
     if search == "grid":
-        return GridSearchCV(estimator, grid, cv=inner, scoring="balanced_accuracy", refit=True, n_jobs=1, error_score=np.nan)
+        return GridSearchCV(estimator, grid, **common)
     size = grid_size(grid)
     n = n_iter if size is None else min(n_iter, size)
-    return RandomizedSearchCV(
-        estimator, grid, n_iter=n, cv=inner, scoring="balanced_accuracy", refit=True, n_jobs=1,
-        random_state=seed, error_score=np.nan,
-    )
+    return RandomizedSearchCV(estimator, grid, n_iter=n, random_state=seed, **common)
+
+
+def fit_search(searcher, X, y, *, where: str):
+    """Fit ``searcher``; a grid whose every candidate failed is a :class:`GridError` naming ``where``."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*(Scoring failed|One or more of the test scores|Persisting input arguments).*")
+        warnings.filterwarnings("ignore", category=FitFailedWarning)
+        try:
+            searcher.fit(X, y)
+        except ValueError as exc:
+            if "fits failed" not in str(exc):
+                raise
+            detail = [line for line in str(exc).splitlines() if line.strip()][-1].strip()
+            raise GridError(
+                f"every candidate of the grid failed on {where} (last error: {detail}); "
+                f"fix the grid values or pick ones that suit this data size"
+            ) from None
+    return searcher
 
 
 def _run_fold(estimator, X, y, groups, train, test, n_classes, search_spec, seed, inner_folds):
@@ -92,20 +153,9 @@ def _run_fold_body(estimator, X, y, groups, train, test, n_classes, search_spec,
                 # candidates that share scale/PCA parameters reuse the fitted transformers of an
                 # inner fold instead of refitting PCA for every classifier setting
                 est.set_params(memory=Memory(cache, verbose=0))
-            searcher = _make_search(est, search_spec["grid"], search=search_spec["search"], n_iter=search_spec["n_iter"], inner=inner_splits(), seed=seed)
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message=".*(Scoring failed|One or more of the test scores|Persisting input arguments).*")
-                warnings.filterwarnings("ignore", category=FitFailedWarning)
-                try:
-                    searcher.fit(X_train, y_train)
-                except ValueError as exc:
-                    if "fits failed" not in str(exc):
-                        raise
-                    detail = [line for line in str(exc).splitlines() if line.strip()][-1].strip()
-                    raise GridError(
-                        f"every candidate of the grid failed on an outer training fold of {len(train)} rows "
-                        f"(last error: {detail}); fix the grid values or pick ones that suit this data size"
-                    ) from None
+            searcher = make_search(est, search_spec["grid"], search=search_spec["search"], n_iter=search_spec["n_iter"],
+                                   inner=inner_splits(), seed=seed, metric=search_spec["metric"])
+            fit_search(searcher, X_train, y_train, where=f"an outer training fold of {len(train)} rows")
             best_params = dict(searcher.best_params_)
             est = searcher.best_estimator_
             if isinstance(est, Pipeline):
@@ -233,22 +283,24 @@ def _resolve_splits(fs: FeatureSet, splits, *, folds, repeats, seed):
 
 def cross_validate_head(
     feature_set: FeatureSet,
-    head: str,
+    head,
     *,
     pca=None,
-    whiten: bool = False,
-    folds: int = 5,
-    repeats: int = 1,
-    seed: int = 0,
-    nested: bool = False,
-    inner_folds: int = 3,
-    search: str = "grid",
-    n_iter: int = 10,
+    whiten: bool = WHITEN.default,
+    folds: int = FOLDS.default,
+    repeats: int = REPEATS.default,
+    seed: int = SEED.default,
+    nested: bool = NESTED.default,
+    inner_folds: int = INNER_FOLDS.default,
+    search: str = SEARCH.default,
+    n_iter: int = N_ITER.default,
     grid: dict | None = None,
     jobs: int = 1,
     splits=None,
-    probability: bool = False,
+    probability: bool = PROBABILITY.default,
     head_params: dict | None = None,
+    metric: str = METRIC.default,
+    search_metric: str | None = SEARCH_METRIC.default,
 ) -> CVResult:
     """Cross-validate ``head`` on ``feature_set`` and return a :class:`CVResult`.
 
@@ -256,8 +308,9 @@ def cross_validate_head(
     ----------
     feature_set : FeatureSet
         Labelled rows (every class with >= 2 samples).
-    head : str
-        One of ``HEADS``.
+    head : str, scikit-learn classifier or (label, classifier)
+        One of ``HEADS``, or your own estimator or ``Pipeline`` (cloned and fitted per fold as
+        given; ``pca``, ``whiten``, ``probability`` and ``head_params`` are for named heads only).
     pca : None, "off", int, float in (0, 1) or "search"
         PCA inside the pipeline (refit per training fold). ``"search"`` (nested only) searches
         ``pca__n_components`` over the default grid values.
@@ -266,10 +319,12 @@ def cross_validate_head(
     nested : bool
         Tune hyperparameters with an inner ``GridSearchCV``/``RandomizedSearchCV`` (``search``,
         ``n_iter``) over ``inner_folds`` stratified (grouped) folds of each outer training fold,
-        scored by balanced accuracy, refit on the whole training fold; the chosen parameters of
-        each outer fold are in ``result.best_params``.
+        scored by ``search_metric``, refit on the whole training fold; the chosen parameters of
+        each outer fold are in ``result.best_params``. A named head searches its default grid
+        (with ``grid``'s overrides); your own estimator searches ``grid`` only (no grid: plain fit).
     grid : dict, optional
-        Overrides of ``DEFAULT_GRIDS[head]`` (see :func:`resolve_grid`); needs ``nested=True``.
+        Overrides of ``DEFAULT_GRIDS[head]`` (see :func:`resolve_grid`), or the whole grid of
+        your own estimator (its ``get_params()`` names); needs ``nested=True``.
     jobs : int
         Outer folds run in parallel with joblib (-1: all cores); each fold uses one core
         (BLAS/OpenMP limited to one thread), so ``jobs`` is the number of cores used.
@@ -279,39 +334,37 @@ def cross_validate_head(
         Calibrate heads without ``predict_proba`` (svm, ridge) so log loss is available.
     head_params : dict, optional
         Fixed classifier parameters (``{"C": 0.1}``), see :func:`make_head`.
+    metric : str
+        The metric of ``METRICS`` you rank results by (recorded in ``result.config``).
+    search_metric : str, optional
+        The metric the inner search maximises (minimises for log_loss); default ``metric``.
     """
-    jobs = check_jobs(jobs)
-    job = prepare_head_cv(
-        feature_set, head, pca=pca, whiten=whiten, folds=folds, repeats=repeats, seed=seed, nested=nested,
-        inner_folds=inner_folds, search=search, n_iter=n_iter, grid=grid, splits=splits, probability=probability,
-        head_params=head_params,
-    )
-    return run_head_jobs([job], jobs=jobs)[0]
+    settings = dict(locals())
+    jobs = check_jobs(settings.pop("jobs"))
+    return run_head_jobs([_head_job(**settings)], jobs=jobs)[0]
 
 
-def prepare_head_cv(
-    feature_set: FeatureSet,
-    head: str,
-    *,
-    pca=None,
-    whiten: bool = False,
-    folds: int = 5,
-    repeats: int = 1,
-    seed: int = 0,
-    nested: bool = False,
-    inner_folds: int = 3,
-    search: str = "grid",
-    n_iter: int = 10,
-    grid: dict | None = None,
-    splits=None,
-    probability: bool = False,
-    head_params: dict | None = None,
-) -> CVJob:
-    """Validate the arguments of :func:`cross_validate_head` (but ``jobs``) and build its job."""
+_SIGNATURE = inspect.signature(cross_validate_head)
+
+
+def prepare_head_cv(feature_set: FeatureSet, head, **settings) -> CVJob:
+    """The job of ``cross_validate_head(feature_set, head, **settings)`` (any of its arguments
+    but ``jobs``), validated, to run with others in one pool by :func:`run_head_jobs`."""
+    if "jobs" in settings:
+        raise TypeError("prepare_head_cv() takes no 'jobs': pass it to run_head_jobs")
+    bound = _SIGNATURE.bind(feature_set, head, **settings)
+    bound.apply_defaults()
+    arguments = dict(bound.arguments)
+    del arguments["jobs"]
+    return _head_job(**arguments)
+
+
+def _head_job(*, feature_set, head, pca, whiten, folds, repeats, seed, nested, inner_folds, search, n_iter, grid,
+              splits, probability, head_params, metric, search_metric) -> CVJob:
     fs = _check_feature_set(feature_set)
-    check_head(head)
-    if not isinstance(nested, bool):
-        raise ParameterError(f"nested must be True or False; got {nested!r}")
+    label, custom = head_entry(head)
+    nested = check_option(NESTED, nested)
+    search_metric = check_search_metric(search_metric, metric)
     search_pca = is_search_pca(pca)
     if search_pca and not nested:
         raise ParameterError("pca='search' needs nested=True (a hyperparameter search); pass a fixed pca such as 0.95")
@@ -320,13 +373,38 @@ def prepare_head_cv(
     if not search_pca:
         check_pca(pca)
     search = check_search(search)
-    if isinstance(n_iter, bool) or not isinstance(n_iter, Integral) or n_iter < 1:
-        raise ParameterError(f"n_iter must be an int >= 1; got {n_iter!r}")
-    if isinstance(inner_folds, bool) or not isinstance(inner_folds, Integral) or inner_folds < 2:
-        raise ParameterError(f"inner_folds must be an int >= 2; got {inner_folds!r}")
-
+    n_iter = check_option(N_ITER, n_iter)
+    inner_folds = check_option(INNER_FOLDS, inner_folds)
+    if custom is not None:
+        estimator, resolved = _custom_estimator(label, custom, grid, pca=pca, whiten=whiten, probability=probability,
+                                                head_params=head_params)
+    else:
+        estimator, resolved = _named_estimator(fs, label, grid, pca=pca, whiten=whiten, seed=seed, nested=nested,
+                                               probability=probability, head_params=head_params)
     search_spec = None
-    build_pca = pca
+    if nested:
+        bad = [k for k, v in resolved.items() if hasattr(v, "rvs")]
+        if search == "grid" and bad:
+            raise GridError(f"grid key {bad[0]!r} holds a distribution, which needs search='random'; pass a list of values or search='random'")
+        if search_metric == "log_loss" and resolved and not hasattr(estimator, "predict_proba"):
+            raise ParameterError(f"search_metric='log_loss' needs probabilities, which head {label!r} does not give; "
+                                 f"pass probability=True or another search_metric")
+        search_spec = {"grid": resolved, "search": search, "n_iter": n_iter, "metric": search_metric}
+    splits = _resolve_splits(fs, splits, folds=folds, repeats=repeats, seed=seed)
+    config = {
+        "head": label, "pca": pca, "whiten": whiten, "nested": nested, "inner_folds": inner_folds if nested else None,
+        "search": search if nested else None, "n_iter": n_iter if nested and search == "random" else None,
+        "grid": search_spec["grid"] if nested else None, "probability": probability, "head_params": dict(head_params or {}),
+        "groups": fs.groups is not None, "metric": metric, "search_metric": search_metric if nested else None,
+    }
+    if custom is not None:
+        config["estimator"] = repr(custom)
+    return CVJob(fs, estimator, label, splits, search_spec, seed, inner_folds, config)
+
+
+def _named_estimator(fs, head, grid, *, pca, whiten, seed, nested, probability, head_params):
+    """The Pipeline of a named head and its search grid (``{}`` without a search)."""
+    resolved = {}
     if nested:
         resolved = resolve_grid(head, grid, pca=pca, probability=probability)
         if head_params:  # a parameter fixed by head_params is not searched unless the grid asks for it
@@ -336,21 +414,36 @@ def prepare_head_cv(
                 if not (k.startswith("clf__") and k.rsplit("__", 1)[-1] in head_params)
                 or k in asked or "clf__" + k.rsplit("__", 1)[-1] in asked
             }
-        bad = [k for k, v in resolved.items() if hasattr(v, "rvs")]
-        if search == "grid" and bad:
-            raise GridError(f"grid key {bad[0]!r} holds a distribution, which needs search='random'; pass a list of values or search='random'")
-        search_spec = {"grid": resolved, "search": search, "n_iter": n_iter}
-        if search_pca:
-            build_pca = PCA_GRID[0]  # placeholder: the search sets pca__n_components
+    build_pca = PCA_GRID[0] if is_search_pca(pca) else pca  # placeholder: the search sets pca__n_components
     estimator = build_estimator(fs, head, pca=build_pca, whiten=whiten, seed=seed, probability=probability, head_params=head_params)
-    splits = _resolve_splits(fs, splits, folds=folds, repeats=repeats, seed=seed)
-    config = {
-        "head": head, "pca": pca, "whiten": whiten, "nested": nested, "inner_folds": inner_folds if nested else None,
-        "search": search if nested else None, "n_iter": n_iter if nested and search == "random" else None,
-        "grid": search_spec["grid"] if nested else None, "probability": probability, "head_params": dict(head_params or {}),
-        "groups": fs.groups is not None,
-    }
-    return CVJob(fs, estimator, head, splits, search_spec, seed, inner_folds, config)
+    return estimator, resolved
+
+
+def _custom_estimator(label, estimator, grid, *, pca, whiten, probability, head_params):
+    """A user's classifier as given and its grid (checked against its ``get_params()``)."""
+    from ._heads import pca_enabled
+
+    given = [name for name, on in (("pca", is_search_pca(pca) or pca_enabled(pca)), ("whiten", whiten),
+                                   ("probability", probability), ("head_params", bool(head_params))) if on]
+    if given:
+        raise ParameterError(f"{', '.join(given)} configure featx's named heads, not your estimator {label!r}; "
+                             f"build the step into your estimator (or its Pipeline) instead")
+    if grid is not None and not isinstance(grid, dict):
+        raise GridError(f"the grid of head {label!r} must be a dict of parameter -> values, got {type(grid).__name__}")
+    params = estimator.get_params(deep=True)
+    resolved = {}
+    for key, values in (grid or {}).items():
+        if key not in params:
+            ends = [p for p in sorted(params) if p.endswith(f"__{key}")]
+            hint = f"did you mean {' or '.join(map(repr, ends))}? " if ends else ""
+            raise GridError(f"unknown grid key for head {label!r}: {key!r}; {hint}grid keys are the estimator's "
+                            f"get_params() names, such as {', '.join(sorted(p for p in params if '__' in p)[:4])}")
+        if not hasattr(values, "rvs"):
+            values = [values] if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__") else list(values)
+            if not values:
+                raise GridError(f"grid key {key!r} of head {label!r} has an empty value list; give at least one value")
+        resolved[key] = values
+    return estimator, resolved
 
 
 def run_head_jobs(cv_jobs: list[CVJob], *, jobs: int, progress=None) -> list[CVResult]:

@@ -17,12 +17,12 @@ from sklearn.ensemble import StackingClassifier, VotingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
-from ._compare import _check_feature_sets, _check_heads
+from ._compare import _check_feature_sets
 from ._cv import _resolve_splits, check_jobs, run_cv
 from ._errors import ParameterError, unknown_message
 from ._estimators import ColumnSlice
 from ._features import FeatureSet, align_feature_sets, check_same_rows
-from ._heads import check_pca, make_head
+from ._heads import check_pca, head_entries, make_head
 from ._result import CVResult
 
 METHODS = ("soft", "stacking")
@@ -37,9 +37,13 @@ def _member_heads(feature_sets: list[FeatureSet], heads) -> list[tuple[int, str]
         missing = [n for n in names if not heads.get(n)]
         if missing:
             raise ParameterError(f"heads gives no head for feature sets {missing}; map every feature set to a head or list of heads")
-        return [(i, h) for i, fs in enumerate(feature_sets) for h in _check_heads(heads[fs.name])]
-    heads = _check_heads(heads)
+        return [(i, h) for i, fs in enumerate(feature_sets) for h in _names(heads[fs.name])]
+    heads = _names(heads)
     return [(i, h) for i in range(len(feature_sets)) for h in heads]
+
+
+def _names(heads) -> list[str]:
+    return [label for label, _ in head_entries(heads, estimators=False)]
 
 
 def _safe(name: str) -> str:

@@ -7,6 +7,7 @@ one line that names the problem and the fix (quoting the bad value and the allow
 from __future__ import annotations
 
 import difflib
+from numbers import Integral
 
 
 class ClassifyError(Exception):
@@ -74,3 +75,29 @@ def unknown_message(what: str, name, choices) -> str:
     """``"unknown head 'lgreg'; did you mean 'logreg'? choose from: ..."`` (one line)."""
     hint = suggest(name, choices)
     return f"unknown {what} {name!r}{hint + ' ' if hint else '; '}{choose_from(choices)}"
+
+
+def check_option(option, value, expected: str | None = None):
+    """``option.check(value)`` (a :class:`featx.common.Option`) with classify's messages:
+    ``"folds must be an int >= 2; got 1"``, ``"unknown search 'rand'; did you mean 'random'? ..."``.
+
+    numpy integers count as ints; ``expected`` replaces the generated "an int >= 2" wording.
+    """
+    from featx.common import OptionError
+
+    if isinstance(value, Integral) and not isinstance(value, bool) and type(value) is not int:
+        value = int(value)
+    try:
+        return option.check(value)
+    except OptionError:
+        pass
+    if option.choices is not None and expected is None:
+        raise ParameterError(unknown_message(option.name, value, option.choices)) from None
+    if expected is None:
+        if option.kind is bool:
+            expected = "True or False"
+        else:
+            expected = "an int" if option.kind is int else "a number"
+            if option.minimum is not None:
+                expected += f" >= {option.minimum}"
+    raise ParameterError(f"{option.name} must be {expected}; got {value!r}") from None

@@ -103,19 +103,11 @@ class ReencodedXGBClassifier(ClassifierMixin, BaseEstimator):
         random_state: int = 0,
         classes=None,
     ):
-        self.n_estimators = n_estimators
-        self.max_depth = max_depth
-        self.learning_rate = learning_rate
-        self.subsample = subsample
-        self.colsample_bytree = colsample_bytree
-        self.min_child_weight = min_child_weight
-        self.reg_lambda = reg_lambda
-        self.max_bin = max_bin
-        self.tree_method = tree_method
-        self.device = device
-        self.n_jobs = n_jobs
-        self.random_state = random_state
-        self.classes = classes
+        # store every keyword argument as given (scikit-learn's contract), one per parameter
+        params = dict(locals())
+        del params["self"]
+        for name, value in params.items():
+            setattr(self, name, value)
 
     def fit(self, X, y):
         from xgboost import XGBClassifier

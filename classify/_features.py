@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -204,34 +205,64 @@ def check_same_rows(feature_sets: Sequence[FeatureSet], *, what: str = "compare"
             )
 
 
-def align_feature_sets(feature_sets: Sequence[FeatureSet]) -> list[FeatureSet]:
-    """Reorder feature sets of the same images to the row order of the first, matching ``keys``.
+class AlignedFeatureSets(list):
+    """The feature sets :func:`align_feature_sets` returns (a list, in the order given), with
+    ``dropped``: ``{feature set name: rows of it left out}`` (all 0 unless ``missing="drop"``)."""
 
-    Every feature set needs ``keys`` and the key sets must be equal. Labels, class names and
-    groups must then agree row by row (checked).
+    def __init__(self, feature_sets, dropped: dict):
+        super().__init__(feature_sets)
+        self.dropped = dict(dropped)
+
+    @property
+    def n_dropped(self) -> int:
+        """The most rows any one feature set lost (0: every set kept all its rows)."""
+        return max(self.dropped.values(), default=0)
+
+
+def align_feature_sets(feature_sets: Sequence[FeatureSet], *, missing: str = "error") -> AlignedFeatureSets:
+    """Feature sets of the same images, row-matched through their ``keys``.
+
+    ``missing="error"`` (default): the key sets must be equal; every set is reordered to the
+    row order of the first. ``missing="drop"``: rows whose key some set lacks are left out of
+    every set, and the rows kept (those whose keys every set has) are put in sorted key order;
+    ``result.dropped`` says how many rows each set lost (``result.n_dropped``: the most).
+
+    Every feature set needs ``keys``. Labels, class names and groups must then agree row by row
+    (checked). Returns an :class:`AlignedFeatureSets` (a list, one set per input, same order).
     """
+    if missing not in ("error", "drop"):
+        raise AlignmentError(f"missing must be 'error' or 'drop'; got {missing!r}")
     feature_sets = list(feature_sets)
     if not feature_sets:
         raise AlignmentError("no feature sets given; pass at least one")
-    missing = [fs.name for fs in feature_sets if fs.keys is None]
-    if missing:
+    nokeys = [fs.name for fs in feature_sets if fs.keys is None]
+    if nokeys:
         raise AlignmentError(
-            f"feature sets {missing} have no keys; rows can only be matched by keys (content hashes or paths): "
+            f"feature sets {nokeys} have no keys; rows can only be matched by keys (content hashes or paths): "
             f"read them from the cache with keys"
         )
     first = feature_sets[0]
-    ref = first.keys
-    out = [first]
-    for fs in feature_sets[1:]:
-        a, b = set(ref.tolist()), set(fs.keys.tolist())
-        if a != b:
-            only_a, only_b = len(a - b), len(b - a)
-            raise AlignmentError(
-                f"feature sets {first.name!r} and {fs.name!r} describe different images "
-                f"({only_a} keys only in the first, {only_b} only in the second); extract both from the same source"
-            )
+    if missing == "drop":
+        ref = functools.reduce(np.intersect1d, [fs.keys for fs in feature_sets])  # sorted, unique
+    else:
+        ref = first.keys
+        for fs in feature_sets[1:]:
+            a, b = set(ref.tolist()), set(fs.keys.tolist())
+            if a != b:
+                raise AlignmentError(
+                    f"feature sets {first.name!r} and {fs.name!r} describe different images "
+                    f"({len(a - b)} keys only in the first, {len(b - a)} only in the second); extract both from the same "
+                    f"source, or pass missing='drop' to keep the rows every set has"
+                )
+    if not len(ref):
+        raise AlignmentError(f"feature sets {[fs.name for fs in feature_sets]} share no keys; they describe different images")
+    out = []
+    for fs in feature_sets:
+        if fs is first and missing == "error":
+            out.append(fs)
+            continue
         pos = {k: i for i, k in enumerate(fs.keys.tolist())}
         order = np.fromiter((pos[k] for k in ref.tolist()), dtype=np.int64, count=len(ref))
         out.append(fs.subset(order))
     check_same_rows(out, what="align")
-    return out
+    return AlignedFeatureSets(out, {fs.name: fs.n_samples - len(ref) for fs in feature_sets})

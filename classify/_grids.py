@@ -4,7 +4,7 @@ Keys are Pipeline parameter names (``clf__C``, ``pca__n_components``). The grids
 purpose: nested 5x3 CV of logreg, svm, rf and xgb with ``pca=0.95`` on 400 x 1280 features costs
 about 55 CPU-seconds (logreg 4, svm 7, rf 29, xgb 16), i.e. roughly 30 s with ``jobs=2`` on an idle
 2-core machine (122 s measured on a heavily shared one); ``pca="search"`` doubles it
-(tests/unit/classify/test_timing.py, ``pytest -m slow``).
+(``benchmarks/bench_nested_cv.py``).
 """
 
 from __future__ import annotations
@@ -14,8 +14,12 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ._errors import GridError, ParameterError, unknown_message
+from featx.common import Option
+
+from ._errors import GridError, check_option, unknown_message
 from ._heads import check_head, check_pca, make_head, pca_enabled
+
+SEARCH = Option("search", "grid", "inner search: exhaustive 'grid' or 'random' (n_iter candidates)", choices=("grid", "random"))
 
 #: Values of ``pca__n_components`` searched when ``pca="search"``.
 PCA_GRID: list = [0.9, 0.99]
@@ -120,6 +124,4 @@ def resolve_grid(head: str, overrides: Mapping | None = None, *, pca="search", p
 
 
 def check_search(search) -> str:
-    if search not in ("grid", "random"):
-        raise ParameterError(unknown_message("search", search, ("grid", "random")))
-    return search
+    return check_option(SEARCH, search)

@@ -13,17 +13,69 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC, LinearSVC
 
-from ._errors import ParameterError, UnknownHeadError, unknown_message
+from featx.common import Option
+
+from ._errors import ParameterError, UnknownHeadError, check_option, unknown_message
 from ._estimators import NearestCentroidL2, ReencodedXGBClassifier
 
 #: Head names accepted by :func:`make_head`.
 HEADS: tuple[str, ...] = ("logreg", "svm", "svm_rbf", "rf", "xgb", "knn", "ridge", "centroid")
+
+WHITEN = Option("whiten", False, "whiten the PCA components (ignored without PCA)", kind=bool)
+PROBABILITY = Option("probability", False, "calibrate heads without predict_proba (svm, svm_rbf, ridge) so log loss "
+                     "and probability-based ROC AUC are available (slower)", kind=bool)
 
 
 def check_head(name) -> str:
     if not isinstance(name, str) or name not in HEADS:
         raise UnknownHeadError(unknown_message("head", name, HEADS))
     return name
+
+
+def head_entry(head) -> tuple[str, object | None]:
+    """``(label, estimator)`` of one entry of a list of heads.
+
+    A head name gives ``(name, None)``; a scikit-learn classifier (an instance: an estimator or
+    a ``Pipeline`` ending in one) gives ``(its class name, estimator)``, a ``(label, classifier)``
+    pair ``(label, classifier)``.
+    """
+    if isinstance(head, str):
+        return check_head(head), None
+    from sklearn.base import is_classifier
+
+    label, est = head if _is_pair(head) else (None, head)
+    if isinstance(est, type) or not (hasattr(est, "fit") and hasattr(est, "get_params") and is_classifier(est)):
+        raise UnknownHeadError(
+            f"a head must be a name ({', '.join(HEADS)}), a scikit-learn classifier instance or a (label, classifier) "
+            f"pair; got {head!r}"
+        )
+    if label is None:
+        steps = getattr(est, "steps", None)
+        label = f"{type(est).__name__}({', '.join(n for n, _ in steps)})" if steps else type(est).__name__
+    if not label.strip():
+        raise ParameterError(f"the label of head {est!r} is empty; pass a (label, classifier) pair with a name")
+    return label, est
+
+
+def _is_pair(head) -> bool:
+    return isinstance(head, tuple) and len(head) == 2 and isinstance(head[0], str) and not isinstance(head[1], str)
+
+
+def head_entries(heads, *, estimators: bool = True) -> list[tuple[str, object | None]]:
+    """``[(label, estimator or None), ...]`` of ``heads``: a comma-separated string of names, one
+    entry, or a list of entries (names; with ``estimators``, also classifiers and pairs)."""
+    if isinstance(heads, str):
+        heads = [h.strip() for h in heads.split(",") if h.strip()]
+    elif _is_pair(heads) or hasattr(heads, "fit"):
+        heads = [heads]
+    heads = list(heads)
+    if not heads:
+        raise ParameterError("no heads given; pass e.g. heads=['logreg', 'svm']")
+    entries = [head_entry(h) if estimators else (check_head(h), None) for h in heads]
+    labels = [label for label, _ in entries]
+    if len(set(labels)) != len(labels):
+        raise ParameterError(f"heads {labels} repeat a name; list every head once (label your estimators with (label, estimator) pairs)")
+    return entries
 
 
 def pca_enabled(pca) -> bool:
@@ -125,8 +177,8 @@ def make_head(
     """
     check_head(name)
     n_components = check_pca(pca)
-    if not isinstance(whiten, bool):
-        raise ParameterError(f"whiten must be True or False; got {whiten!r}")
+    check_option(WHITEN, whiten)
+    check_option(PROBABILITY, probability)
     if not (isinstance(n_jobs, Integral) and (n_jobs >= 1 or n_jobs == -1)):
         raise ParameterError(f"n_jobs must be an int >= 1 or -1 (all cores); got {n_jobs!r}")
     if n_components is None:

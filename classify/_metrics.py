@@ -16,20 +16,25 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from ._errors import ParameterError, unknown_message
+from featx.common import Option
+
+from ._errors import check_option
 
 #: Metrics computed on every outer fold; higher is better except ``log_loss``.
 METRICS: tuple[str, ...] = ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "log_loss")
+METRIC = Option("metric", "balanced_accuracy", "metric that ranks configurations, picks the best and is plotted",
+                choices=METRICS)
+SEARCH_METRIC = Option("search_metric", None, "metric the inner hyperparameter search optimises (default: the "
+                       "ranking metric)", choices=METRICS)
 LOWER_IS_BETTER = frozenset({"log_loss"})
 #: Range of each metric; interval ends are clipped to it.
 BOUNDS = {"accuracy": (0.0, 1.0), "balanced_accuracy": (0.0, 1.0), "f1_macro": (0.0, 1.0), "roc_auc": (0.0, 1.0),
           "log_loss": (0.0, math.inf)}
 
 
-def check_metric(metric) -> str:
-    if metric not in METRICS:
-        raise ParameterError(unknown_message("metric", metric, METRICS))
-    return metric
+def check_metric(metric, option: Option = METRIC) -> str:
+    """``metric`` if it is one of ``METRICS`` (``option`` names it in the message)."""
+    return check_option(option, metric)
 
 
 def global_scores(estimator, X, n_classes: int):
@@ -59,35 +64,83 @@ def global_scores(estimator, X, n_classes: int):
     return proba, scores
 
 
-def fold_metrics(y_true, y_pred, proba, scores, labels) -> dict[str, float]:
+def _accuracy(y_true, y_pred, proba, scores, labels) -> float:
+    return float(accuracy_score(y_true, y_pred))
+
+
+def _balanced_accuracy(y_true, y_pred, proba, scores, labels) -> float:
+    return float(balanced_accuracy_score(y_true, y_pred))
+
+
+def _f1_macro(y_true, y_pred, proba, scores, labels) -> float:
+    return float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0))
+
+
+def _roc_auc(y_true, y_pred, proba, scores, labels) -> float:
+    if scores is None or not np.array_equal(np.unique(y_true), labels):
+        return math.nan
+    if labels.size == 2:
+        return float(roc_auc_score(y_true == labels[1], scores[:, labels[1]] - scores[:, labels[0]]))
+    return float(np.mean([roc_auc_score(y_true == c, scores[:, c]) for c in labels]))
+
+
+def _log_loss(y_true, y_pred, proba, scores, labels) -> float:
+    if proba is None:
+        return math.nan
+    p = np.clip(proba[:, labels], 1e-15, 1.0)
+    p /= p.sum(axis=1, keepdims=True)
+    return float(log_loss(y_true, p, labels=labels))
+
+
+#: The one table of metric functions ``f(y_true, y_pred, proba, scores, labels) -> float``.
+_FUNCTIONS = {"accuracy": _accuracy, "balanced_accuracy": _balanced_accuracy, "f1_macro": _f1_macro,
+              "roc_auc": _roc_auc, "log_loss": _log_loss}
+#: Metrics that need ``proba`` or ``scores`` (the others only need predictions).
+_NEEDS_SCORES = frozenset({"roc_auc", "log_loss"})
+
+
+def fold_metrics(y_true, y_pred, proba, scores, labels, metrics=METRICS) -> dict[str, float]:
     """Metrics of one fold. ``labels`` are the classes present in the whole data set.
 
     ROC AUC (one-vs-rest macro for multiclass) needs scores and every class of ``labels`` in
     the fold, else NaN; log loss needs probabilities, else NaN.
     """
     labels = np.asarray(labels)
-    out = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "y_pred contains classes not in y_true" on grouped folds
-        out["accuracy"] = float(accuracy_score(y_true, y_pred))
-        out["balanced_accuracy"] = float(balanced_accuracy_score(y_true, y_pred))
-        out["f1_macro"] = float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0))
-        present = np.unique(y_true)
-        auc = math.nan
-        if scores is not None and np.array_equal(present, labels):
-            if labels.size == 2:
-                auc = roc_auc_score(y_true == labels[1], scores[:, labels[1]] - scores[:, labels[0]])
-            else:
-                auc = float(np.mean([roc_auc_score(y_true == c, scores[:, c]) for c in labels]))
-        out["roc_auc"] = float(auc)
-        ll = math.nan
-        if proba is not None:
-            p = proba[:, labels]
-            p = np.clip(p, 1e-15, 1.0)
-            p /= p.sum(axis=1, keepdims=True)
-            ll = float(log_loss(y_true, p, labels=labels))
-        out["log_loss"] = ll
-    return out
+        return {m: _FUNCTIONS[m](y_true, y_pred, proba, scores, labels) for m in metrics}
+
+
+class MetricScorer:
+    """``scorer(estimator, X, y) -> float``: one metric of :data:`METRICS`, computed as the CV
+    reports it (:func:`fold_metrics`), for a fitted classifier whose classes are label indices.
+
+    ``greater_is_better=True`` (for scikit-learn searches) negates ``log_loss``; otherwise the
+    metric's own value is returned. ``labels`` default to the classes seen by the estimator or
+    present in ``y``; a metric that cannot be computed (a class missing from a fold, no
+    probabilities) is NaN.
+    """
+
+    def __init__(self, metric: str, *, labels=None, greater_is_better: bool = True):
+        self.metric = check_metric(metric)
+        self.labels = None if labels is None else np.asarray(labels, dtype=np.int64)
+        self.greater_is_better = greater_is_better
+
+    def __call__(self, estimator, X, y) -> float:
+        y = np.asarray(y)
+        pred = np.asarray(estimator.predict(X)).astype(np.int64)
+        labels = self.labels
+        if labels is None:
+            labels = np.union1d(np.asarray(estimator.classes_).astype(np.int64), np.unique(y))
+        proba = scores = None
+        if self.metric in _NEEDS_SCORES:
+            n_classes = int(max(labels.max(), np.asarray(estimator.classes_).max())) + 1
+            proba, scores = global_scores(estimator, X, n_classes)
+        value = fold_metrics(y, pred, proba, scores, labels, metrics=(self.metric,))[self.metric]
+        return -value if self.greater_is_better and self.metric in LOWER_IS_BETTER else value
+
+    def __repr__(self) -> str:
+        return f"MetricScorer({self.metric!r})"
 
 
 def summarise(values, bounds: tuple[float, float] | None = None) -> dict:

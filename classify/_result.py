@@ -3,34 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-import math
-from typing import Any
 
 import numpy as np
 
+from featx.common import to_jsonable
+from featx.common.jsonable import nan_from_none
+
+from ._errors import ParameterError
 from ._metrics import METRICS
-
-
-def to_jsonable(value: Any) -> Any:
-    """numpy scalars/arrays -> Python floats/ints/lists; NaN/inf -> None; tuples -> lists."""
-    if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return to_jsonable(value.tolist())
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        v = float(value)
-        return v if math.isfinite(v) else None
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return repr(value)  # estimators in param grids, paths...
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -94,8 +74,10 @@ class CVResult:
     def to_record(self, *, predictions: bool = True) -> dict:
         """Everything as JSON-serialisable data (numpy -> lists/floats, NaN -> None).
 
-        With ``predictions`` the out-of-fold predictions (``oof_pred``) and the test indices of
-        every fold (``fold_test_indices``) are included; probabilities are never included.
+        With ``predictions`` the record also holds the out-of-fold predictions (``oof_pred``),
+        probabilities (``oof_proba``, None without them), the (train, test) indices of every fold
+        (``fold_indices``; ``fold_test_indices`` repeats the test parts), so that
+        :meth:`from_record` rebuilds an equal result.
         """
         rec = {
             "feature_set": self.feature_set,
@@ -112,8 +94,37 @@ class CVResult:
         }
         if predictions:
             rec["oof_pred"] = self.oof_pred
+            rec["oof_proba"] = self.oof_proba
+            rec["fold_indices"] = [[train, test] for train, test in self.fold_indices]
             rec["fold_test_indices"] = [test for _, test in self.fold_indices]
         return to_jsonable(rec)
+
+    @classmethod
+    def from_record(cls, record: dict) -> CVResult:
+        """The inverse of ``to_record(predictions=True)`` (also after ``json.dumps``/``json.loads``):
+        None back to NaN in the metrics, times and probabilities, lists back to numpy arrays."""
+        missing = [k for k in ("feature_set", "head", "metrics", "class_names", "confusion", "oof_pred", "fold_indices") if k not in record]
+        if missing:
+            raise ParameterError(
+                f"the record lacks {', '.join(missing)}; rebuild a CVResult from to_record(predictions=True)"
+            )
+        proba = record.get("oof_proba")
+        return cls(
+            feature_set=record["feature_set"],
+            head=record["head"],
+            metrics=nan_from_none(record["metrics"]),
+            best_params=list(record.get("best_params", [])),
+            fit_times=[float(v) for v in nan_from_none(list(record.get("fit_times", [])))],
+            confusion=np.asarray(record["confusion"], dtype=np.int64),
+            class_names=list(record["class_names"]),
+            per_class=dict(record.get("per_class", {})),
+            oof_pred=np.asarray(record["oof_pred"], dtype=np.int64),
+            fold_indices=[(np.asarray(tr, dtype=np.int64), np.asarray(te, dtype=np.int64)) for tr, te in record["fold_indices"]],
+            meta=dict(record.get("meta", {})),
+            config=dict(record.get("config", {})),
+            oof_proba=None if proba is None else np.asarray(nan_from_none(proba), dtype=np.float64),
+            score_times=[float(v) for v in nan_from_none(list(record.get("score_times", [])))],
+        )
 
     def __repr__(self) -> str:
         m = self.metrics["balanced_accuracy"]

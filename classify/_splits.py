@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import warnings
-from numbers import Integral
-
 import numpy as np
 from sklearn.model_selection import RepeatedStratifiedKFold, StratifiedGroupKFold, StratifiedKFold
 
-from ._errors import ClassifyWarning, ParameterError, SplitError
+from featx.common import Option
 
+from ._errors import ClassifyWarning, SplitError, check_option
 
-def _check_int(name: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
-        raise ParameterError(f"{name} must be an int >= {minimum}; got {value!r}")
-    return int(value)
+FOLDS = Option("folds", 5, "outer folds (capped at the smallest class count, with a warning)", kind=int, minimum=2)
+REPEATS = Option("repeats", 1, "repeats of the outer K-fold (new shuffles from derived seeds)", kind=int, minimum=1)
+SEED = Option("seed", 0, "seed of the splits and estimators: the same seed gives the same folds for every head, "
+              "layer and model", kind=int, minimum=0)
 
 
 def _plain(value):
@@ -38,10 +37,9 @@ def make_splitter(y, groups=None, *, folds: int = 5, repeats: int = 1, seed: int
     groups any class appears in) with a :class:`ClassifyWarning`. A class with fewer than 2
     samples (or groups) is an error. ``repeats > 1`` repeats the K-fold with derived seeds.
     """
-    folds = _check_int("folds", folds, 2)
-    repeats = _check_int("repeats", repeats, 1)
-    if isinstance(seed, bool) or not isinstance(seed, Integral) or seed < 0:
-        raise ParameterError(f"seed must be an int >= 0; got {seed!r}")
+    folds = check_option(FOLDS, folds)
+    repeats = check_option(REPEATS, repeats)
+    seed = check_option(SEED, seed)
     y = np.asarray(y)
     if y.ndim != 1 or y.size == 0:
         raise SplitError(f"y must be a non-empty 1-D array of labels; got shape {y.shape}")
