@@ -104,7 +104,7 @@ def main(argv=None) -> int:
 
     import torch
     from featx.extract import FeatureComputer, build_backbone, extract, resolve_layers
-    from featx.extract._engine import resolve_precision
+    from featx.extract import resolve_precision
 
     workdir = args.workdir or tempfile.mkdtemp(prefix="featx-bench-", dir=C.BENCH_DATA if os.path.isdir(C.BENCH_DATA) else None)
     source = C.subset_manifest(args.source, args.limit, workdir)

@@ -86,3 +86,17 @@ def remove_stale_tmp(path) -> int:
             os.unlink(stale)
             removed += 1
     return removed
+
+
+def write_csv(path, rows) -> str:
+    """Write ``rows`` (lists of cells, the header first) as CSV, atomically; returns ``path``.
+    Text is UTF-8 with undecodable path bytes kept (``surrogateescape``), lines end as the
+    ``csv`` module ends them on every platform."""
+    import csv
+    import io
+
+    buf = io.StringIO(newline="")
+    csv.writer(buf).writerows(rows)
+    with atomic_write(path, "wb") as fh:
+        fh.write(buf.getvalue().encode("utf-8", "surrogateescape"))
+    return os.fspath(path)

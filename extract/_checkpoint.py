@@ -8,8 +8,9 @@ import time
 
 import torch
 
+from featx.common import atomic_write
 from featx.extract._errors import CheckpointError
-from featx.extract._store import fsync_path
+from featx.extract._weights import is_state_dict, load_plain
 
 FORMAT = "featx.checkpoint"
 VERSION = 1
@@ -44,34 +45,23 @@ def save_checkpoint(
 
 
 def save_atomic(payload, path: str) -> None:
-    """``torch.save`` to a temporary file, fsync, rename, fsync the folder: after a kill or a
-    power cut ``path`` holds the old content or the new one, never a partial file."""
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "wb") as fh:
+    """``torch.save`` atomically (:func:`featx.common.atomic_write`): after a kill or a power cut
+    ``path`` holds the old content or the new one, never a partial file."""
+    with atomic_write(path, "wb") as fh:
         torch.save(payload, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    fsync_path(os.path.dirname(os.path.abspath(path)))
 
 
 def read_checkpoint(path: str) -> dict:
     """Read and check a featx checkpoint; never unpickles code."""
     if not os.path.isfile(path):
         raise CheckpointError(f"checkpoint {path!r} does not exist; check the path or run 'featx finetune' first")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise CheckpointError(
-            f"cannot read {path!r} as a featx checkpoint with weights_only=True ({first[:200]}); "
-            "only files written by featx are accepted"
-        ) from None
+    ckpt = load_plain(path, CheckpointError)
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
-        raise CheckpointError(
-            f"{path!r} is not a featx checkpoint; for a plain state_dict use "
-            "--model ARCH --weights FILE"
-        )
+        if is_state_dict(ckpt):
+            raise CheckpointError(f"{path!r} is not a featx checkpoint; for a plain state_dict use "
+                                  "--model ARCH --weights FILE")
+        raise CheckpointError(f"{path!r} is not a featx checkpoint or state_dict and was not loaded "
+                              "(it has no featx 'format' key); pass a file written by 'featx finetune'")
     if int(ckpt.get("version", 0)) > VERSION:
         raise CheckpointError(
             f"{path!r} is checkpoint format version {ckpt.get('version')}, newer than this featx reads "

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import torch
 
+from featx.common import Option
+
 POOLS = ("avg", "max", "avgmax", "none")
+POOL = Option("pool", "avg", "pooling of spatial maps", choices=POOLS)
 LARGE_FLAT_DIM = 65536  # --pool none on a map bigger than this gets a warning
 
 

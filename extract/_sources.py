@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import csv
 import os
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from featx.extract._errors import SourceError
+
+
+class SourceWarning(UserWarning):
+    """A source was listed with something left out (a symlinked folder not followed)."""
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 SPLIT_NAMES = ("train", "training", "val", "valid", "validation", "test", "testing")
@@ -30,6 +35,7 @@ class SourceTable:
     class_names: list[str]
     groups: list[str] = field(default_factory=list)
     splits: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # symlinked folders not followed, one line each
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -57,12 +63,61 @@ def _is_image(name: str) -> bool:
     return name.lower().endswith(IMAGE_EXTENSIONS) and not name.startswith(".")
 
 
-def _walk_images(top: str) -> list[str]:
+class _Links:
+    """What a folder walk has listed, by real path: each symlinked folder is followed at most
+    once, never into a folder of the source itself (a loop such as ``a/up -> ..``, or an alias of
+    folders listed by their own paths), and no file is listed twice through links."""
+
+    def __init__(self, root: str):
+        self.root = os.path.realpath(root)
+        self.followed: set[str] = set()
+        self.files: set[str] = set()
+        self.notes: list[str] = []
+
+    def _note(self, path: str, why: str) -> None:
+        self.notes.append(f"{os.path.relpath(path, self.root)} -> {os.readlink(path)}: {why}; not followed")
+
+    def follow(self, parent: str, path: str) -> bool:
+        if not os.path.islink(path):
+            return True
+        real = os.path.realpath(path)
+        if _within(os.path.realpath(parent), real):
+            self._note(path, "loops back to a folder above it")
+        elif _within(real, self.root):
+            self._note(path, "links to a folder the source lists already")
+        elif real in self.followed:
+            self._note(path, "links to a folder followed already through another link")
+        else:
+            self.followed.add(real)
+            return True
+        return False
+
+    def new_file(self, path: str) -> bool:
+        real = os.path.realpath(path)
+        if real in self.files:
+            return False
+        self.files.add(real)
+        return True
+
+
+def _within(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def _walk_images(top: str, links: _Links) -> list[str]:
     found = []
     for dirpath, dirnames, filenames in os.walk(top, followlinks=True):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        found.extend(os.path.join(dirpath, f) for f in filenames if _is_image(f))
+        dirnames[:] = [d for d in sorted(dirnames) if not d.startswith(".") and links.follow(dirpath, os.path.join(dirpath, d))]
+        found.extend(p for p in (os.path.join(dirpath, f) for f in sorted(filenames) if _is_image(f)) if links.new_file(p))
     return sorted(found)
+
+
+def _report(root: str, links: _Links, table: SourceTable) -> SourceTable:
+    table.notes = list(links.notes)
+    if links.notes:
+        more = f" (and {len(links.notes) - 1} more)" if len(links.notes) > 1 else ""
+        warnings.warn(f"source {root!r}: symlinked folder {links.notes[0]}{more}", SourceWarning, stacklevel=4)
+    return table
 
 
 def _read_folder(root: str) -> SourceTable:
@@ -70,28 +125,30 @@ def _read_folder(root: str) -> SourceTable:
     subdirs = sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d)) and not d.startswith("."))
     splits = subdirs if subdirs and all(d.lower() in SPLIT_NAMES for d in subdirs) else [""]
     rows: list[tuple[str, str, str]] = []  # (relative path, class, split)
+    links = _Links(root)
     for split in splits:
         base = os.path.join(root, split) if split else root
         class_dirs = sorted(d for d in os.listdir(base) if os.path.isdir(os.path.join(base, d)) and not d.startswith("."))
         for cls in class_dirs:
-            for path in _walk_images(os.path.join(base, cls)):
+            for path in _walk_images(os.path.join(base, cls), links):
                 rows.append((os.path.relpath(path, root), cls, split))
     if rows:
         class_names = sorted({c for _, c, _ in rows})
         index = {c: i for i, c in enumerate(class_names)}
         rows.sort()
-        return SourceTable(
+        return _report(root, links, SourceTable(
             root, "folder", [r[0] for r in rows], np.array([index[r[1]] for r in rows], dtype=np.int64),
             class_names, groups=[""] * len(rows), splits=[r[2] for r in rows],
-        )
-    images = [os.path.relpath(p, root) for p in _walk_images(root)]
+        ))
+    links = _Links(root)
+    images = [os.path.relpath(p, root) for p in _walk_images(root, links)]
     if not images:
         raise SourceError(
             f"no images found in {root!r} (looked for {', '.join(IMAGE_EXTENSIONS)}); pass a folder "
             "with one sub-folder per class, a folder of images or a CSV manifest"
         )
-    return SourceTable(root, "unlabelled", images, np.full(len(images), -1, dtype=np.int64), [],
-                       groups=[""] * len(images), splits=[""] * len(images))
+    return _report(root, links, SourceTable(root, "unlabelled", images, np.full(len(images), -1, dtype=np.int64), [],
+                                            groups=[""] * len(images), splits=[""] * len(images)))
 
 
 def _read_manifest(path: str) -> SourceTable:

@@ -17,6 +17,7 @@ flushed. A kill at any moment leaves a valid file whose ``done`` rows are all fu
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
@@ -25,6 +26,8 @@ from dataclasses import dataclass, field
 import h5py
 import numpy as np
 
+from featx.common import fsync_path, versions
+from featx.common.files import tmp_path
 from featx.extract._errors import CacheDamagedError, CacheError, CacheMismatchError, CacheWriteError
 
 FORMAT = "featx.cache"
@@ -54,14 +57,8 @@ def _chunk_rows(dim: int, itemsize: int, n: int) -> int:
 
 
 def library_versions() -> dict:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {}
-    for pkg in ("featx", "torch", "torchvision", "timm", "h5py", "numpy", "pillow"):
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            out[pkg] = None
+    """The versions stored as provenance in every cache (plus the HDF5 library's)."""
+    out = versions("featx", "torch", "torchvision", "timm", "h5py", "numpy", "pillow", python=False)
     out["hdf5"] = h5py.version.hdf5_version
     return out
 
@@ -84,7 +81,7 @@ def create(path: str, plan: RowPlan, *, spec: dict, layer_dims: dict[str, int], 
     """Write a new cache for ``plan`` under a temporary name, copy reused rows from ``old``,
     and rename it into place."""
     n = len(plan.paths)
-    tmp = f"{path}.tmp-{os.getpid()}"
+    tmp = tmp_path(path)  # a name remove_stale_tmp recognises, should this process be killed
     try:
         _create_file(tmp, path, plan, n, spec, layer_dims, dtype, class_names, source, old)
     except (OSError, ValueError, RuntimeError) as exc:  # h5py reports failed writes as any of these
@@ -158,20 +155,6 @@ def _write_rows(ds, rows: np.ndarray, values: np.ndarray) -> None:
         ds[rows[a]:rows[a] + (b - a)] = values[a:b]
 
 
-def fsync_path(path: str) -> None:
-    """fsync a file or a folder by path (best effort: some filesystems refuse folders)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def open_cache(path: str, mode: str = "r", **file_kwargs) -> h5py.File:
     """Open a cache file, turning HDF5's errors into one clear line."""
     if not os.path.exists(path):
@@ -205,6 +188,36 @@ def _first_line(exc: Exception) -> str:
 
 def read_spec(f: h5py.File) -> dict:
     return json.loads(f.attrs["spec"])
+
+
+class StoredRows:
+    """The row table of an open cache, each column read on first use: ``paths``, ``labels``,
+    ``groups``, ``splits``, ``sizes``, ``mtimes``, ``done`` (bool), ``hashes`` (sha256 hex; a
+    plan reads them only when a file's size or time changed) and the stored ``class_names``."""
+
+    def __init__(self, f: h5py.File):
+        self._f = f
+
+    def __len__(self) -> int:
+        return int(self._f["done"].shape[0])
+
+    def _strings(self, name: str) -> list[str]:
+        return _dec(self._f[name][:])
+
+    paths = functools.cached_property(lambda self: self._strings("paths"))
+    groups = functools.cached_property(lambda self: self._strings("groups"))
+    splits = functools.cached_property(lambda self: self._strings("splits"))
+    hashes = functools.cached_property(lambda self: self._strings("sha256"))
+    labels = functools.cached_property(lambda self: self._f["labels"][:])
+    sizes = functools.cached_property(lambda self: self._f["sizes"][:])
+    mtimes = functools.cached_property(lambda self: self._f["mtimes"][:])
+    done = functools.cached_property(lambda self: self._f["done"][:].astype(bool))
+    class_names = functools.cached_property(lambda self: json.loads(self._f.attrs.get("class_names", "[]")))
+
+
+def read_rows(f: h5py.File) -> StoredRows:
+    """The stored row table of the open cache ``f`` (columns read lazily)."""
+    return StoredRows(f)
 
 
 def check_compatible(path: str, stored: dict, wanted: dict) -> None:

@@ -7,7 +7,6 @@ the list of paths, and returns them in the order given.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import os
@@ -15,6 +14,7 @@ import os
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from featx.common.files import write_csv
 from featx.extract._errors import SourceError
 from featx.extract._reader import read_cache
 from featx.extract._registry import DEFAULT_MODEL
@@ -46,12 +46,12 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
     def fit(self, X=None, y=None):
         """Nothing to learn: the backbone is fixed. Builds it once and records the layer."""
         from featx.extract._backbones import build_backbone
-        from featx.extract._engine import resolve_layers
+        from featx.extract._resolve import resolve_layers
 
         self.backbone_ = build_backbone(self.model, self.weights)
-        layers, dims = resolve_layers(self.backbone_, [self.layer], self.pool)
-        self.layer_ = layers[0]
-        self.n_features_out_ = dims[self.layer_]
+        resolved = resolve_layers(self.backbone_, [self.layer], self.pool)
+        self.layer_ = resolved.names[0]
+        self.n_features_out_ = resolved.dims[self.layer_]
         return self
 
     def transform(self, X) -> np.ndarray:
@@ -67,13 +67,7 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
                                          self.tta, sorted(set(paths))]).encode()).hexdigest()[:16]
         manifest = os.path.join(self.cache_dir, f"{key}.csv")
         if not os.path.exists(manifest):
-            tmp = manifest + f".tmp-{os.getpid()}"
-            with open(tmp, "w", newline="", encoding="utf-8", errors="surrogateescape") as fh:
-                w = csv.writer(fh)
-                w.writerow(["path"])
-                for p in sorted(set(paths)):
-                    w.writerow([p])
-            os.replace(tmp, manifest)
+            write_csv(manifest, [["path"], *([p] for p in sorted(set(paths)))])
         cache = os.path.join(self.cache_dir, f"{key}.h5")
         extract(manifest, cache, backbone=self.backbone_, layers=[self.layer_], pool=self.pool,
                 batch_size=self.batch_size, workers=self.workers, device=self.device,

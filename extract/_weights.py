@@ -7,11 +7,39 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
+import warnings
 from collections import OrderedDict
 
 import torch
 
-from featx.extract._errors import WeightsError, WeightsNotFoundError
+from featx.extract._errors import ExtractError, WeightsError, WeightsNotFoundError
+
+
+def load_plain(path: str, error: type[ExtractError]):
+    """``torch.load(path, weights_only=True)`` with torch's own warnings silenced; a file it
+    refuses (pickled objects, a damaged archive) becomes one ``error`` line."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. torch's multi-line note on the pickle protocol
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # pickle.UnpicklingError, RuntimeError (zip), EOFError ...
+        raise error(
+            f"{path!r} is not a featx checkpoint or state_dict and was not loaded: torch.load(weights_only=True) "
+            f"refused it ({_first_sentence(exc)}); featx reads only tensors and plain containers and never "
+            "unpickles code"
+        ) from None
+
+
+def _first_sentence(exc: Exception) -> str:
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip()
+    first = text.splitlines()[0].split(". ")[0].rstrip(".") if text else type(exc).__name__
+    return first if len(first) <= 120 else first[:117] + "..."
+
+
+def is_state_dict(obj) -> bool:
+    """A non-empty mapping of names to tensors."""
+    return isinstance(obj, dict) and bool(obj) and all(isinstance(v, torch.Tensor) for v in obj.values())
 
 
 def load_weights_file(path: str) -> "OrderedDict[str, torch.Tensor]":
@@ -19,21 +47,21 @@ def load_weights_file(path: str) -> "OrderedDict[str, torch.Tensor]":
     'state_dict' / 'model'), refusing anything that needs unpickling of code."""
     if not os.path.isfile(path):
         raise WeightsNotFoundError(f"weights file {path!r} does not exist; check the path given to --weights")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # pickle.UnpicklingError, RuntimeError (zip), EOFError ...
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise WeightsError(
-            f"cannot load weights from {path!r} with weights_only=True ({first}); featx only reads "
-            "plain state_dict files and never unpickles code"
-        ) from None
+    obj = load_plain(path, WeightsError)
     if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
         obj = obj["state_dict"]
     elif isinstance(obj, dict) and "model" in obj and isinstance(obj["model"], dict):
         obj = obj["model"]
-    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise WeightsError(f"{path!r} does not hold a state_dict (a mapping of names to tensors)")
+    if not is_state_dict(obj):
+        raise WeightsError(f"{path!r} is not a featx checkpoint or state_dict and was not loaded: it holds "
+                           f"{_holds(obj)}, not a mapping of names to tensors")
     return OrderedDict(obj)
+
+
+def _holds(obj) -> str:
+    if isinstance(obj, dict):
+        return f"a dict of {len(obj)} entries" if obj else "an empty dict"
+    return f"a {type(obj).__name__}"
 
 
 def apply_state_dict(module: torch.nn.Module, state: dict, origin: str) -> None:

@@ -1,17 +1,21 @@
-"""featx.pipelines: the ``featx`` CLI, declarative jobs (``run_job``), reports and the demo."""
+"""featx.pipelines: the ``featx`` CLI, declarative jobs (``run_job``), reports and the demo, and
+the cache -> FeatureSet step (:func:`feature_sets_from_cache`, :func:`load_feature_sets`) that
+joins featx.extract to featx.classify."""
 
 from featx.pipelines._errors import PipelineError, SpecError
 
-__all__ = ["JobResult", "PipelineError", "Spec", "SpecError", "check_backbones", "load_spec", "run_job"]
+# imported on first use, so `featx --help` stays light: public name -> private module
+_LAZY = {
+    "JobResult": "_job", "run_job": "_job",
+    "Spec": "_spec", "check_backbones": "_spec", "load_spec": "_spec",
+    "feature_sets_from_cache": "_glue", "load_feature_sets": "_glue",
+}
+__all__ = sorted(["PipelineError", "SpecError", *_LAZY])
 
 
-def __getattr__(name):  # lazy, so `featx --help` stays light
-    if name in ("run_job", "JobResult"):
-        from featx.pipelines import _job
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
 
-        return getattr(_job, name)
-    if name in ("Spec", "load_spec", "check_backbones"):
-        from featx.pipelines import _spec
-
-        return getattr(_spec, name)
+        return getattr(importlib.import_module(f"featx.pipelines.{_LAZY[name]}"), name)
     raise AttributeError(f"module 'featx.pipelines' has no attribute {name!r}")

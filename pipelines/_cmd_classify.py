@@ -4,36 +4,36 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import json
 import os
 import sys
 import warnings
 
+from featx.pipelines._args import add_options, option_values
 from featx.pipelines._errors import PipelineError
 
 
 def register(sub, parents) -> None:
+    from featx.classify import HEADS, JOBS, METRIC, SEARCH_METRIC, SEED, WHITEN
+    from featx.extract import BATCH_SIZE, DEVICE, PRECISION, TTA, WORKERS
+
     p = sub.add_parser("cv", parents=parents, help="cross-validate heads x layers (x caches) on identical folds",
                        description="Compare classical heads on cached features with stratified, grouped or nested CV.")
     p.add_argument("caches", nargs="+", help="HDF5 caches written by 'featx extract' (same images for several)")
     p.add_argument("--layer", action="append", dest="layers", help="layer to use (repeatable; default all in the cache)")
-    p.add_argument("--heads", default="logreg,svm,rf,xgb", help="comma-separated heads (logreg, svm, svm_rbf, rf, xgb, knn, ridge, centroid)")
-    _add_head_args(p)
-    p.add_argument("--folds", type=int, default=5, help="outer folds (default 5; capped at the smallest class)")
-    p.add_argument("--repeats", type=int, default=1, help="repeat the K-fold with new shuffles")
-    p.add_argument("--nested", action="store_true", help="inner grid search per outer fold (reports the chosen parameters)")
-    p.add_argument("--inner-folds", type=int, default=3, help="inner folds of --nested (default 3)")
-    p.add_argument("--metric", default="balanced_accuracy", help="main metric for sorting (default balanced_accuracy)")
+    p.add_argument("--heads", default="logreg,svm,rf,xgb", help=f"comma-separated heads ({', '.join(HEADS)})")
+    _add_head_args(p, _cv_options())
     p.add_argument("--ensemble", choices=["soft", "stacking"], default=None,
                    help="also evaluate an ensemble of every head x feature set on the same folds")
     p.add_argument("--json", default=None, help="write the tidy results to this JSON file")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
     p.set_defaults(func=run_cv)
 
     p = sub.add_parser("fit", parents=parents, help="fit a head on every row of a cache and save it as a bundle")
     p.add_argument("cache", help="HDF5 cache written by 'featx extract'")
     p.add_argument("--layer", default=None, help="layer (default: the cache's only or first layer)")
-    p.add_argument("--head", default="logreg", help="head to fit (default logreg)")
-    _add_head_args(p)
+    p.add_argument("--head", default="logreg", help=f"head to fit: {', '.join(HEADS)} (default logreg)")
+    _add_head_args(p, (WHITEN, SEED, JOBS, METRIC, SEARCH_METRIC),
+                   metric={"help": "metric the --search optimises, unless --search-metric is given"})
     p.add_argument("--search", action="store_true", help="grid-search the head's parameters (stratified CV) before the final fit")
     p.add_argument("-o", "--output", required=True, help="bundle file to write: NAME.skops (safe format, recommended) or NAME.joblib (a pickle); with a .sha256 sidecar")
     p.add_argument("--overwrite", action="store_true", help="replace an existing bundle")
@@ -44,23 +44,25 @@ def register(sub, parents) -> None:
     p.add_argument("source", help="folder or CSV manifest of images to classify")
     p.add_argument("-o", "--output", default=None, help="CSV to write (default: print to the terminal)")
     p.add_argument("--cache", default=None, help="feature cache for the source (default: beside the bundle)")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--workers", type=int, default=None)
-    p.add_argument("--device", default="auto")
-    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
-                   help="autocast precision of a checkpoint's forward pass")
-    p.add_argument("--tta", default="none", choices=["none", "hflip"],
-                   help="checkpoints only: average the image's and its mirror's logits")
+    add_options(p, (BATCH_SIZE, WORKERS, DEVICE, PRECISION, TTA),
+                precision={"help": "autocast precision of a checkpoint's forward pass"},
+                tta={"help": "checkpoints only: average the image's and its mirror's logits"})
     p.set_defaults(func=run_predict)
 
 
-def _add_head_args(p) -> None:
+def _cv_options() -> tuple:
+    """The settings of ``featx cv``, all passed to ``featx.classify.compare``."""
+    from featx.classify import CV_OPTIONS, JOBS, METRIC, PROBABILITY, SEARCH_METRIC, WHITEN
+
+    return (*CV_OPTIONS, WHITEN, PROBABILITY, JOBS, METRIC, SEARCH_METRIC)
+
+
+def _add_head_args(p, options, **overrides) -> None:
     p.add_argument("--pca", default=None, help="PCA components: an int, a variance fraction like 0.95, or off (default off)")
-    p.add_argument("--whiten", action="store_true", help="whiten the PCA components")
     p.add_argument("--grid", action="append", default=[], metavar="HEAD:PARAM=V1,V2",
                    help="override a search grid, e.g. logreg:clf__C=0.1,1,10 (repeatable)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the folds and models (default 0)")
-    p.add_argument("--jobs", type=int, default=1, help="parallel fits (joblib; default 1)")
+    # the CLI fits one job at a time unless asked (the library's default is all cores)
+    add_options(p, options, jobs={"default": 1}, **overrides)
 
 
 def parse_pca(value):
@@ -113,28 +115,30 @@ def _progress_bar(desc: str):
 
 def run_cv(args) -> int:
     from featx.classify import compare, ensemble_cv
+    from featx.common import to_jsonable, write_json
     from featx.pipelines._glue import load_feature_sets
 
+    if args.json and os.path.exists(args.json) and not args.overwrite:
+        raise PipelineError(f"--json {args.json!r} exists; pass --overwrite to replace it, or choose another path")
+    pca, grids = parse_pca(args.pca), parse_grids(args.grid) or None  # typos fail before any reading
     feature_sets = load_feature_sets(args.caches, args.layers)
     heads = [h.strip() for h in args.heads.split(",") if h.strip()]
-    result = compare(feature_sets, heads, pca=parse_pca(args.pca), folds=args.folds, repeats=args.repeats,
-                     seed=args.seed, nested=args.nested, jobs=args.jobs, grids=parse_grids(args.grid) or None,
-                     progress=_progress_bar("cv"))
-    print(result.table(metric=args.metric))
+    options = option_values(args, _cv_options())
+    metric = args.metric
+    result = compare(feature_sets, heads, pca=pca, grids=grids, progress=_progress_bar("cv"), **options)
+    print(result.table(metric=metric))
     records = result.records()
     if args.ensemble:
-        ens = ensemble_cv(feature_sets, heads, method=args.ensemble, pca=parse_pca(args.pca), folds=args.folds,
-                          repeats=args.repeats, seed=args.seed, jobs=args.jobs)
-        m = ens.metrics[args.metric]
+        ens = ensemble_cv(feature_sets, heads, method=args.ensemble, pca=pca,
+                          **{k: options[k] for k in ("folds", "repeats", "seed", "jobs", "inner_folds")})
+        m = ens.metrics[metric]
         print(f"ensemble ({args.ensemble}, {len(heads)} head(s) x {len(feature_sets)} feature set(s)): "
-              f"{args.metric} {m['mean']:.3f} +/- {m['std']:.3f}")
+              f"{metric} {m['mean']:.3f} +/- {m['std']:.3f}")
         records.append(ens.summary_record())
-    best = result.best(args.metric)
-    print(f"best: {best.feature_set} + {best.head}: {args.metric} {best.metrics[args.metric]['mean']:.3f}")
+    best = result.best(metric)
+    print(f"best: {best.feature_set} + {best.head}: {metric} {best.metrics[metric]['mean']:.3f}")
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump(records, fh, indent=2, default=str)
-        print(f"wrote {args.json}")
+        print(f"wrote {write_json(args.json, to_jsonable(records))}")
     return 0
 
 
@@ -147,7 +151,8 @@ def run_fit(args) -> int:
     layer = args.layer or list(data.features)[0]
     (fs,) = feature_sets_from_cache(data, [layer])
     bundle = fit_bundle(fs, args.head, pca=parse_pca(args.pca), whiten=args.whiten, search=args.search,
-                        grid=parse_grids(args.grid).get(args.head), seed=args.seed, jobs=args.jobs)
+                        grid=parse_grids(args.grid).get(args.head), seed=args.seed, jobs=args.jobs,
+                        search_metric=args.search_metric or args.metric)
     path = save_bundle(bundle, args.output, overwrite=args.overwrite)
     chosen = bundle.params.get("best_params")
     print(f"fitted {args.head} on {fs.n_samples} rows x {fs.n_features} features of layer {layer}"

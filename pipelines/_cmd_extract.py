@@ -6,8 +6,12 @@ import argparse
 import json
 import sys
 
+from featx.pipelines._args import add_options, option_values
+
 
 def register(sub, parents) -> None:
+    from featx.extract import EXTRACTION_OPTIONS, POOL
+
     p = sub.add_parser("extract", parents=parents, help="extract layer activations of images into an HDF5 cache",
                        description="Run a pretrained backbone over a folder or CSV manifest of images and cache "
                                    "the chosen layers' pooled activations in HDF5 (resumable).")
@@ -15,16 +19,7 @@ def register(sub, parents) -> None:
     p.add_argument("-o", "--output", required=True, help="HDF5 cache to write (resumed when it exists)")
     add_model_args(p)
     p.add_argument("--layers", default=None, help="comma-separated layer names (default: penultimate); see 'featx layers MODEL'")
-    p.add_argument("--pool", default="avg", choices=["avg", "max", "avgmax", "none"], help="pooling of spatial maps (default avg)")
-    p.add_argument("--batch-size", type=int, default=64, help="images per forward pass (default 64; halved on CUDA OOM)")
-    p.add_argument("--workers", type=int, default=None, help="decoding worker processes (default: 0 on the CPU = in-process threads between forward passes; up to 4 on a GPU)")
-    p.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps")
-    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
-                   help="autocast precision (auto: bf16/fp16 on GPU, fp32 on CPU)")
-    p.add_argument("--dtype", default="float16", choices=["float16", "float32"], help="stored feature dtype (default float16)")
-    p.add_argument("--tta", default="none", choices=["none", "hflip"], help="hflip: store the mean of the image's and its mirror's features")
-    p.add_argument("--max-pixels", type=int, default=None, help="refuse images with more pixels (default about 89 million)")
-    p.add_argument("--no-jpeg-draft", action="store_true", help="decode JPEGs at full size instead of Pillow's draft downscaling")
+    add_options(p, (POOL, *EXTRACTION_OPTIONS))
     p.add_argument("--overwrite", action="store_true", help="replace an existing cache made with other settings")
     p.add_argument("--strict", action="store_true", help="exit non-zero when any image fails")
     p.set_defaults(func=run_extract)
@@ -54,14 +49,11 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
 
 
 def run_extract(args) -> int:
-    from featx.extract import DEFAULT_MAX_PIXELS, extract
+    from featx.extract import EXTRACTION_OPTIONS, POOL, extract
 
-    summary = extract(
-        args.source, args.output, model=args.model, weights=args.weights, layers=args.layers, pool=args.pool,
-        batch_size=args.batch_size, workers=args.workers, device=args.device, precision=args.precision,
-        dtype=args.dtype, tta=args.tta, overwrite=args.overwrite, strict=args.strict,
-        max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS, jpeg_draft=not args.no_jpeg_draft, progress=True,
-    )
+    summary = extract(args.source, args.output, model=args.model, weights=args.weights, layers=args.layers,
+                      overwrite=args.overwrite, strict=args.strict, progress=True,
+                      **option_values(args, (POOL, *EXTRACTION_OPTIONS)))
     print(summary.line())
     return 0
 

@@ -6,10 +6,14 @@ import os
 import shlex
 import sys
 
+from featx.pipelines._args import add_options
+
 DEMO_OUTPUT = os.path.join("featx-out", "demo")
 
 
 def register(sub, parents) -> None:
+    from featx.classify import JOBS
+
     p = sub.add_parser(
         "run", parents=parents, help="run a study from a TOML spec (no spec: the built-in digits demo)",
         description="Run a study: extract features of every source with every backbone (cached), cross-validate "
@@ -22,7 +26,7 @@ def register(sub, parents) -> None:
                    help="validate the spec (models built, layers dry-run) and exit without extracting")
     p.add_argument("-o", "--output", default=None,
                    help=f"output folder (overrides the spec's 'output'; demo default {DEMO_OUTPUT})")
-    p.add_argument("--jobs", type=int, default=None, help="parallel outer CV folds (overrides classify.jobs; -1 = all cores)")
+    add_options(p, (JOBS,), jobs={"default": None, "help": "parallel outer CV folds (overrides classify.jobs; -1 = all cores)"})
     p.add_argument("--data-dir", default="data", help="demo only: where the digits PNGs are written (default data)")
     p.add_argument("--per-class", type=int, default=None,
                    help="demo only: a stratified subset with this many images per class")
@@ -53,8 +57,6 @@ def run(args) -> int:
 
         sys.stdout.write(EXAMPLE_SPEC)
         return 0
-    if args.jobs is not None and (args.jobs == 0 or args.jobs < -1):
-        raise PipelineError(f"--jobs must be >= 1 or -1 (all cores); got {args.jobs}")
     if args.spec is None:
         if args.per_class is not None and args.per_class < 2:
             raise PipelineError(f"--per-class must be at least 2 (cross-validation needs 2 images per class); got {args.per_class}")
@@ -75,12 +77,9 @@ def run(args) -> int:
 
 
 def _demo(args) -> dict:
-    from featx.pipelines._demo import write_digits
-    from featx.pipelines._job import demo_spec
+    from featx.pipelines._demo import prepare_demo
 
-    folder = os.path.join(args.data_dir, "digits" if args.per_class is None else f"digits-{args.per_class}")
-    write_digits(folder, per_class=args.per_class)
-    return demo_spec(folder, args.output or DEMO_OUTPUT, per_class=args.per_class)
+    return prepare_demo(args.data_dir, args.output or DEMO_OUTPUT, per_class=args.per_class)
 
 
 def _check(spec, args) -> int:

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
+
+#: exit code when the reader of stdout went away (``featx info x.h5 | head``): 128 + SIGPIPE,
+#: what the shell reports for a Unix tool that SIGPIPE ended
+BROKEN_PIPE_EXIT = 141
 
 
 class PipelineError(Exception):
@@ -20,29 +25,50 @@ class SpecError(PipelineError, ValueError):
 
 
 def _user_error_types() -> tuple[type[BaseException], ...]:
-    types: list[type[BaseException]] = [PipelineError]
-    for module, name in (
-        ("featx.extract", "ExtractError"),
-        ("featx.classify", "ClassifyError"),
-    ):
-        try:
-            mod = __import__(module, fromlist=[name])
-            types.append(getattr(mod, name))
-        except (ImportError, AttributeError):
-            pass
-    return tuple(types)
+    from featx.classify import ClassifyError  # imported late: `import featx.pipelines` stays light
+    from featx.common import OptionError
+    from featx.extract import ExtractError
+
+    return PipelineError, ExtractError, ClassifyError, OptionError
 
 
 class _Outcome:
     code: int = 0
 
 
+def _stdout_reader_gone() -> bool:
+    """True when stdout is a pipe whose reader closed it (a BrokenPipeError can also come from
+    another pipe, e.g. a worker's, which is a real failure)."""
+    import select
+
+    try:
+        poll = select.poll()
+        poll.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & select.POLLERR for _, events in poll.poll(0))
+    except (AttributeError, OSError, ValueError):  # no poll (Windows) or no real stdout
+        return True
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at the null device, so the interpreter's last flush does not fail again."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (AttributeError, OSError, ValueError):
+        pass
+
+
 @contextlib.contextmanager
 def user_errors(debug: bool = False):
-    """Run a CLI handler: user errors become one ``error:`` line and exit code 2."""
+    """Run a CLI handler. User errors become one ``error:`` line and exit code 2: a
+    :class:`PipelineError`, featx.extract's ``ExtractError``, featx.classify's ``ClassifyError``,
+    featx.common's ``OptionError`` (a rejected setting), their subclasses, and any ``OSError``
+    (a path, permission or disk problem); ``debug`` re-raises them. Ctrl-C exits 130. A closed
+    stdout (``featx info x.h5 | head -1``) is no error: the command stops quietly with exit
+    code :data:`BROKEN_PIPE_EXIT`, as Unix tools do."""
     outcome = _Outcome()
     try:
         yield outcome
+        sys.stdout.flush()  # a closed pipe shows here, not at the interpreter's exit
     except KeyboardInterrupt:
         print("\ninterrupted: finished work is saved; rerun the same command to resume", file=sys.stderr)
         outcome.code = 130
@@ -52,7 +78,11 @@ def user_errors(debug: bool = False):
         print(f"error: {exc}", file=sys.stderr)
         outcome.code = 2
     except OSError as exc:
-        if debug:
+        if isinstance(exc, BrokenPipeError) and _stdout_reader_gone():
+            _quiet_stdout()
+            outcome.code = BROKEN_PIPE_EXIT
+        elif debug:
             raise
-        print(f"error: {exc.strerror or exc} ({exc.filename or 'I/O'}); check the path, permissions and free space", file=sys.stderr)
-        outcome.code = 2
+        else:
+            print(f"error: {exc.strerror or exc} ({exc.filename or 'I/O'}); check the path, permissions and free space", file=sys.stderr)
+            outcome.code = 2

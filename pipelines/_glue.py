@@ -1,17 +1,29 @@
-"""Glue between the two halves: a cache read by featx.extract becomes FeatureSets for
-featx.classify (which never imports featx.extract)."""
+"""The cache -> FeatureSet step: rows read by featx.extract become FeatureSets for featx.classify
+(which never imports featx.extract). Public as ``featx.pipelines.feature_sets_from_cache`` and
+``featx.pipelines.load_feature_sets``."""
 
 from __future__ import annotations
 
 import os
 
 from featx.classify import FeatureSet
-from featx.extract import CacheData, read_cache
+from featx.extract import CacheData, cache_info, read_cache
 
 
 def feature_sets_from_cache(data: CacheData, layers: list[str] | None = None, *, prefix: str | None = None) -> list[FeatureSet]:
-    """One FeatureSet per layer of a cache; rows keyed by content hash so several caches of the
-    same images can be matched (ensembles)."""
+    """One :class:`~featx.classify.FeatureSet` per layer of a read cache, ready for ``compare``,
+    ``cross_validate_head`` or ``fit_bundle``::
+
+        from featx.extract import read_cache
+        from featx.pipelines import feature_sets_from_cache
+        (fs,) = feature_sets_from_cache(read_cache("photos.h5"), ["global_pool"])
+
+    ``data`` is what :func:`featx.extract.read_cache` returns; ``layers`` picks layers it holds
+    (default: all, in cache order). Each set is named ``PREFIX/LAYER``; ``prefix`` defaults to
+    the cache's file name without extension (``""``: just the layer). Rows are keyed by content
+    hash, so feature sets of several caches of the same images can be aligned; ``meta`` carries
+    the layer's provenance (model, weights, pooling...) that results and bundles record.
+    """
     tag = prefix if prefix is not None else _cache_tag(data)
     out = []
     for layer in layers or list(data.features):
@@ -24,23 +36,23 @@ def feature_sets_from_cache(data: CacheData, layers: list[str] | None = None, *,
 
 
 def load_feature_sets(caches: list[str], layers: list[str] | None = None) -> list[FeatureSet]:
-    """Feature sets of several caches; each layer is read once, as float32."""
+    """Read cache files into feature sets (as ``featx cv`` does): every layer of each cache, or
+    the ``layers`` that cache holds (each cache must hold at least one of them).
+
+    Each layer is read once, as float32. With one cache the sets are named ``MODEL/LAYER``, with
+    several ``CACHE/LAYER`` (the file names tell them apart). A requested layer that no cache
+    holds raises :class:`featx.extract.UnknownLayerError` naming the layers there are.
+    """
+    caches = [os.fspath(c) for c in caches]
+    held = {path: list(cache_info(path).get("layers") or {}) for path in caches} if layers else {}
     sets = []
-    many = len(caches) > 1
     for path in caches:
-        data = read_cache(path, layers=_layers_in(path, layers))
-        sets.extend(feature_sets_from_cache(data, prefix=_cache_tag(data) if many else data.meta.get("model", "")))
+        # skip a layer only another cache holds; one that no cache holds goes to read_cache to be
+        # named, as do all when this cache holds none of them
+        wanted = [l for l in layers if l in held[path] or not any(l in h for h in held.values())] if layers else None
+        data = read_cache(path, layers=wanted or layers)
+        sets.extend(feature_sets_from_cache(data, prefix=_cache_tag(data) if len(caches) > 1 else data.meta.get("model", "")))
     return sets
-
-
-def _layers_in(path: str, layers: list[str] | None) -> list[str] | None:
-    if not layers:
-        return None
-    from featx.extract import cache_info
-
-    available = list((cache_info(path).get("layers") or {}))
-    chosen = [layer for layer in layers if layer in available]
-    return chosen or layers  # none present: let read_cache name the problem
 
 
 def _cache_tag(data: CacheData) -> str:

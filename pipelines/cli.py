@@ -1,8 +1,16 @@
 """The ``featx`` command line: one parser, subcommands registered by small modules.
 
 Each ``_cmd_*.py`` module exposes ``register(subparsers, parents)``; a subcommand stores its
-handler in ``func`` and the handler returns an exit code. Errors that users can fix are raised
-as ``FeatxError`` subclasses and printed as one ``error:`` line (exit 2); ``--debug`` re-raises.
+handler in ``func`` and the handler returns an exit code. Flags of library settings are built
+from the library's own :class:`featx.common.Option` definitions (``featx.extract.EXTRACTION_OPTIONS``,
+``featx.classify.CV_OPTIONS``), so their choices and defaults are written once.
+
+Exit codes: 0 success; 2 a bad command line (one ``error:`` line from argparse) or an error the
+user can fix - a ``PipelineError``, ``featx.extract.ExtractError``, ``featx.classify.ClassifyError``,
+``featx.common.OptionError`` (or a subclass) or an ``OSError`` - printed as one ``error:`` line
+(``--debug`` re-raises it with its traceback); 130 Ctrl-C; 141 (128 + SIGPIPE, as for Unix
+tools) when the reader of stdout went away, e.g. ``featx info x.h5 | head -1``, which then
+prints nothing more. See ``featx.pipelines._errors.user_errors``.
 """
 
 from __future__ import annotations
@@ -20,12 +28,20 @@ COMMAND_MODULES = (
 )
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse whose errors are one ``error:`` line, like featx's other errors (subcommand
+    parsers inherit the class)."""
+
+    def error(self, message):
+        self.exit(2, f"error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     import importlib
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true", help="show full tracebacks")
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="featx",
         description="Pretrained image networks as fixed feature extractors, with classical ML on top.",
     )

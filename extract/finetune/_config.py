@@ -1,25 +1,151 @@
-"""What a fine-tune does: a frozen config (one field per CLI flag) and the unfreezing strategy.
+"""What a fine-tune does: its settings (each defined once, as an Option), the frozen config
+(one field per setting) and the unfreezing strategy.
 
-Parameters are checked at fit time (:meth:`FinetuneConfig.problems`), all at once, with messages
-that quote the value and the allowed range, so a pipeline spec can report every problem together.
+Every setting is an :class:`~featx.common.Option` in :data:`FINETUNE_OPTIONS` (name, default,
+allowed values, help): :class:`FinetuneConfig` takes its defaults from them, ``featx finetune``
+builds its flags from them, and :meth:`FinetuneConfig.problems` checks values against them.
+Device, precision and workers are extraction's own Options (``featx.extract``). Parameters are
+checked at fit time, all at once, with messages that quote the value and the allowed range, so a
+pipeline spec can report every problem together.
 """
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import math
 from dataclasses import dataclass
 
+from featx.common.options import Option, OptionError
+from featx.extract import DEVICE, PRECISION, WORKERS
 from featx.extract._errors import suggest
 from featx.extract._registry import DEFAULT_MODEL
 from featx.extract.finetune._errors import FinetuneConfigError
 
-OPTIMIZERS = ("adamw", "sgd")
-BN_MODES = ("auto", "frozen", "train")
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 STRATEGY_FORMS = "head, partial:K, full, gradual or gradual:K"
 DEFAULT_LR = {"adamw": 1e-3, "sgd": 1e-2}
 DEFAULT_WEIGHT_DECAY = {"adamw": 0.01, "sgd": 1e-4}
+
+
+@dataclass(frozen=True)
+class Setting(Option):
+    """An :class:`Option` of a fine-tune, checked by :func:`problem`: bounds may be open
+    (``open_min``: ``lr > 0``); ``aside`` follows the name and ``note`` the rule in the message
+    ("warmup (epochs) must be >= 0"). On the command line a value is only converted to its kind,
+    so that :meth:`FinetuneConfig.check` reports every out-of-range value at once, in one line."""
+
+    open_min: bool = False
+    open_max: bool = False
+    aside: str = ""
+    note: str = ""
+
+    def _check(self, value):
+        text = problem(self, value)
+        if text:
+            raise OptionError(text)
+        return value
+
+    def _parse_cli(self, text: str):
+        try:
+            return self.kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {_kind_words(self)}, got {text!r}") from None
+
+
+STRATEGY = Setting("strategy", "partial:2", "head (backbone frozen), partial:K (top K block groups train), full, gradual[:K] "
+                   "(one more group from the top every --unfreeze-every epochs)")
+EPOCHS = Setting("epochs", 10, "maximum number of epochs", kind=int, minimum=1)
+LR = Setting("lr", None, f"head learning rate (default {DEFAULT_LR['adamw']:g} for adamw, {DEFAULT_LR['sgd']:g} for sgd)",
+             kind=float, minimum=0, open_min=True)
+BACKBONE_LR_MULT = Setting("backbone_lr_mult", 0.1, "top block group's learning rate as a fraction of --lr",
+                           kind=float, minimum=0, maximum=10)
+LAYER_DECAY = Setting("layer_decay", 1.0, "each lower block group trains this many times slower than the one above",
+                      kind=float, minimum=0, maximum=1, open_min=True, note=" (1 = off)")
+OPTIMIZER = Setting("optimizer", "adamw", "adamw or sgd with Nesterov momentum 0.9", choices=("adamw", "sgd"))
+WEIGHT_DECAY = Setting("weight_decay", None, f"weight decay, none on biases and norms (default "
+                       f"{DEFAULT_WEIGHT_DECAY['adamw']:g} adamw, {DEFAULT_WEIGHT_DECAY['sgd']:g} sgd)", kind=float, minimum=0)
+WARMUP = Setting("warmup", 1.0, "epochs of linear warmup before the cosine decay", kind=float, minimum=0, aside=" (epochs)")
+LABEL_SMOOTHING = Setting("label_smoothing", 0.1, "label smoothing of the training loss", kind=float, minimum=0, maximum=1,
+                          open_max=True)
+MIXUP = Setting("mixup", 0.0, "mixup Beta(alpha, alpha); 0 = off, 0.2 is typical", kind=float, minimum=0,
+                aside=" (Beta alpha, 0 = off)")
+AUGMENT = Setting("augment", True, "random resized crop, flip and colour jitter of the training images; --no-augment: none",
+                  kind=bool)
+BATCH_SIZE = Setting("batch_size", 32, "images per training step", kind=int, minimum=2,
+                     note=" (BatchNorm needs 2 images)")
+VAL_FRACTION = Setting("val_fraction", 0.2, "share of each class held out for early stopping (0 = none)", kind=float,
+                       minimum=0, maximum=1, open_max=True, note=" (0 = no validation, no early stopping)")
+PATIENCE = Setting("patience", 3, "stop after this many epochs without a lower validation loss (0 = off)", kind=int,
+                   minimum=0, note=" (0 = off)")
+UNFREEZE_EVERY = Setting("unfreeze_every", 1, "gradual: epochs per unfreezing stage", kind=int, minimum=1)
+BN = Setting("bn", "auto", "BatchNorm running statistics of trainable groups: frozen (keep the pretrained ones), train, "
+             "or auto (frozen unless --weights none)", choices=("auto", "frozen", "train"))
+INPUT_SIZE = Setting("input_size", None, "train (and store) at this crop size instead of the model's", kind=int,
+                     minimum=8, maximum=4096)
+SEED = Setting("seed", 0, "seed of the split, the head, shuffling and augmentation", kind=int, minimum=0)
+
+# every setting but the starting model (``model``/``weights``, as ``featx extract`` takes them), in
+# FinetuneConfig's order; device, precision and workers are extraction's
+FINETUNE_OPTIONS = (STRATEGY, EPOCHS, LR, BACKBONE_LR_MULT, LAYER_DECAY, OPTIMIZER, WEIGHT_DECAY, WARMUP, LABEL_SMOOTHING,
+                    MIXUP, AUGMENT, BATCH_SIZE, VAL_FRACTION, PATIENCE, UNFREEZE_EVERY, BN, INPUT_SIZE, SEED,
+                    DEVICE, PRECISION, WORKERS)
+OPTIMIZERS = OPTIMIZER.choices
+BN_MODES = BN.choices
+
+
+def problem(opt: Option, value) -> str | None:
+    """Why ``value`` is not allowed for ``opt`` (one sentence quoting it), or None when it is.
+
+    Reads the option's kind, choices and bounds (open ones too, for a :class:`Setting`):
+    ``"epochs must be a whole number >= 1; got 0"``."""
+    if value is None and opt.nullable:
+        return None
+    if opt.choices:
+        ok = value in opt.choices
+    elif opt.kind is bool:
+        ok = isinstance(value, bool)
+    elif opt.kind is int:
+        ok = _is_int(value) and _within(opt, value)
+    elif opt.kind is float:
+        ok = _is_real(value) and _within(opt, value)
+    else:
+        ok = isinstance(value, str)
+    if ok:
+        return None
+    hint = suggest(value, opt.choices) if opt.choices else ""
+    return f"{opt.name}{getattr(opt, 'aside', '')} must be {_rule(opt)}{getattr(opt, 'note', '')}; got {value!r}{hint}"
+
+
+def _rule(opt: Option) -> str:
+    if opt.choices:
+        return f"one of {', '.join(opt.choices)}"
+    if opt.kind not in (int, float):
+        return _kind_words(opt)
+    lo, hi = opt.minimum, opt.maximum
+    open_lo, open_hi = getattr(opt, "open_min", False), getattr(opt, "open_max", False)
+    if lo is not None and hi is not None:
+        bounds = (f"in {'(' if open_lo else '['}{lo:g}, {hi:g}{')' if open_hi else ']'}" if open_lo or open_hi
+                  else f"between {lo:g} and {hi:g}")
+    elif lo is not None:
+        bounds = f"{'>' if open_lo else '>='} {lo:g}"
+    elif hi is not None:
+        bounds = f"{'<' if open_hi else '<='} {hi:g}"
+    else:
+        bounds = ""
+    if opt.kind is int:
+        return f"a whole number {bounds}".rstrip()
+    return bounds or "a number"
+
+
+def _within(opt: Option, value) -> bool:
+    lo, hi = opt.minimum, opt.maximum
+    if lo is not None and (value <= lo if getattr(opt, "open_min", False) else value < lo):
+        return False
+    return hi is None or (value < hi if getattr(opt, "open_max", False) else value <= hi)
+
+
+def _kind_words(opt: Option) -> str:
+    return {bool: "true or false", int: "a whole number", float: "a number"}.get(opt.kind, "a string")
 
 
 @dataclass(frozen=True)
@@ -85,39 +211,8 @@ class Strategy:
         return min(limit, epoch // max(1, int(unfreeze_every)))
 
 
-@dataclass(frozen=True)
-class FinetuneConfig:
-    """Every setting of a fine-tune (the ``featx finetune`` flags). ``None`` means the default
-    for the optimizer (``lr``: 1e-3 AdamW / 1e-2 SGD; ``weight_decay``: 0.01 / 1e-4) or for the
-    model (``input_size``: its pretrained crop size) or automatic (``workers``).
-
-    ``bn``: whether BatchNorm layers of trainable groups update their running statistics
-    ('train') or keep the pretrained ones ('frozen'; their scale and shift still train); 'auto'
-    keeps them unless the weights are random ('none'). Frozen groups never update them."""
-
-    model: str = DEFAULT_MODEL
-    weights: str = "default"
-    strategy: str = "partial:2"
-    epochs: int = 10
-    lr: float | None = None
-    backbone_lr_mult: float = 0.1
-    layer_decay: float = 1.0
-    optimizer: str = "adamw"
-    weight_decay: float | None = None
-    warmup: float = 1.0
-    label_smoothing: float = 0.1
-    mixup: float = 0.0
-    augment: bool = True
-    batch_size: int = 32
-    val_fraction: float = 0.2
-    patience: int = 3
-    unfreeze_every: int = 1
-    bn: str = "auto"
-    input_size: int | None = None
-    seed: int = 0
-    device: str = "auto"
-    precision: str = "auto"
-    workers: int | None = None
+class _ConfigMethods:
+    """What :class:`FinetuneConfig` does beyond holding its fields (defaults, checks, fingerprint)."""
 
     # settings that change how fast, not what is computed: a resume may change them
     EXECUTION = ("device", "workers")
@@ -155,43 +250,15 @@ class FinetuneConfig:
     def problems(self) -> list[str]:
         """Every invalid setting, each as one sentence quoting the value and the allowed range."""
         out = []
-
-        def need(ok: bool, text: str):
-            if not ok:
+        for opt in FINETUNE_OPTIONS:
+            value = getattr(self, opt.name)
+            if opt is STRATEGY:
+                try:
+                    Strategy.parse(value)
+                except FinetuneConfigError as exc:
+                    out.append(str(exc))
+            elif (text := problem(opt, value)) is not None:
                 out.append(text)
-
-        try:
-            Strategy.parse(self.strategy)
-        except FinetuneConfigError as exc:
-            out.append(str(exc))
-        need(_is_int(self.epochs) and self.epochs >= 1, f"epochs must be a whole number >= 1; got {self.epochs!r}")
-        need(self.lr is None or (_is_real(self.lr) and self.lr > 0), f"lr must be > 0; got {self.lr!r}")
-        need(_is_real(self.backbone_lr_mult) and 0 <= self.backbone_lr_mult <= 10,
-             f"backbone_lr_mult must be between 0 and 10; got {self.backbone_lr_mult!r}")
-        need(_is_real(self.layer_decay) and 0 < self.layer_decay <= 1,
-             f"layer_decay must be in (0, 1] (1 = off); got {self.layer_decay!r}")
-        need(self.optimizer in OPTIMIZERS,
-             f"optimizer must be one of {', '.join(OPTIMIZERS)}; got {self.optimizer!r}{suggest(self.optimizer, OPTIMIZERS)}")
-        need(self.weight_decay is None or (_is_real(self.weight_decay) and self.weight_decay >= 0),
-             f"weight_decay must be >= 0; got {self.weight_decay!r}")
-        need(_is_real(self.warmup) and self.warmup >= 0, f"warmup (epochs) must be >= 0; got {self.warmup!r}")
-        need(_is_real(self.label_smoothing) and 0 <= self.label_smoothing < 1,
-             f"label_smoothing must be in [0, 1); got {self.label_smoothing!r}")
-        need(_is_real(self.mixup) and self.mixup >= 0, f"mixup (Beta alpha, 0 = off) must be >= 0; got {self.mixup!r}")
-        need(_is_int(self.batch_size) and self.batch_size >= 2,
-             f"batch_size must be a whole number >= 2 (BatchNorm needs 2 images); got {self.batch_size!r}")
-        need(_is_real(self.val_fraction) and 0 <= self.val_fraction < 1,
-             f"val_fraction must be in [0, 1) (0 = no validation, no early stopping); got {self.val_fraction!r}")
-        need(_is_int(self.patience) and self.patience >= 0, f"patience must be a whole number >= 0 (0 = off); got {self.patience!r}")
-        need(_is_int(self.unfreeze_every) and self.unfreeze_every >= 1,
-             f"unfreeze_every must be a whole number >= 1; got {self.unfreeze_every!r}")
-        need(self.bn in BN_MODES, f"bn must be one of {', '.join(BN_MODES)}; got {self.bn!r}")
-        need(self.input_size is None or (_is_int(self.input_size) and 8 <= self.input_size <= 4096),
-             f"input_size must be a whole number between 8 and 4096; got {self.input_size!r}")
-        need(_is_int(self.seed) and self.seed >= 0, f"seed must be a whole number >= 0; got {self.seed!r}")
-        need(self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}; got {self.precision!r}")
-        need(self.workers is None or (_is_int(self.workers) and self.workers >= 0),
-             f"workers must be a whole number >= 0; got {self.workers!r}")
         return out
 
     def check(self) -> None:
@@ -208,6 +275,30 @@ class FinetuneConfig:
         d["weight_decay"] = self.resolved_weight_decay
         d["bn"] = "train" if self.bn_stats_train else "frozen"
         return d
+
+
+def _field(opt: Option) -> tuple:
+    return opt.name, (opt.kind | None) if opt.nullable else opt.kind, dataclasses.field(default=opt.default)
+
+
+_CONFIG_DOC = """Every setting of a fine-tune (the ``featx finetune`` flags): ``model``
+and ``weights`` (as :func:`featx.extract.extract` takes them), then one field per Option of
+:data:`FINETUNE_OPTIONS`, defaulting to the Option's default. ``None`` means the default for
+the optimizer (``lr``: 1e-3 AdamW / 1e-2 SGD; ``weight_decay``: 0.01 / 1e-4) or for the model
+(``input_size``: its pretrained crop size) or automatic (``workers``).
+
+``bn``: whether BatchNorm layers of trainable groups update their running statistics
+('train') or keep the pretrained ones ('frozen'; their scale and shift still train); 'auto'
+keeps them unless the weights are random ('none'). Frozen groups never update them."""
+
+# the fields are the Options, in order, after the starting model
+FinetuneConfig = dataclasses.make_dataclass(
+    "FinetuneConfig",
+    [("model", str, dataclasses.field(default=DEFAULT_MODEL)), ("weights", str, dataclasses.field(default="default")),
+     *(_field(o) for o in FINETUNE_OPTIONS)],
+    bases=(_ConfigMethods,), frozen=True,
+    namespace={"__module__": __name__, "__doc__": _CONFIG_DOC},
+)
 
 
 def _is_int(x) -> bool:

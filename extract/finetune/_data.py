@@ -1,4 +1,5 @@
-"""Training data: the stratified validation split, augmentation and deterministic batches.
+"""Training data: the stratified validation split, augmentation and deterministic batches,
+loaded by extraction's one image-loading path and worker policy (:mod:`featx.extract._loading`).
 
 Every random choice is a pure function of (seed, epoch, image): the shuffle order comes from a
 generator seeded per epoch and each image's augmentation from a seed of its own. A resumed run
@@ -8,12 +9,13 @@ therefore sees exactly the batches an uninterrupted one would, whatever the numb
 from __future__ import annotations
 
 import math
-import os
+import threading
 
 import numpy as np
 import torch
 
-from featx.extract._images import decode_rgb, read_bytes
+from featx.extract import _loading
+from featx.extract._images import DEFAULT_MAX_PIXELS
 from featx.extract._preprocess import Preprocessing
 from featx.extract._sources import SourceTable
 from featx.extract.finetune._errors import FinetuneDataError
@@ -106,8 +108,8 @@ def _group_split(rows, labels, groups, val_fraction, seed, class_names):
 
 
 def train_transform(pre: Preprocessing, augment: bool):
-    """PIL RGB -> uint8 CHW tensor: random resized crop, flip and colour jitter (or, without
-    augmentation, the model's own resize + centre crop)."""
+    """PIL RGB -> pixels: random resized crop, flip and colour jitter (a PIL image), or, without
+    augmentation, the model's own resize + centre crop."""
     if not augment:
         return pre.pil_transform()
     from torchvision.transforms import InterpolationMode, v2
@@ -117,51 +119,36 @@ def train_transform(pre: Preprocessing, augment: bool):
                              antialias=True),
         v2.RandomHorizontalFlip(),
         v2.ColorJitter(brightness=JITTER, contrast=JITTER, saturation=JITTER),
-        v2.PILToTensor(),
     ])
 
 
-class ImageRows(torch.utils.data.Dataset):
-    """Position -> (uint8 CHW tensor or None, label, position, failure reason).
+# torch's CPU generator is one per process: decoding threads take turns on it (decoding itself,
+# the costly part, runs in parallel outside the lock)
+_RNG_LOCK = threading.Lock()
 
-    ``epoch`` and ``seed`` make the augmentation of each image reproducible: the transform runs
-    under a CPU RNG seeded from (seed, epoch, position), restored afterwards.
+
+class ImageRows(_loading.ImageRows):
+    """The shared image-rows dataset (:class:`featx.extract._loading.ImageRows`: read, decode,
+    transform; no hashing) with the labels of its positions and reproducible augmentation.
+
+    With a ``seed``, each image's transform runs under the CPU generator seeded from (seed,
+    ``epoch``, position), restored afterwards: the same pixels in worker processes, in decoding
+    threads or in the main thread.
     """
 
     def __init__(self, files: list[str], labels: np.ndarray, transform, draft_size: int | None,
                  seed: int | None = None):
-        self.files = files
+        super().__init__(files, transform, DEFAULT_MAX_PIXELS, draft_size, hashes=False)
         self.labels = np.asarray(labels, dtype=np.int64)
-        self.transform = transform
-        self.draft_size = draft_size
         self.seed = seed
         self.epoch = 0
 
-    def __len__(self) -> int:
-        return len(self.files)
-
-    def __getitem__(self, i: int):
-        label = int(self.labels[i])
-        try:
-            img = decode_rgb(read_bytes(self.files[i]), draft_size=self.draft_size)
-        except (OSError, ValueError) as exc:
-            return None, label, i, str(getattr(exc, "strerror", None) or exc)
-        try:
-            if self.seed is None:
-                return self.transform(img), label, i, ""
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(derive_seed(self.seed, self.epoch, i))
-                return self.transform(img), label, i, ""
-        except Exception as exc:  # an odd image must not kill a worker
-            return None, label, i, f"cannot preprocess image: {type(exc).__name__}: {exc}"[:250]
-
-
-def collate(items):
-    ok = [it for it in items if it[0] is not None]
-    images = torch.stack([it[0] for it in ok]) if ok else None
-    labels = torch.tensor([it[1] for it in ok], dtype=torch.int64)
-    failed = [(it[2], it[3]) for it in items if it[0] is None]
-    return images, labels, failed
+    def pixels(self, img, position: int) -> np.ndarray:
+        if self.seed is None:
+            return super().pixels(img, position)
+        with _RNG_LOCK, torch.random.fork_rng(devices=[]):
+            torch.default_generator.manual_seed(derive_seed(self.seed, self.epoch, position))
+            return super().pixels(img, position)
 
 
 def epoch_batches(n: int, batch_size: int, seed: int | None, epoch: int) -> list[list[int]]:
@@ -178,14 +165,18 @@ def epoch_batches(n: int, batch_size: int, seed: int | None, epoch: int) -> list
     return batches
 
 
-def default_workers(n_images: int, batch_size: int) -> int:
-    if n_images <= 2 * batch_size:
-        return 0
-    return max(1, min(4, (os.cpu_count() or 2) - 1))
-
-
 def make_loader(dataset: ImageRows, batches: list[list[int]], workers: int, pin_memory: bool):
-    return torch.utils.data.DataLoader(
-        dataset, batch_sampler=batches, collate_fn=collate, num_workers=workers, pin_memory=pin_memory,
-        prefetch_factor=2 if workers else None,
-    )
+    """Batches of ``dataset`` as (uint8 images (N, 3, H, W) channels_last or None, labels, failed
+    [(position, reason)]), loaded by the one loading path (in-process threads for ``workers=0``)."""
+    loader = _loading.make_loader(dataset, batches, workers, pin_memory)
+    try:
+        for positions, images, _hashes, bad, _bad_hashes, reasons in loader:
+            labels = torch.as_tensor(dataset.labels[positions], dtype=torch.int64)
+            yield images, labels, list(zip(bad.tolist(), reasons))
+    finally:
+        if hasattr(loader, "close"):
+            loader.close()
+
+
+# the worker policy is extraction's (0 processes on the CPU, up to 4 on a GPU)
+default_workers = _loading.default_workers

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import os
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -10,11 +9,12 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
+from featx.common.files import write_csv
+from featx.extract import _loading
 from featx.extract._backbones import build_backbone
-from featx.extract._engine import FeatureComputer, draft_size, resolve_device, resolve_precision
+from featx.extract._compute import FeatureComputer, resolve_device, resolve_precision
 from featx.extract._errors import CheckpointError
 from featx.extract._sources import SourceTable, open_source
-from featx.extract.finetune import _data
 from featx.extract.finetune._groups import find_head
 
 
@@ -77,26 +77,28 @@ def predict_with_checkpoint(checkpoint: str, source, *, batch_size: int = 64, wo
     computer = FeatureComputer(backbone, [head], "avg", dev, resolve_precision(precision, dev), tta)
     pre = backbone.preprocessing
     files = [table.absolute(i) for i in range(len(table))]
-    dataset = _data.ImageRows(files, table.labels, pre.pil_transform(), draft_size(pre, True))  # decode as extraction does
-    batches = _data.epoch_batches(len(files), int(batch_size), None, 0)
-    n_workers = _data.default_workers(len(files), int(batch_size)) if workers is None else int(workers)
-    loader = _data.make_loader(dataset, batches, n_workers, dev.type == "cuda")
+    # decoded as extraction decodes (JPEG draft mode), by the same loading path and worker policy
+    dataset = _loading.ImageRows(files, pre.pil_transform(), draft_size=_loading.draft_size(pre, True), hashes=False)
+    n, size = len(files), int(batch_size)
+    n_workers = _loading.default_workers(n, size, dev) if workers is None else int(workers)
+    loader = _loading.make_loader(dataset, _loading.blocks(np.arange(n), size), n_workers, dev.type == "cuda")
     from tqdm.auto import tqdm
 
     rows, chunks, failures = [], [], []
-    bar = tqdm(total=len(files), unit="img", desc="predict", disable=None if progress else True, dynamic_ncols=True)
+    bar = tqdm(total=n, unit="img", desc="predict", disable=None if progress else True, dynamic_ncols=True)
     try:
-        for (images, _labels, bad), batch in zip(loader, batches):  # the dataset's positions are table rows
-            failed = {row for row, _ in bad}
-            failures.extend((table.paths[row], reason) for row, reason in bad)
+        for ok, images, _hashes, bad, _bad_hashes, reasons in loader:  # the dataset's positions are table rows
+            failures.extend((table.paths[row], reason) for row, reason in zip(bad.tolist(), reasons))
             if images is not None:
                 logits = torch.from_numpy(computer(images)[head]).float()
                 chunks.append(torch.softmax(logits, dim=1).numpy())
-                rows.extend(r for r in batch if r not in failed)
-            bar.update(len(batch))
+                rows.extend(ok.tolist())
+            bar.update(len(ok) + len(bad))
     finally:
         bar.close()
         computer.close()
+        if hasattr(loader, "close"):
+            loader.close()
     probs = np.concatenate(chunks) if chunks else np.zeros((0, len(classes)), dtype=np.float32)
     names = table.class_names
     true = [names[table.labels[r]] for r in rows] if names and (table.labels >= 0).all() else None
@@ -112,12 +114,7 @@ def write_predictions_csv(predictions: Predictions, path: str) -> str:
     path = os.fspath(path)
     header = ["path", "label"] + (["true_label"] if predictions.true_labels is not None else [])
     header += [f"prob_{c}" for c in predictions.class_names]
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(header)
-        for i, row in enumerate(predictions):
-            extra = [predictions.true_labels[i]] if predictions.true_labels is not None else []
-            writer.writerow([row.path, row.label, *extra, *(f"{p:.6f}" for p in row.probs)])
-    os.replace(tmp, path)
-    return path
+    truth = predictions.true_labels
+    lines = ([row.path, row.label, *([truth[i]] if truth is not None else []), *(f"{p:.6f}" for p in row.probs)]
+             for i, row in enumerate(predictions))
+    return write_csv(path, [header, *lines])

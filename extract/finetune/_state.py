@@ -8,9 +8,6 @@ epoch reseeds from (seed, epoch).
 
 from __future__ import annotations
 
-import glob
-import os
-
 import torch
 
 from featx.extract._checkpoint import save_atomic
@@ -25,17 +22,9 @@ def resume_path(output: str) -> str:
 
 
 def write_state(path: str, state: dict) -> None:
-    """torch.save to a temporary file, fsync, rename: a kill leaves the old state or the new one."""
+    """torch.save to a temporary file, fsync, rename (extract's :func:`save_atomic`): a kill leaves
+    the old state or the new one; :func:`featx.common.remove_stale_tmp` clears what a kill left."""
     save_atomic({"format": FORMAT, "version": VERSION, **state}, path)
-
-
-def remove_stale(path: str) -> None:
-    """Temporary files a killed process left (the caller holds the output's lock)."""
-    for stale in glob.glob(glob.escape(path) + ".tmp-*"):
-        try:
-            os.unlink(stale)
-        except OSError:
-            pass
 
 
 def read_state(path: str) -> dict:

@@ -9,7 +9,7 @@ import pytest
 
 from featx.classify import compare
 from featx.extract import read_cache
-from featx.pipelines._glue import feature_sets_from_cache
+from featx.pipelines import feature_sets_from_cache
 
 
 def _featx(*args):

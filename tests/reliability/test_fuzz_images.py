@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from featx.extract import Preprocessing
-from featx.extract._engine import _ImageRows
+from featx.extract._loading import ImageRows
 
 FORMATS = ["JPEG", "PNG", "GIF", "TIFF", "WEBP", "BMP"]
 N_CASES = int(os.environ.get("FEATX_FUZZ_CASES", "300"))
@@ -35,7 +35,7 @@ HANG_SECONDS = 10.0
 def _load(tmp_path, data: bytes):
     path = tmp_path / "case.img"
     path.write_bytes(data)
-    rows = _ImageRows([str(path)], _TRANSFORM, 4_000_000, 36)
+    rows = ImageRows([str(path)], _TRANSFORM, 4_000_000, 36)
     start = time.perf_counter()
     row, tensor, digest, reason = rows[0]
     assert time.perf_counter() - start < HANG_SECONDS, "the loader hung on this input"

@@ -255,7 +255,8 @@ def _merge_min(low: dict | None, value: dict) -> dict:
 def chaos_run(command: list[str], triggers: list[Trigger], *, workdir, probe: Callable[[], dict] | None = None,
               env: dict | None = None, cwd=None, seed: int = 0, restart: str | None = None,
               attempt_timeout: float = 600.0, final_timeout: float = 900.0,
-              stage_of: Callable[[str, dict, dict], str | None] | None = None) -> ChaosRecord:
+              stage_of: Callable[[str, dict, dict], str | None] | None = None,
+              attempt_env: Callable[[int], dict] | None = None) -> ChaosRecord:
     """Run ``command`` once per trigger, SIGKILLing the main process when the trigger fires, then
     once more to completion; returns the :class:`ChaosRecord`.
 
@@ -264,6 +265,8 @@ def chaos_run(command: list[str], triggers: list[Trigger], *, workdir, probe: Ca
     the job finishes before a trigger fired (the kill could not land). The final run's exit status
     and output are in the record for the caller to check. ``stage_of(log, progress_at_start,
     progress_at_kill)`` names where each kill landed (default: the last ``[stage]`` line of the log).
+    ``attempt_env(attempt)`` adds variables to the environment of that killed attempt only (the
+    final run gets ``env``), e.g. where the job should stop itself for its kill.
     """
     restart = restart or os.environ.get("FEATX_CHAOS_RESTART", "immediate")
     if restart not in ("immediate", "after-orphans"):
@@ -281,7 +284,8 @@ def chaos_run(command: list[str], triggers: list[Trigger], *, workdir, probe: Ca
                 deadline = time.monotonic() + 60
                 while _group_members(last_pgid) and time.monotonic() < deadline:
                     time.sleep(0.05)
-            record.kills.append(_one_attempt(command, trigger, attempt, workdir, probe, env, cwd, attempt_timeout, groups,
+            env_k = {**(env if env is not None else os.environ), **attempt_env(attempt)} if attempt_env else env
+            record.kills.append(_one_attempt(command, trigger, attempt, workdir, probe, env_k, cwd, attempt_timeout, groups,
                                              stage_of or (lambda log, _start, _end: last_stage(log))))
             last_pgid = groups[-1]
         if restart == "after-orphans" and last_pgid is not None:

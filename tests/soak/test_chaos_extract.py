@@ -6,6 +6,11 @@ be left behind.
 
 The slow variant (``make soak``) kills an extraction of 5,000 generated images at least 5 times;
 the fast one runs in the regular CI on 240 images with 2 kills. ``FEATX_CHAOS_SEED`` replays a run.
+
+A kill while rows are written must land with work left on any machine: timed from outside, a fast
+or idle machine once finished all 240 rows between the trigger and the kill. So those attempts run
+through ``paused_featx.py``: the job stops itself (SIGSTOP) at the planned batch - before it is
+written, half written (features flushed, done flags not) or just after - and is killed there.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 import time
 
 import numpy as np
@@ -29,9 +35,14 @@ MODEL = "torchvision:mobilenet_v3_small"
 LAYERS = "features.3,penultimate"
 
 
-def _command(src, out, batch_size: int) -> list[str]:
-    return featx_command("extract", str(src), "-o", str(out), "--model", MODEL, "--weights", "none",
-                         "--layers", LAYERS, "--batch-size", str(batch_size), "--workers", "1", "--device", "cpu")
+PAUSED_FEATX = os.path.join(os.path.dirname(os.path.abspath(__file__)), "paused_featx.py")
+PAUSE_MODES = ("before", "mid", "after")
+
+
+def _command(src, out, batch_size: int, paused: bool = False) -> list[str]:
+    args = ["extract", str(src), "-o", str(out), "--model", MODEL, "--weights", "none", "--layers", LAYERS,
+            "--batch-size", str(batch_size), "--workers", "1", "--device", "cpu"]
+    return [sys.executable, PAUSED_FEATX, *args] if paused else featx_command(*args)
 
 
 def _env() -> dict:
@@ -71,39 +82,40 @@ def _creating(folder):
     return predicate
 
 
-def _rows_above(target: int, batch_size: int):
-    """Due once the cache holds ``target`` done rows and this attempt has written at least one
-    batch of its own (so a kill never lands on a job that has not resumed yet)."""
-    first: dict = {}
-
-    def predicate(obs) -> bool:
-        rows = obs.progress.get("rows")
-        if rows is None:
-            return False
-        first.setdefault("rows", rows)
-        return rows >= max(target, first["rows"] + batch_size)
-
-    return predicate
+def _paused(marker: str, target: int, mode: str):
+    """Due once the job stopped itself at the planned batch (``paused_featx.py`` wrote ``marker``)."""
+    return when(lambda obs: os.path.exists(marker), f"paused at rows >= {target} ({mode})")
 
 
-def _plan(rng: np.random.Generator, kills: int, total: int, batch_size: int, startup_kills: int = 1,
-          create_kill: str | None = None) -> list:
-    """With ``create_kill`` (the cache's folder), a first kill while the cache file is created;
+def _plan(rng: np.random.Generator, kills: int, total: int, logs: str, startup_kills: int = 1,
+          create_kill: str | None = None) -> tuple[list, dict]:
+    """The kills and, per attempt, the pause it runs with (``FEATX_CHAOS_PAUSE``). With
+    ``create_kill`` (the cache's folder), a first kill while the cache file is created;
     ``startup_kills`` kills at a random moment of the first seconds (imports, model build, cache
-    check); the rest at random row counts, one in each of equal slices of 5%..85% of the rows."""
-    triggers = []
+    check); the rest at a random batch and point of writing, one in each of equal slices of
+    5%..85% of the rows (so at least 15% of the rows are always left)."""
     row_kills = kills - startup_kills - (1 if create_kill else 0)
     edges = np.linspace(0.05, 0.85, row_kills + 1) * total
-    targets = [int(rng.uniform(lo, hi)) for lo, hi in zip(edges[:-1], edges[1:])]
-    for target in targets:
-        delay = float(rng.uniform(0.0, 0.3))  # a little past the row count: mid-batch as often as not
-        triggers.append(when(_rows_above(target, batch_size), f"rows >= {target}", delay=delay))
+    planned = []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        target, mode = int(rng.uniform(lo, hi)), str(rng.choice(PAUSE_MODES))
+        planned.append((target, mode))
+    attempts: list = [("rows", target, mode) for target, mode in planned]
     for _ in range(startup_kills):  # at a random position among the row kills
-        pos = int(rng.integers(0, len(triggers) + 1))
-        triggers.insert(pos, after_seconds(float(rng.uniform(0.2, 1.2))))
+        attempts.insert(int(rng.integers(0, len(attempts) + 1)), ("seconds", float(rng.uniform(0.2, 1.2)), None))
     if create_kill:
-        triggers.insert(0, when(_creating(create_kill), "cache file being created"))
-    return triggers
+        attempts.insert(0, ("create", None, None))
+    triggers, pauses = [], {}
+    for k, (kind, value, mode) in enumerate(attempts):
+        if kind == "rows":
+            marker = os.path.join(logs, f"paused-{k}")
+            pauses[k] = {"FEATX_CHAOS_PAUSE": f"{value}:{mode}:{marker}"}
+            triggers.append(_paused(marker, value, mode))
+        elif kind == "seconds":
+            triggers.append(after_seconds(value))
+        else:
+            triggers.append(when(_creating(create_kill), "cache file being created"))
+    return triggers, pauses
 
 
 def _chaos_extract(tmp_path, request, *, name: str, images: int, kills: int, batch_size: int, startup_kills: int,
@@ -124,9 +136,12 @@ def _chaos_extract(tmp_path, request, *, name: str, images: int, kills: int, bat
     out = tmp_path / "chaos" / "feats.h5"
     os.makedirs(out.parent)
     rng = np.random.default_rng(seed)
-    triggers = _plan(rng, kills, total, batch_size, startup_kills, str(out.parent) if create_kill else None)
-    record = chaos_run(_command(data["root"], out, batch_size), triggers, workdir=tmp_path / "logs",
-                       probe=_rows_probe(out), env=_env(), seed=seed, stage_of=_stager(out.parent))
+    logs = tmp_path / "logs"
+    os.makedirs(logs)
+    triggers, pauses = _plan(rng, kills, total, str(logs), startup_kills, str(out.parent) if create_kill else None)
+    record = chaos_run(_command(data["root"], out, batch_size, paused=True), triggers, workdir=logs,
+                       probe=_rows_probe(out), env=_env(), seed=seed, stage_of=_stager(out.parent),
+                       attempt_env=lambda k: pauses.get(k, {}))
     lost = record.lost("rows")
     line = report(record, name, request, rows=total, rows_lost=lost, images=images, broken=data["broken"],
                   orphans=sum(k.orphans for k in record.kills), clean_run=f"{clean_seconds:.1f}s",
@@ -134,9 +149,13 @@ def _chaos_extract(tmp_path, request, *, name: str, images: int, kills: int, bat
 
     assert record.final_returncode == 0, record.final_stderr[-3000:]
     assert record.landed == kills and all(k.landed for k in record.kills), line
-    # every kill hit a job with work left: the cache was not complete when it died
+    # every kill hit a job with work left: the cache was not complete when it died; a paused job
+    # died at its planned batch (the one reaching the target row count, or a later one)
     for k in record.kills:
         assert k.progress.get("rows", 0) < total, f"kill {k.attempt} landed after the last row: {k}"
+        if k.attempt in pauses:
+            target = int(pauses[k.attempt]["FEATX_CHAOS_PAUSE"].split(":")[0])
+            assert k.progress["rows"] >= target - batch_size, f"kill {k.attempt} landed before its batch: {k}"
     assert "extract" in record.stages, f"no kill landed while rows were written: {line}"
     assert lost == 0, f"{lost} finished row(s) were lost across kills: {line}"
     # the final run reused exactly what the last kill left

@@ -116,3 +116,32 @@ def test_checkpoint_round_trip(tmp_path):
         build_backbone(str(tmp_path / "plain.pt"))
     with pytest.raises(CheckpointError, match="does not exist"):
         build_backbone(str(tmp_path / "missing.pt"))
+
+
+class _Anything:
+    """An arbitrary pickled object (not a tensor or a plain container)."""
+
+
+def _crafted_files(folder) -> dict:
+    files = {"object": folder / "object.pt", "protocol4": folder / "protocol4.pt", "no_featx_keys": folder / "keys.pt"}
+    torch.save(_Anything(), files["object"])
+    with open(files["protocol4"], "wb") as fh:  # torch warns over several lines about the protocol
+        pickle.dump({"state_dict": {"w": 1}}, fh, protocol=4)
+    torch.save({"epoch": 3, "notes": ["not", "tensors"]}, files["no_featx_keys"])
+    return files
+
+
+def test_crafted_checkpoints_are_one_error_line(colour_dataset, tmp_path):
+    import subprocess
+    import sys
+
+    for kind, path in _crafted_files(tmp_path).items():
+        for flag in ("--model", "--weights"):
+            r = subprocess.run([sys.executable, "-m", "featx.pipelines", "extract", colour_dataset, "-o",
+                                str(tmp_path / "o.h5"), flag, str(path), "--workers", "0"],
+                               capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "default"})
+            lines = r.stderr.strip().splitlines()
+            assert r.returncode == 2 and len(lines) == 1, (kind, flag, r.stderr)
+            assert lines[0].startswith(f"error: {str(path)!r} is not a featx checkpoint or state_dict and was not loaded"), lines[0]
+            assert len(lines[0]) - len(str(path)) < 220 and "\x1b" not in lines[0], lines[0]
+    assert not os.path.exists(tmp_path / "o.h5")

@@ -1,5 +1,4 @@
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -8,7 +7,7 @@ import h5py
 import numpy as np
 import pytest
 
-from featx_testdata import make_image, write_colour_dataset
+from featx_testdata import make_image
 from featx.extract import (
     CacheDamagedError,
     CacheLockedError,
@@ -178,12 +177,6 @@ def test_float32_dtype_and_tta(colour_dataset, tmp_path):
     p = extract(str(tmp_path / "sym"), str(tmp_path / "p.h5"), dtype="float32", **FAST)
     q = extract(str(tmp_path / "sym"), str(tmp_path / "q.h5"), dtype="float32", tta="hflip", **FAST)
     np.testing.assert_allclose(read_cache(p.path).features["global_pool"], read_cache(q.path).features["global_pool"], rtol=1e-4, atol=1e-5)
-
-
-def test_workers_give_identical_results(colour_dataset, tmp_path):
-    a = extract(colour_dataset, str(tmp_path / "a.h5"), **FAST)
-    b = extract(colour_dataset, str(tmp_path / "b.h5"), **{**FAST, "workers": 2})
-    np.testing.assert_array_equal(read_cache(a.path).features["global_pool"], read_cache(b.path).features["global_pool"])
 
 
 def test_info_on_half_written_cache(colour_dataset, tmp_path):

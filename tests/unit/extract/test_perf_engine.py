@@ -4,7 +4,7 @@ import numpy as np
 import torch
 
 from featx.extract import extract, read_cache
-from featx.extract._engine import _collate
+from featx.extract._loading import collate as _collate
 from featx.extract._preprocess import Preprocessing
 
 
@@ -44,13 +44,3 @@ def test_worker_processes_and_in_process_loading_give_identical_caches(colour_da
     assert list(ca.hashes) == list(cb.hashes)
     for layer in ca.features:
         np.testing.assert_array_equal(ca.features[layer], cb.features[layer])
-
-
-def test_cpu_decodes_in_process_between_forward_passes_gpu_uses_worker_processes():
-    import torch
-
-    from featx.extract._engine import _default_workers
-
-    assert _default_workers(5000, 64, torch.device("cpu")) == 0
-    assert _default_workers(5000, 64, torch.device("cuda")) >= 1
-    assert _default_workers(10, 64, torch.device("cuda")) == 0  # one batch: no pool to start

@@ -84,3 +84,44 @@ def test_non_utf8_file_names_are_kept(tmp_path):
     table = open_source(str(tmp_path))
     assert os.path.isfile(table.absolute(0))
     assert np.array_equal(table.labels, [0])
+
+
+def test_symlink_loops_and_aliases_list_each_image_once(tmp_path):
+    """A class folder holding a link back to its parent (``a/up -> ..``) once listed the same image
+    through 41 paths; a folder outside the source linked twice was listed twice."""
+    root, outside = tmp_path / "src", tmp_path / "outside"
+    _touch_image(str(root / "a" / "x.png"))
+    _touch_image(str(root / "b" / "y.png"))
+    _touch_image(str(outside / "sub" / "e.png"))
+    os.symlink("..", root / "a" / "up")  # a loop back to the source's root
+    os.symlink(os.path.join("..", "a"), root / "b" / "alias")  # another class, by a second path
+    os.symlink(os.path.join("..", "..", "outside"), root / "a" / "ext")  # outside: followed once
+    os.symlink(os.path.join("..", "..", "outside"), root / "b" / "ext")  # ... not twice
+    os.symlink("..", outside / "sub" / "up")  # a loop outside the source
+    with pytest.warns(UserWarning, match=r"symlinked folder a/up -> \.\.: loops back to a folder above it; not followed \(and 3 more\)"):
+        table = open_source(str(root))
+    assert table.paths == [os.path.join("a", "ext", "sub", "e.png"), os.path.join("a", "x.png"), os.path.join("b", "y.png")]
+    assert table.labels.tolist() == [0, 0, 1]
+    assert sorted(table.notes) == sorted([
+        "a/up -> ..: loops back to a folder above it; not followed",
+        f"b/alias -> {os.path.join('..', 'a')}: links to a folder the source lists already; not followed",
+        f"b/ext -> {os.path.join('..', '..', 'outside')}: links to a folder followed already through another link; not followed",
+        "a/ext/sub/up -> ..: loops back to a folder above it; not followed",
+    ])
+    assert len({os.path.realpath(table.absolute(i)) for i in range(len(table))}) == len(table)
+
+
+def test_unlabelled_folder_with_a_loop_is_listed_once(tmp_path):
+    _touch_image(str(tmp_path / "x.png"))
+    os.makedirs(tmp_path / "deeper")
+    os.symlink("..", tmp_path / "deeper" / "up")
+    with pytest.warns(UserWarning, match="loops back"):
+        table = open_source(str(tmp_path))
+    assert table.kind == "unlabelled" and table.paths == ["x.png"] and len(table.notes) == 1
+
+
+def test_plain_folders_give_no_notes(tmp_path, recwarn):
+    _touch_image(str(tmp_path / "a" / "x.png"))
+    _touch_image(str(tmp_path / "b" / "y.png"))
+    assert open_source(str(tmp_path)).notes == []
+    assert not [w for w in recwarn if "symlink" in str(w.message)]

@@ -30,3 +30,20 @@ def colours8(tmp_path) -> str:
 
 def backbone_keys(state: dict, head: str) -> list[str]:
     return [k for k in state if not (k == head or k.startswith(head + "."))]
+
+
+class Interrupt(Exception):
+    """Raised by :func:`stop_after`'s log: a run stopped right after an epoch's state was written."""
+
+
+def stop_after(n):
+    """A ``log`` for finetune() that interrupts the run at its ``n``-th epoch line."""
+    seen = []
+
+    def log(line):
+        if line.startswith("epoch "):
+            seen.append(line)
+            if len(seen) == n:
+                raise Interrupt(line)
+
+    return log

@@ -1,4 +1,6 @@
-"""Strategies, config checks, block groups and the freezer (no training)."""
+"""Strategies, settings (Options, config checks, CLI flags), block groups and the freezer (no training)."""
+
+import re
 
 import numpy as np
 import pytest
@@ -7,6 +9,9 @@ from torch import nn
 
 from featx.extract import SourceTable, build_architecture
 from featx.extract.finetune import (
+    BN_MODES,
+    FINETUNE_OPTIONS,
+    OPTIMIZERS,
     FinetuneConfig,
     FinetuneConfigError,
     FinetuneDataError,
@@ -54,6 +59,72 @@ def test_config_collects_every_problem():
     with pytest.raises(FinetuneConfigError, match=r"epochs must be a whole number >= 1; got 0.*lr must be > 0"):
         cfg.check()
     assert any("did you mean 'adamw'" in p for p in problems)
+
+
+def test_every_setting_is_defined_once_as_an_option():
+    import dataclasses
+
+    from featx.extract import DEVICE, PRECISION, WORKERS
+
+    fields = {f.name: f.default for f in dataclasses.fields(FinetuneConfig)}
+    assert [o.name for o in FINETUNE_OPTIONS] == [n for n in fields if n not in ("model", "weights")]
+    assert all(fields[o.name] == o.default for o in FINETUNE_OPTIONS)
+    by_name = {o.name: o for o in FINETUNE_OPTIONS}
+    assert by_name["precision"] is PRECISION and by_name["device"] is DEVICE and by_name["workers"] is WORKERS
+    assert OPTIMIZERS == by_name["optimizer"].choices == ("adamw", "sgd")
+    assert BN_MODES == by_name["bn"].choices
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("lr", 0.0, r"^lr must be > 0; got 0.0$"),
+    ("layer_decay", 0.0, r"^layer_decay must be in \(0, 1\] \(1 = off\); got 0.0$"),
+    ("label_smoothing", 1.0, r"^label_smoothing must be in \[0, 1\); got 1.0$"),
+    ("warmup", -1.0, r"^warmup \(epochs\) must be >= 0; got -1.0$"),
+    ("batch_size", 1, r"^batch_size must be a whole number >= 2 \(BatchNorm needs 2 images\); got 1$"),
+    ("input_size", 5000, r"^input_size must be a whole number between 8 and 4096; got 5000$"),
+    ("epochs", 2.5, r"^epochs must be a whole number >= 1; got 2.5$"),
+    ("seed", True, r"^seed must be a whole number >= 0; got True$"),
+    ("mixup", float("nan"), r"^mixup \(Beta alpha, 0 = off\) must be >= 0; got nan$"),
+    ("augment", "yes", r"^augment must be true or false; got 'yes'$"),
+    ("precision", "bf61", r"^precision must be one of auto, fp32, bf16, fp16; got 'bf61'; did you mean 'bf16'\?$"),
+    ("workers", -1, r"^workers must be a whole number >= 0; got -1$"),
+    ("bn", "freeze", r"^bn must be one of auto, frozen, train; got 'freeze'; did you mean 'frozen'\?$"),
+])
+def test_config_messages_come_from_the_option(field, value, message):
+    problems = FinetuneConfig(**{field: value}).problems()
+    assert len(problems) == 1 and re.match(message, problems[0]), problems
+
+
+@pytest.mark.parametrize("field,value", [("layer_decay", 1.0), ("val_fraction", 0.0), ("lr", None), ("workers", 0),
+                                         ("input_size", 8), ("backbone_lr_mult", 10), ("label_smoothing", 0)])
+def test_config_accepts_the_bounds(field, value):
+    assert FinetuneConfig(**{field: value}).problems() == []
+
+
+def test_cli_flags_are_built_from_the_options(tmp_path, capsys):
+    from featx.pipelines._cmd_finetune import config_from_args
+    from featx.pipelines.cli import build_parser
+
+    parser = build_parser()
+    args = parser.parse_args(["finetune", "src", "-o", "m.pt"])
+    assert config_from_args(args) == FinetuneConfig()
+    args = parser.parse_args(["finetune", "src", "-o", "m.pt", "--no-augment", "--workers", "auto", "--lr", "0.5",
+                              "--bn", "train", "--precision", "bf16", "--val-fraction", "0", "--strategy", "gradual:2"])
+    assert config_from_args(args) == FinetuneConfig(augment=False, workers=None, lr=0.5, bn="train", precision="bf16",
+                                                    val_fraction=0.0, strategy="gradual:2")
+    with pytest.raises(SystemExit):
+        parser.parse_args(["finetune", "src", "-o", "m.pt", "--optimizer", "adam"])
+    assert "invalid choice: 'adam'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        parser.parse_args(["finetune", "src", "-o", "m.pt", "--epochs", "ten"])
+    assert "argument --epochs: expected a whole number, got 'ten'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        parser.parse_args(["finetune", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    for shown in ("maximum number of epochs (default 10)", "(default partial:2)", "--optimizer {adamw,sgd}",
+                  "(default adamw)", "images per training step (default 32)", "(default 0.2)", "--no-augment",
+                  "--precision {auto,fp32,bf16,fp16}", "head learning rate (default 0.001 for adamw, 0.01 for sgd)"):
+        assert shown in help_text, shown
 
 
 def test_config_unknown_parameter_suggests():

@@ -1,6 +1,5 @@
 """Fine-tuning on tiny colour images: learning, freezing, checkpoints, resume, predictions."""
 
-import argparse
 import csv
 import os
 
@@ -19,8 +18,7 @@ from featx.extract.finetune import (
     resume_path,
     write_predictions_csv,
 )
-from featx.pipelines._cmd_finetune import add_predict_parser
-from ft_support import TINY, backbone_keys, colours8, one_thread  # noqa: F401  (fixtures)
+from ft_support import TINY, Interrupt, backbone_keys, colours8, one_thread, stop_after  # noqa: F401  (fixtures)
 
 
 def _initial_state(**kw):
@@ -134,29 +132,13 @@ def test_checkpoint_round_trip_into_extractor_and_predict(colours8, tmp_path):
         assert list(csv.reader(fh)) == table_rows
 
 
-class _Interrupt(Exception):
-    pass
-
-
-def _stop_after(n):
-    seen = []
-
-    def log(line):
-        if line.startswith("epoch "):
-            seen.append(line)
-            if len(seen) == n:
-                raise _Interrupt(line)
-
-    return log
-
-
 def test_interrupted_run_resumes_to_the_same_model(colours8, tmp_path):
     params = dict(strategy="full", epochs=4, patience=0, mixup=0.2, **TINY)
     clean = finetune(colours8, tmp_path / "clean.pt", **params)
 
     out = tmp_path / "resumed.pt"
-    with pytest.raises(_Interrupt):
-        finetune(colours8, out, log=_stop_after(2), **params)
+    with pytest.raises(Interrupt):
+        finetune(colours8, out, log=stop_after(2), **params)
     assert os.path.exists(resume_path(str(out))) and not os.path.exists(out)
     lines = []
     resumed = finetune(colours8, out, log=lines.append, **params)
@@ -187,8 +169,8 @@ def test_finished_output_is_reused_and_changed_settings_refused(colours8, tmp_pa
 
 def test_resume_state_of_another_architecture_is_refused(colours8, tmp_path):
     out = tmp_path / "m.pt"
-    with pytest.raises(_Interrupt):
-        finetune(colours8, out, strategy="head", epochs=3, log=_stop_after(1), **TINY)
+    with pytest.raises(Interrupt):
+        finetune(colours8, out, strategy="head", epochs=3, log=stop_after(1), **TINY)
     with pytest.raises(ArchitectureMismatchError,
                        match=r"m.pt.resume is a resume state of timm:tf_efficientnet_lite0 with 3 classes, not "
                              r"torchvision:resnet18 with 3 classes; rerun with the original --model"):

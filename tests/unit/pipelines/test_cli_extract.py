@@ -60,3 +60,58 @@ def test_models_and_layers(capsys):
     assert main(["layers", "--depth", "2"]) == 0
     out = capsys.readouterr().out
     assert "blocks.3" in out and "80x14x14" in out and "global_pool" in out and "penultimate" in out
+
+
+def _subparser(parser, name):
+    import argparse
+
+    (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return sub.choices[name]
+
+
+def test_extract_flags_come_from_the_extraction_options():
+    from featx.extract import EXTRACTION_OPTIONS, POOL
+    from featx.pipelines.cli import build_parser
+
+    actions = {a.dest: a for a in _subparser(build_parser(), "extract")._actions}
+    for option in (POOL, *EXTRACTION_OPTIONS):
+        action = actions[option.name]
+        assert action.option_strings == [option.cli_flag] and action.default == option.default
+        assert action.choices == (list(option.choices) if option.choices else None)
+    assert actions["jpeg_draft"].option_strings == ["--no-jpeg-draft"] and actions["workers"].default is None
+
+
+def test_a_new_extraction_setting_reaches_extract_without_cli_edits(monkeypatch, tmp_path):
+    import featx.extract
+    from featx.common import Option
+    from featx.pipelines import _cmd_extract
+    from featx.pipelines.cli import build_parser
+
+    runtime = Option("runtime", "torch", "inference runtime", choices=("torch", "openvino"))
+    monkeypatch.setattr(featx.extract, "EXTRACTION_OPTIONS", (*featx.extract.EXTRACTION_OPTIONS, runtime))
+    seen = {}  # the real extract() has no such setting yet: record what the CLI hands it
+    monkeypatch.setattr(featx.extract, "extract", lambda source, output, **kw: seen.update(kw) or _Summary())
+    args = build_parser().parse_args(["extract", "src", "-o", "o.h5", "--runtime", "openvino", "--workers", "auto"])
+    assert _cmd_extract.run_extract(args) == 0
+    assert seen["runtime"] == "openvino" and seen["batch_size"] == 64 and seen["jpeg_draft"] is True
+    assert "workers" not in seen and "max_pixels" not in seen  # not given: extract's own defaults
+
+
+class _Summary:
+    def line(self):
+        return "extracted"
+
+
+def test_extraction_flags_take_effect(colour_dataset, tmp_path, capsys):
+    from featx.extract import cache_info
+
+    out = str(tmp_path / "c.h5")
+    base = ["extract", colour_dataset, "--weights", "none", "--workers", "0"]
+    assert main([*base, "-o", out, "--pool", "max", "--dtype", "float32", "--no-jpeg-draft"]) == 0
+    spec = cache_info(out)["spec"]
+    assert spec["pooling"] == "max" and spec["dtype"] == "float32" and spec["decoding"]["jpeg_draft"] is False
+    capsys.readouterr()
+    small = str(tmp_path / "small.h5")
+    assert main([*base, "-o", small, "--max-pixels", "1000"]) == 2  # the images have 40x32 = 1280 pixels
+    assert "none of the 18 images could be decoded" in capsys.readouterr().err
+    assert "over the limit of 1000" in cache_info(small)["counts"]["failures"][0][1]
