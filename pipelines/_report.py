@@ -8,9 +8,11 @@ import html
 import json
 import math
 import os
-import platform
 
+from featx.common import atomic_write, to_jsonable, versions, write_json, write_text
 from featx.pipelines._plots import METRIC_LABELS
+
+_VERSIONS = ("featx", "torch", "torchvision", "timm", "scikit-learn", "xgboost", "numpy", "h5py", "matplotlib")
 
 CSS = """
 :root { --ink:#1d2330; --muted:#5b6475; --line:#d9dee7; --best:#fff4c2; --accent:#2457a6; }
@@ -57,40 +59,6 @@ def _f(v, digits=3) -> str:
     return f"{v:.{digits}f}" if _ok(v) else "–"
 
 
-def jsonable(value):
-    """numpy -> Python, NaN/inf -> None, tuples -> lists, mappings -> dicts (strict JSON)."""
-    import numpy as np
-    from collections.abc import Mapping
-
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return jsonable(value.tolist())
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(float(value)) else None
-    if value is None or isinstance(value, str):
-        return value
-    return str(value)
-
-
-def _versions() -> dict:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"python": platform.python_version()}
-    for dist in ("featx", "torch", "torchvision", "timm", "scikit-learn", "xgboost", "numpy", "h5py", "matplotlib"):
-        try:
-            out[dist] = version(dist)
-        except PackageNotFoundError:
-            out[dist] = None
-    return out
-
-
 def spec_text(spec) -> str:
     """The spec as the user wrote it (a file's text) or as TOML rendered from the dict."""
     from featx.pipelines._spec import to_toml
@@ -100,7 +68,7 @@ def spec_text(spec) -> str:
     try:
         return to_toml(dict(spec.raw) if spec.raw else spec.to_dict())
     except (ValueError, TypeError):
-        return json.dumps(jsonable(spec.raw), indent=2)
+        return json.dumps(to_jsonable(dict(spec.raw)), indent=2)
 
 
 def _backbones_doc(resolved) -> dict:
@@ -117,7 +85,7 @@ def _backbones_doc(resolved) -> dict:
 
 def results_doc(result, resolved, command: str) -> dict:
     spec = result.spec
-    return jsonable({
+    return to_jsonable({
         "format": "featx.results", "format_version": 1,
         "created": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "title": spec.title, "command": command, "notes": list(result.notes),
@@ -133,17 +101,12 @@ def results_doc(result, resolved, command: str) -> dict:
         "timings": dict(result.timings),
         "cv": {"computed": result.cv_computed, "cached": result.cv_cached},
         "report": os.path.abspath(result.report_path),
-        "versions": _versions(),
+        "versions": versions(*_VERSIONS),
     })
 
 
 def write_results_json(result, resolved, command: str) -> str:
-    doc = results_doc(result, resolved, command)
-    tmp = result.results_path + f".tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(doc, fh, indent=2, allow_nan=False)
-    os.replace(tmp, result.results_path)
-    return result.results_path
+    return write_json(result.results_path, results_doc(result, resolved, command))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -216,12 +179,21 @@ def _results_table(records: list[dict], spec) -> str:
 
 def _img(png: bytes, alt: str, caption: str, name: str, plots_dir: str | None, wide: bool = False) -> str:
     if plots_dir:
-        with open(os.path.join(plots_dir, name), "wb") as fh:
+        with atomic_write(os.path.join(plots_dir, name), "wb") as fh:
             fh.write(png)
     b64 = base64.b64encode(png).decode("ascii")
     cls = " class='wide'" if wide else ""
     return (f"<figure{cls}><img alt='{_e(alt)}' src='data:image/png;base64,{b64}'>"
             f"<figcaption>{caption}</figcaption></figure>")
+
+
+def _grid(head: list[str], rows, num: set = frozenset()) -> str:
+    """An HTML table: ``head`` labels, ``rows`` of cell HTML; the columns in ``num`` are numbers."""
+    def cls(i):
+        return " class='num'" if i in num else ""
+
+    return ("<table><tr>" + "".join(f"<th{cls(i)}>{h}</th>" for i, h in enumerate(head)) + "</tr>"
+            + "".join("<tr>" + "".join(f"<td{cls(i)}>{c}</td>" for i, c in enumerate(r)) + "</tr>" for r in rows) + "</table>")
 
 
 def _kv_table(rows) -> str:
@@ -266,7 +238,7 @@ def write_report(result, resolved, command: str) -> str:
     parts.append(
         f"<p class='muted'>{'Nested' if cv.nested else 'Plain'} {_e(cv.scheme)} cross-validation: {cv.folds} outer folds"
         f"{f' x {cv.repeats} repeats' if cv.repeats > 1 else ''}"
-        f"{f', inner {cv.search} search over {cv.inner_folds} folds (scored by balanced accuracy)' if cv.nested else ''}"
+        f"{f', inner {cv.search} search over {cv.inner_folds} folds (scored by {_e(METRIC_LABELS.get(spec.search_metric, spec.search_metric))})' if cv.nested else ''}"
         f", seed {cv.seed}; every configuration sees the same folds. PCA: {_e(_pca_text(spec.classify.pca))}"
         f"{''.join(f'; {h}: {_pca_text(v)}' for h, v in spec.classify.head_pca.items())}"
         f"{' (whitened)' if spec.classify.whiten else ''}, fitted inside each training fold. Rows are sorted by "
@@ -281,12 +253,9 @@ def write_report(result, resolved, command: str) -> str:
         parts.append(_results_table(recs, spec))
         best = result.best[src.name]
         r = result.comparisons[src.name].get(best["feature_set"], best["head"])
-        parts.append(f"<details><summary>Per-class scores of the best configuration ({_e(best['feature_set'])} / {_e(best['head'])})</summary>")
-        parts.append("<table><tr><th>class</th><th class='num'>precision</th><th class='num'>recall</th><th class='num'>F1</th><th class='num'>support</th></tr>")
-        for cname, s in r.per_class.items():
-            parts.append(f"<tr><td>{_e(cname)}</td><td class='num'>{_f(s['precision'])}</td><td class='num'>{_f(s['recall'])}</td>"
-                         f"<td class='num'>{_f(s['f1'])}</td><td class='num'>{s['support']}</td></tr>")
-        parts.append("</table></details>")
+        rows = [[_e(c), _f(s["precision"]), _f(s["recall"]), _f(s["f1"]), s["support"]] for c, s in r.per_class.items()]
+        parts.append(f"<details><summary>Per-class scores of the best configuration ({_e(best['feature_set'])} / {_e(best['head'])})"
+                     f"</summary>{_grid(['class', 'precision', 'recall', 'F1', 'support'], rows, {1, 2, 3, 4})}</details>")
 
     # plots ------------------------------------------------------------------------------------
     parts.append("<h2 id='plots'>Plots</h2>")
@@ -341,9 +310,8 @@ def write_report(result, resolved, command: str) -> str:
             rows.append(("groups", f"{d['groups']} distinct groups"))
         parts.append(_kv_table(rows))
         if d["failures"]:
-            parts.append("<details><summary>Failed images</summary><table><tr><th>path</th><th>reason</th></tr>" +
-                         "".join(f"<tr><td><code>{_e(p)}</code></td><td>{_e(why)}</td></tr>" for p, why in d["failures"][:500]) +
-                         "</table></details>")
+            rows = [[f"<code>{_e(p)}</code>", _e(why)] for p, why in d["failures"][:500]]
+            parts.append(f"<details><summary>Failed images</summary>{_grid(['path', 'reason'], rows)}</details>")
 
     # backbones --------------------------------------------------------------------------------
     parts.append("<h2 id='backbones'>Backbones and preprocessing</h2>")
@@ -363,24 +331,16 @@ def write_report(result, resolved, command: str) -> str:
     # timing ------------------------------------------------------------------------------------
     parts.append("<h2 id='timing'>Timing</h2>")
     t = result.timings
-    parts.append("<table><tr><th>stage</th><th class='num'>seconds</th></tr>" +
-                 "".join(f"<tr><td>{_e(k)}</td><td class='num'>{v:.1f}</td></tr>" for k, v in t.items()) + "</table>")
-    parts.append("<table><tr><th>source</th><th>backbone</th><th class='num'>rows</th><th class='num'>extracted now</th>"
-                 "<th class='num'>reused</th><th class='num'>failed</th><th class='num'>seconds</th><th class='num'>images/s</th>"
-                 "<th>device</th><th>cache</th></tr>")
+    parts.append(_grid(["stage", "seconds"], [[_e(k), f"{v:.1f}"] for k, v in t.items()], {1}))
+    rows = []
     for e in result.extractions:
-        first = e.get("first_extraction") or {}
-        if e["extracted"]:
-            speed = f"{e['images_per_second']:.1f}"
-        elif first:
-            speed = f"<span class='ci'>cached (first run: {first.get('images_per_second', 0):.1f})</span>"
-        else:
-            speed = "<span class='ci'>cached</span>"
-        parts.append(f"<tr><td>{_e(e['source'])}</td><td>{_e(e['backbone'])}</td><td class='num'>{e['rows']}</td>"
-                     f"<td class='num'>{e['extracted']}</td><td class='num'>{e['reused']}</td><td class='num'>{e['failed']}</td>"
-                     f"<td class='num'>{e['seconds']:.1f}</td><td class='num'>{speed}</td><td>{_e(e['device'])}</td>"
-                     f"<td><code>{_e(os.path.basename(e['cache']))}</code></td></tr>")
-    parts.append("</table>")
+        first = e.get("first_extraction")
+        rate = f" (first run: {first.get('images_per_second', 0):.1f})" if first else ""
+        speed = f"{e['images_per_second']:.1f}" if e["extracted"] else f"<span class='ci'>cached{rate}</span>"
+        rows.append([_e(e["source"]), _e(e["backbone"]), e["rows"], e["extracted"], e["reused"], e["failed"], f"{e['seconds']:.1f}",
+                     speed, _e(e["device"]), f"<code>{_e(os.path.basename(e['cache']))}</code>"])
+    parts.append(_grid(["source", "backbone", "rows", "extracted now", "reused", "failed", "seconds", "images/s", "device", "cache"],
+                       rows, {2, 3, 4, 5, 6, 7}))
     parts.append(_img(_plots.stage_times({k: v for k, v in t.items()}, "time per stage (report writing excluded)"),
                       "time per stage", "Wall-clock seconds per stage of this run.", "timing.png", plots_dir))
 
@@ -392,11 +352,7 @@ def write_report(result, resolved, command: str) -> str:
                  _kv_table([(k, _e(v)) for k, v in doc["versions"].items()]) + "</details>")
     parts.append("<p class='muted'>results.json beside this file holds every number of this report.</p>")
     parts.append("</body></html>")
-    html_text = "\n".join(parts)
-    tmp = result.report_path + f".tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(html_text)
-    os.replace(tmp, result.report_path)
+    write_text(result.report_path, "\n".join(parts))
     write_results_json(result, resolved, command)
     return result.report_path
 

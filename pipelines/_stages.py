@@ -1,183 +1,103 @@
-"""Report computations beyond the CV table: the learning curve of a configuration and the PCA
-explained variance of a feature set, both cached in the job's result cache."""
+"""The job's result cache and the computations that go through it: cross-validation results,
+learning curves and PCA spectra (computed by featx.classify) are looked up by key before
+anything is fitted, and stored after."""
 
 from __future__ import annotations
 
-import math
-import warnings
+import collections
+import json
+import os
 
-import numpy as np
+from featx.common import to_jsonable, write_json
+from featx.pipelines._keys import CV_CACHE_VERSION, digest, features_digest, splits_digest
 
 
-def _scorer(metric: str, n_classes: int):
-    """``score(estimator, X, y) -> float`` for a metric name of featx.classify.METRICS."""
-    from sklearn.metrics import get_scorer
+class ResultCache:
+    """One JSON file per entry, ``<folder>/<key>.json``, written atomically (a present file is a
+    complete entry; a damaged one reads as missing and is recomputed)."""
 
-    name = {
-        "accuracy": "accuracy",
-        "balanced_accuracy": "balanced_accuracy",
-        "f1_macro": "f1_macro",
-        "roc_auc": "roc_auc" if n_classes == 2 else "roc_auc_ovr",
-        "log_loss": "neg_log_loss",
-    }[metric]
-    scorer = get_scorer(name)
-    sign = -1.0 if metric == "log_loss" else 1.0
+    def __init__(self, folder: str):
+        self.folder = folder
 
-    def score(est, X, y) -> float:
+    def load(self, key: str) -> dict | None:
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                return sign * float(scorer(est, X, y))
-        except (ValueError, AttributeError, IndexError):  # a class missing from a small fold, no proba
-            return math.nan
+            with open(os.path.join(self.folder, key + ".json"), encoding="utf-8") as fh:
+                doc = json.load(fh)
+            return doc if isinstance(doc, dict) else None
+        except (OSError, ValueError):
+            return None
 
-    return score
-
-
-def stratified_subset(train: np.ndarray, y: np.ndarray, fraction: float, rng: np.random.RandomState) -> np.ndarray:
-    """``fraction`` of each class's rows of ``train`` (at least one per class), in index order."""
-    if fraction >= 1.0:
-        return np.sort(train)
-    picked = []
-    for c in np.unique(y[train]):
-        rows = train[y[train] == c]
-        k = max(1, int(round(fraction * len(rows))))
-        picked.append(rng.choice(rows, size=k, replace=False))
-    return np.sort(np.concatenate(picked))
+    def save(self, key: str, doc: dict) -> None:
+        os.makedirs(self.folder, exist_ok=True)
+        write_json(os.path.join(self.folder, key + ".json"), to_jsonable(doc, keep_nan=True), indent=None, allow_nan=True)
 
 
-def _fit_score(estimator, X, y, train, test, score):
-    from sklearn.base import clone
+def most_common_params(best_params: list) -> tuple[dict, int]:
+    """The hyperparameters chosen most often over the outer folds, and how often."""
+    if not best_params:
+        return {}, 0
+    counts = collections.Counter(json.dumps(p, sort_keys=True) for p in best_params)
+    text, n = counts.most_common(1)[0]
+    return json.loads(text), n
 
-    est = clone(estimator)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        est.fit(X[train], y[train])
-    return score(est, X[train], y[train]), score(est, X[test], y[test])
+
+def progress_bar(total: int, desc: str, progress: bool, unit: str = "it"):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit=unit, disable=None if progress else True, dynamic_ncols=True, leave=True)
 
 
-def build_fixed_estimator(spec, fs, head: str, params: dict):
-    """The head's pipeline with fixed hyperparameters ``params`` (pipeline parameter names)."""
-    from featx.classify import PCA_GRID, make_head
+def cached_cv(cache: ResultCache, key: str, fs, compute) -> tuple:
+    """``(CVResult, was_cached)``: the stored result of ``key`` (named after ``fs`` as it is now),
+    else ``compute()``'s, stored."""
+    import dataclasses
+
+    from featx.classify import ClassifyError, CVResult
+
+    doc = cache.load(key)
+    if doc is not None and doc.get("v") == CV_CACHE_VERSION:
+        try:
+            return dataclasses.replace(CVResult.from_record(doc), feature_set=fs.name, meta=dict(fs.meta)), True
+        except (ClassifyError, KeyError, TypeError, ValueError):
+            pass  # an entry of another layout: recompute and overwrite
+    result = compute()
+    cache.save(key, {"v": CV_CACHE_VERSION, **result.to_record(predictions=True)})
+    return result, False
+
+
+def cached_learning_curve(spec, fs, result, splits, cache: ResultCache, progress: bool) -> dict:
+    """featx.classify's learning curve of ``result``'s configuration (its most often chosen
+    hyperparameters, fixed) on the same outer folds, scored by ``metrics.main``."""
+    from featx.classify import learning_curve
 
     c = spec.classify
-    pca = PCA_GRID[0] if c.pca_for(head) == "search" else c.pca_for(head)
-    extra = {"classes": np.arange(fs.n_classes)} if head == "xgb" else {}
-    est = make_head(head, pca=pca, whiten=c.whiten, random_state=spec.cv.seed, n_jobs=1,
-                    probability=c.probability, **extra)
-    if params:
-        est.set_params(**params)
-    return est
-
-
-def learning_curve(spec, fs, result, splits, cache, progress: bool) -> dict:
-    """Score vs training-set fraction of ``result``'s configuration on the same outer folds.
-
-    Each outer training fold is subsampled per class to each fraction (seeded); the head is fitted
-    with the hyperparameters chosen most often by the nested search (fixed, no inner search) and
-    scored on the untouched outer test fold with ``spec.metrics.main``.
-    """
-    from joblib import Parallel, delayed
-
-    from featx.pipelines._job import _bar, _digest, features_digest, most_common_params, splits_digest
-
     params, n_chosen = most_common_params(result.best_params)
+    settings = {"metric": spec.metrics.main, "pca": c.pca_for(result.head), "whiten": c.whiten,
+                "probability": c.probability, "seed": spec.cv.seed}
     fractions = list(spec.report.fractions)
-    metric = spec.metrics.main
-    key = _digest({
-        "kind": "learning_curve", "v": 1, "features": features_digest(fs.X, fs.y, fs.groups, fs.class_names),
-        "splits": splits_digest(splits), "head": result.head, "params": params, "pca": spec.classify.pca_for(result.head),
-        "whiten": spec.classify.whiten, "probability": spec.classify.probability, "fractions": fractions,
-        "metric": metric, "seed": spec.cv.seed,
-    })
-    got = cache.load(key)
-    if got is not None:
-        doc = got[0]
-        doc["cached"] = True
-        return _nan_back(doc)
-    est = build_fixed_estimator(spec, fs, result.head, params)
-    score = _scorer(metric, fs.n_classes)
-    rng = np.random.RandomState(spec.cv.seed)
-    tasks = []
-    for k, (train, test) in enumerate(splits):
-        for f in fractions:
-            tasks.append((k, f, stratified_subset(np.asarray(train), fs.y, f, rng), np.asarray(test)))
-    bar = _bar(len(tasks), "learning curve", progress, unit="fit")
+    key = digest({"kind": "learning_curve", "v": 2, "features": features_digest(fs), "splits": splits_digest(splits),
+                  "head": result.head, "params": params, "fractions": fractions, **settings})
+    doc = cache.load(key)
+    if doc is not None:
+        return {**doc, "cached": True}
+    bar = progress_bar(len(splits) * len(fractions), "learning curve", progress, unit="fit")
     try:
-        out = []
-        for chunk_start in range(0, len(tasks), max(1, len(splits))):
-            chunk = tasks[chunk_start:chunk_start + max(1, len(splits))]
-            out += Parallel(n_jobs=spec.classify.jobs)(
-                delayed(_fit_score)(est, fs.X, fs.y, tr, te, score) for _, _, tr, te in chunk
-            )
-            bar.update(len(chunk))
+        doc = learning_curve(fs, result.head, params, splits, fractions, jobs=c.jobs,
+                             progress=lambda done, total, label: bar.update(1), **settings)
     finally:
         bar.close()
-    train_scores = np.full((len(fractions), len(splits)), np.nan)
-    test_scores = np.full((len(fractions), len(splits)), np.nan)
-    sizes = np.zeros((len(fractions), len(splits)))
-    for (k, f, tr, _te), (s_tr, s_te) in zip(tasks, out):
-        i = fractions.index(f)
-        train_scores[i, k], test_scores[i, k], sizes[i, k] = s_tr, s_te, len(tr)
-    doc = {
-        "feature_set": fs.name, "head": result.head, "metric": metric, "params": params,
-        "params_folds": n_chosen, "n_folds": len(splits), "fractions": fractions,
-        "train_sizes": sizes.mean(axis=1).tolist(),
-        "train_mean": _nanmean(train_scores), "train_std": _nanstd(train_scores),
-        "test_mean": _nanmean(test_scores), "test_std": _nanstd(test_scores),
-        "test_scores": test_scores.tolist(),
-    }
+    doc["params_folds"] = n_chosen
     cache.save(key, doc)
-    doc["cached"] = False
+    return {**doc, "cached": False}
+
+
+def cached_explained_variance(fs, cache: ResultCache) -> dict:
+    """featx.classify's PCA spectrum of ``fs`` (standardised features, all rows)."""
+    from featx.classify import explained_variance
+
+    key = digest({"kind": "pca", "v": 1, "features": features_digest(fs, groups=False)})
+    doc = cache.load(key)
+    if doc is None:
+        doc = explained_variance(fs)
+        cache.save(key, doc)
     return doc
-
-
-def _nanmean(a):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return np.nanmean(a, axis=1).tolist()
-
-
-def _nanstd(a):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return np.nanstd(a, axis=1).tolist()
-
-
-def _nan_back(doc):
-    def conv(v):
-        if isinstance(v, list):
-            return [conv(x) for x in v]
-        return math.nan if v is None else v
-
-    for k in ("train_mean", "train_std", "test_mean", "test_std", "test_scores"):
-        if k in doc:
-            doc[k] = conv(doc[k])
-    return doc
-
-
-def explained_variance(fs, cache) -> dict:
-    """Explained variance ratio of PCA on the standardised features (all rows; descriptive)."""
-    from sklearn.decomposition import PCA
-    from sklearn.preprocessing import StandardScaler
-
-    from featx.pipelines._job import _digest, features_digest
-
-    key = _digest({"kind": "pca", "v": 1, "features": features_digest(fs.X, fs.y, None, fs.class_names)})
-    got = cache.load(key)
-    if got is not None:
-        return got[0]
-    X = StandardScaler().fit_transform(fs.X.astype(np.float64))
-    n = min(X.shape)
-    ratio = PCA(n_components=n, svd_solver="full").fit(X).explained_variance_ratio_
-    cum = np.cumsum(ratio)
-    doc = {
-        "feature_set": fs.name, "dim": int(fs.n_features), "n_samples": int(fs.n_samples),
-        "ratio": ratio[: min(len(ratio), 512)].tolist(),
-        "cumulative": cum[: min(len(cum), 512)].tolist(),
-        "components_for": {str(t): int(np.searchsorted(cum, t) + 1) if cum[-1] >= t else int(n)
-                           for t in (0.5, 0.9, 0.95, 0.99)},
-    }
-    cache.save(key, doc)
-    return doc
-

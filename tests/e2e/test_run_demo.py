@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from featx.pipelines._job import run_demo
+from featx.pipelines._demo import run_demo
 from featx.pipelines.cli import main
 
 

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import base64
+import html
 import io
 import json
 import os
 import re
+import tomllib
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from featx.classify import FeatureSet, cross_validate_head, make_splitter
+from featx.classify import FeatureSet, cross_validate_head, make_splitter, stratified_subset
 from featx.extract import read_cache
 from featx.pipelines._job import JobResult, most_common_params, run_job
-from featx.pipelines._stages import stratified_subset
 
 from featx_testdata import write_colour_dataset
 from pipeline_helpers import run_tiny, tiny_spec
@@ -163,7 +164,9 @@ def test_report_html_has_the_table_and_decodable_images(tiny):
         img.load()
         assert img.format == "PNG" and img.width > 300 and img.height > 150
         assert np.asarray(img.convert("L")).std() > 5  # not blank
-    assert "featx run tiny.toml" in page and "[[sources]]" in page  # the command and the spec as TOML
+    assert "featx run tiny.toml" in page  # the command
+    shown = re.search(r"<p>Spec \(&lt;dict&gt;\):</p><pre>(.*?)</pre>", page, re.S).group(1)
+    assert tomllib.loads(html.unescape(shown)) == dict(result.spec.raw)  # the spec, as TOML that reads back
     assert "http://" not in page.replace("http://www.w3.org", "") and "<script" not in page  # self-contained
     assert sorted(os.listdir(os.path.join(result.output, "plots"))) == [
         "colours-confusion.png", "colours-layers.png", "colours-learning-curve.png", "colours-pca.png", "timing.png"]

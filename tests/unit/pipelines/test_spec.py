@@ -11,7 +11,8 @@ import pytest
 
 from featx.pipelines import SpecError
 from featx.pipelines._example_spec import EXAMPLE_SPEC
-from featx.pipelines._spec import Spec, check_backbones, load_spec, schema, to_toml
+from featx.pipelines._spec import SCHEMA, Spec, check_backbones, load_spec, to_toml
+from featx.pipelines._spec_docs import key_reference
 from featx.pipelines.cli import main
 
 from featx_testdata import write_colour_dataset
@@ -280,7 +281,7 @@ def test_print_spec_is_valid_toml_covering_every_key(capsys):
     text = capsys.readouterr().out
     assert text == EXAMPLE_SPEC
     data = tomllib.loads(text)
-    for table, keys in schema().items():
+    for table, keys in SCHEMA.items():
         for key in keys:
             assert re.search(rf"^#? ?{re.escape(key)} = |^\[+(\w+\.)?{re.escape(key)}\]+|^\[{re.escape(table)}\.{re.escape(key)}\.",
                              text, re.M), f"{table}.{key} missing from the example spec"
@@ -300,17 +301,23 @@ def test_example_spec_validates(tmp_path):
     assert resolved["lite0"].layers == ["blocks.4", "global_pool"]
 
 
+def test_docs_show_the_example_spec():
+    with open(os.path.join(REPO, "docs", "spec.md"), encoding="utf-8") as fh:
+        docs = fh.read()
+    assert "\n## Example\n\n```toml\n" + EXAMPLE_SPEC + "```\n" in docs
+
+
 def test_docs_describe_every_key():
     with open(os.path.join(REPO, "docs", "spec.md"), encoding="utf-8") as fh:
         docs = fh.read()
-    for table, keys in schema().items():
+    for table, keys in SCHEMA.items():
         for key in keys:
             name = f"{table}.{key}" if table else key
             assert f"`{name}`" in docs, f"docs/spec.md does not document `{name}`"
 
 
 def test_to_toml_round_trips_a_spec_dict(source, tmp_path):
-    from featx.pipelines._job import demo_spec
+    from featx.pipelines._demo import demo_spec
 
     for spec in (demo_spec(source, str(tmp_path / "o")), tiny_spec(source, str(tmp_path / "o"))):
         text = to_toml(spec)

@@ -1,0 +1,76 @@
+"""Cache keys of a study: what names an extraction cache file and a cv-cache entry.
+
+A key is a plain dict of everything that shapes a result; its sha256 (:func:`digest`) names the
+file, so other settings never share one and unchanged settings always find theirs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+
+import numpy as np
+
+from featx.common import versions
+
+CV_CACHE_VERSION = 1
+# extraction settings that change how fast features are made, not what they are
+_SPEED_ONLY = ("batch_size", "workers", "device", "precision")
+
+
+def digest(doc) -> str:
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, default=repr).encode("utf-8")).hexdigest()
+
+
+def extraction_key(source_path: str, rb, spec) -> dict:
+    """Everything that shapes a cache's features; its digest names the cache file."""
+    prov = rb.provenance
+    settings = {k: v for k, v in spec.extraction.as_dict().items() if k not in _SPEED_ONLY}
+    return {"source": os.path.abspath(source_path), "model_source": prov["source"], "arch": prov["arch"],
+            "weights_sha256": prov["weights_sha256"], "preprocessing": prov["preprocessing"],
+            "layers": list(rb.layers), "pool": rb.spec.pool, **settings}
+
+
+def cache_path_for(source_name: str, source_path: str, rb, spec) -> str:
+    key = digest(extraction_key(source_path, rb, spec))[:16]
+    return os.path.join(spec.cache_folder, f"{source_name}--{rb.spec.name}--{key}.h5")
+
+
+def features_digest(fs, *, groups: bool = True) -> str:
+    """The digest of a FeatureSet's values, labels, groups (unless ``groups=False``) and classes."""
+    h = hashlib.sha256()
+    X = np.ascontiguousarray(fs.X, dtype=np.float32)
+    h.update(repr(X.shape).encode())
+    h.update(X.tobytes())
+    h.update(np.ascontiguousarray(fs.y, dtype=np.int64).tobytes())
+    if groups and fs.groups is not None:
+        h.update(json.dumps([str(g) for g in fs.groups]).encode())
+    h.update(json.dumps(list(fs.class_names)).encode())
+    return h.hexdigest()
+
+
+def splits_digest(splits) -> str:
+    h = hashlib.sha256()
+    for train, test in splits:
+        h.update(np.asarray(train, dtype=np.int64).tobytes())
+        h.update(b"|")
+        h.update(np.asarray(test, dtype=np.int64).tobytes())
+        h.update(b"#")
+    return h.hexdigest()
+
+
+def cv_key(spec, fdig: str, sdig: str, head: str) -> str:
+    """The cv-cache key of one head on one feature set with the study's CV settings."""
+    from featx.classify import resolve_grid
+
+    c, cv = spec.classify, spec.cv
+    grid = resolve_grid(head, c.grid_overrides(head), pca=c.pca_for(head), probability=c.probability) if cv.nested else None
+    return digest({
+        "kind": "cv", "v": CV_CACHE_VERSION, "features": fdig, "splits": sdig, "head": head, "pca": c.pca_for(head),
+        "whiten": c.whiten, "probability": c.probability, "nested": cv.nested,
+        "inner_folds": cv.inner_folds if cv.nested else None, "search": cv.search if cv.nested else None,
+        "n_iter": cv.n_iter if cv.nested and cv.search == "random" else None, "grid": grid, "seed": cv.seed,
+        "search_metric": spec.search_metric if cv.nested else None,
+        "versions": versions("featx", "scikit-learn", "xgboost", "numpy", "scipy", python=False),
+    })
