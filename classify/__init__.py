@@ -11,9 +11,17 @@ Works on numpy arrays plus a provenance dict (never imports featx.extract or tor
 - :func:`fit_bundle` / :func:`save_bundle` / :func:`load_bundle` - fitted heads with provenance.
 - :func:`learning_curve` / :func:`explained_variance` - score vs training size on the CV's
   folds, and the PCA spectrum of a feature set.
+- :func:`confusion_png` / :func:`learning_curve_png` / :func:`variance_png` /
+  :func:`reliability_png` / :func:`map_png` - those analyses drawn as PNG bytes (matplotlib Agg,
+  imported only when drawing; :func:`agg_figure` and :func:`png_bytes` for plots of your own).
+- :func:`audit` - data checks on one feature set: exact copies (:func:`plan_duplicates`: unique
+  keys, copies as CV groups, conflicting labels dropped or kept), near-duplicates
+  (:func:`near_duplicates`: feature cosine + mirror-invariant perceptual hashes), clusters that
+  straddle folds, confident-learning label issues (:func:`find_label_issues`), k-NN outliers,
+  :func:`calibration` (ECE, reliability bins) and :func:`map_2d` (PCA then t-SNE).
 - The settings shared with the CLI and the pipeline spec, as :class:`featx.common.Option`:
   ``FOLDS``, ``INNER_FOLDS``, ``REPEATS``, ``SEED``, ``NESTED``, ``SEARCH``, ``N_ITER``,
-  ``WHITEN``, ``PROBABILITY``, ``JOBS``, ``METRIC``, ``SEARCH_METRIC`` (``CV_OPTIONS``: the
+  ``HEAD_LIST``, ``PCA``, ``FRACTIONS``, ``WHITEN``, ``PROBABILITY``, ``JOBS``, ``METRIC``, ``SEARCH_METRIC`` (``CV_OPTIONS``: the
   cross-validation scheme's seven).
 
 Save bundles as ``NAME.skops``: skops.io stores them as data, and ``load_bundle`` builds only the
@@ -33,8 +41,25 @@ from ._bundle import (
     save_bundle,
     trusted_types,
 )
+from ._audit import DEDUPE, Audit, audit, cluster_rows, leak_groups
+from ._audit_labels import LabelIssues, find_label_issues
+from ._audit_map import map_2d
+from ._audit_near import NearDuplicateRule, near_duplicates
+from ._audit_stats import calibration, knn_outliers
+from ._audit_exact import CONFLICTS, DuplicatePlan, exact_clusters, merge_groups, plan_duplicates, straddling, unique_keys
 from ._compare import Comparison, compare
 from ._curves import explained_variance, learning_curve, stratified_subset
+from ._display import (
+    HEAD_COLOURS,
+    agg_figure,
+    confusion_png,
+    learning_curve_png,
+    map_png,
+    png_bytes,
+    reliability_png,
+    variance_png,
+)
+from ._digests import features_digest, splits_digest
 from ._cv import CV_OPTIONS, INNER_FOLDS, JOBS, N_ITER, NESTED, cross_validate_head
 from ._ensemble import ensemble_cv
 from ._errors import (
@@ -53,14 +78,34 @@ from ._errors import (
 )
 from ._estimators import ColumnSlice, NearestCentroidL2, ReencodedXGBClassifier
 from ._features import AlignedFeatureSets, FeatureSet, align_feature_sets
-from ._grids import DEFAULT_GRIDS, PCA_GRID, SEARCH, resolve_grid
+from ._grids import DEFAULT_GRIDS, PCA_GRID, SEARCH, grid_values, most_common_params, parse_grid_text, resolve_grid
 from ._heads import HEADS, PROBABILITY, WHITEN, make_head
-from ._metrics import METRIC, METRICS, SEARCH_METRIC, MetricScorer
+from ._options import FRACTIONS, HEAD_LIST, PCA, FractionsOption, PCAOption
+from ._metrics import METRIC, METRIC_LABELS, METRICS, SEARCH_METRIC, MetricScorer
 from ._result import CVResult
 from ._splits import FOLDS, REPEATS, SEED, make_splitter
 
 __all__ = [
     "AlignedFeatureSets",
+    "CONFLICTS",
+    "Audit",
+    "DEDUPE",
+    "LabelIssues",
+    "NearDuplicateRule",
+    "audit",
+    "calibration",
+    "cluster_rows",
+    "find_label_issues",
+    "knn_outliers",
+    "leak_groups",
+    "map_2d",
+    "near_duplicates",
+    "DuplicatePlan",
+    "exact_clusters",
+    "merge_groups",
+    "plan_duplicates",
+    "straddling",
+    "unique_keys",
     "AlignmentError",
     "Bundle",
     "BundleIntegrityError",
@@ -72,22 +117,36 @@ __all__ = [
     "ColumnSlice",
     "Comparison",
     "DEFAULT_GRIDS",
+    "FRACTIONS",
     "FeatureSet",
+    "FractionsOption",
     "FOLDS",
     "FeatureSetError",
     "GridError",
     "HEADS",
+    "HEAD_LIST",
     "INNER_FOLDS",
     "IncompatibleBundleError",
     "JOBS",
     "METRIC",
     "METRICS",
+    "METRIC_LABELS",
+    "HEAD_COLOURS",
+    "agg_figure",
+    "confusion_png",
+    "learning_curve_png",
+    "map_png",
+    "png_bytes",
+    "reliability_png",
+    "variance_png",
     "MetricScorer",
     "MissingDependencyError",
     "NESTED",
     "N_ITER",
     "NearestCentroidL2",
     "OutputExistsError",
+    "PCA",
+    "PCAOption",
     "PCA_GRID",
     "PROBABILITY",
     "PickleBundleWarning",
@@ -105,14 +164,19 @@ __all__ = [
     "cross_validate_head",
     "ensemble_cv",
     "explained_variance",
+    "features_digest",
     "fit_bundle",
+    "grid_values",
     "is_skops_file",
     "learning_curve",
     "load_bundle",
     "make_head",
     "make_splitter",
+    "most_common_params",
+    "parse_grid_text",
     "resolve_grid",
     "save_bundle",
+    "splits_digest",
     "stratified_subset",
     "trusted_types",
 ]

@@ -9,12 +9,15 @@ about 55 CPU-seconds (logreg 4, svm 7, rf 29, xgb 16), i.e. roughly 30 s with ``
 
 from __future__ import annotations
 
+import collections
 import copy
+import json
 from collections.abc import Mapping
 
 import numpy as np
 
 from featx.common import Option
+from featx.common.options import got
 
 from ._errors import GridError, check_option, unknown_message
 from ._heads import check_head, check_pca, make_head, pca_enabled
@@ -121,6 +124,53 @@ def resolve_grid(head: str, overrides: Mapping | None = None, *, pca="search", p
             raise GridError(f"grid key {key!r} of head {head!r} has an empty value list; give at least one value")
         grid[real] = values
     return grid
+
+
+def grid_values(values) -> tuple:
+    """The values of one grid override as a spec or the CLI writes them: one scalar or a list of
+    numbers, strings and booleans, where the string ``"none"`` stands for ``None``. Raises
+    :class:`GridError` for an empty list or a value that is a list or a table."""
+    vals = list(values) if isinstance(values, (list, tuple)) else [values]
+    bad = [v for v in vals if isinstance(v, (Mapping, list, tuple))]
+    if bad:
+        raise GridError(f"values must be numbers, strings or booleans, {got(bad[0])}")
+    if not vals:
+        raise GridError("empty value list; give at least one value")
+    return tuple(None if isinstance(v, str) and v.lower() == "none" else v for v in vals)
+
+
+def parse_grid_text(items, *, what: str = "grid override") -> dict:
+    """``{head: {param: [values]}}`` from ``HEAD:PARAM=V1,V2`` texts (the CLI's ``--grid``): each
+    value is read as an int, a float, ``none``/``true``/``false`` or else kept as a string. Raises
+    :class:`GridError` (naming ``what``) for a text of another shape."""
+    grids: dict[str, dict] = {}
+    for item in items:
+        head, sep, rest = item.partition(":")
+        key, eq, values = rest.partition("=")
+        if not sep or not eq or not head or not key or not values:
+            raise GridError(f"{what} {item!r} is not HEAD:PARAM=V1,V2 (e.g. logreg:clf__C=0.1,1,10)")
+        grids.setdefault(head, {})[key] = [_scalar(v) for v in values.split(",")]
+    return grids
+
+
+def _scalar(text: str):
+    text = text.strip()
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return {"none": None, "true": True, "false": False}.get(text.lower(), text)
+
+
+def most_common_params(best_params: list) -> tuple[dict, int]:
+    """The hyperparameters an inner search chose most often over the outer folds (a CVResult's
+    ``best_params``), and in how many folds; ``({}, 0)`` without a search."""
+    if not best_params:
+        return {}, 0
+    counts = collections.Counter(json.dumps(p, sort_keys=True) for p in best_params)
+    text, n = counts.most_common(1)[0]
+    return json.loads(text), n
 
 
 def check_search(search) -> str:

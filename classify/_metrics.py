@@ -22,6 +22,11 @@ from ._errors import check_option
 
 #: Metrics computed on every outer fold; higher is better except ``log_loss``.
 METRICS: tuple[str, ...] = ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "log_loss")
+#: How each metric is written in plot axes and reports.
+METRIC_LABELS = {
+    "balanced_accuracy": "balanced accuracy", "accuracy": "accuracy", "f1_macro": "macro F1",
+    "roc_auc": "ROC AUC", "log_loss": "log loss",
+}
 METRIC = Option("metric", "balanced_accuracy", "metric that ranks configurations, picks the best and is plotted",
                 choices=METRICS)
 SEARCH_METRIC = Option("search_metric", None, "metric the inner hyperparameter search optimises (default: the "

@@ -8,11 +8,7 @@ Typical use::
     X, y = data.features[data.meta["layers"][0]], data.labels
 """
 
-from featx.extract._backbones import Backbone, build_architecture, build_backbone
-from featx.extract._checkpoint import read_checkpoint, save_checkpoint
-from featx.extract._compute import DEVICE, PRECISION, TTA, FeatureComputer, resolve_device, resolve_precision
-from featx.extract._engine import BATCH_SIZE, DTYPE, EXTRACTION_OPTIONS, ExtractionSummary, extract
-from featx.extract._errors import (
+from featx.extract._errors import (  # light modules: no torch
     CacheDamagedError,
     CacheError,
     CacheLockedError,
@@ -28,19 +24,44 @@ from featx.extract._errors import (
     WeightsNotFoundError,
     WorkerDiedError,
 )
-from featx.extract._images import DEFAULT_MAX_PIXELS, decode_rgb
-from featx.extract._layers import PENULTIMATE, LayerInfo, LayerTap, list_layers, penultimate_layer
-from featx.extract._loading import JPEG_DRAFT, MAX_PIXELS, WORKERS
-from featx.extract._lock import FileLock
-from featx.extract._pooling import POOL, POOLS, pool
-from featx.extract._preprocess import Preprocessing
-from featx.extract._reader import CacheData, cache_info, read_cache
-from featx.extract._registry import BUILTIN, DEFAULT_MODEL, ModelSpec, resolve_spec
-from featx.extract._resolve import LayerResolution, resolve_layers
-from featx.extract._sources import IMAGE_EXTENSIONS, SourceTable, open_source
+from featx.extract._options import (  # light modules: no torch
+    BATCH_SIZE,
+    DEVICE,
+    DTYPE,
+    EXTRACTION_OPTIONS,
+    JPEG_DRAFT,
+    MAX_PIXELS,
+    POOL,
+    POOLS,
+    PRECISION,
+    RUNTIME,
+    TTA,
+    WORKERS,
+)
+from featx.extract._registry import (  # light modules: no torch
+    BUILTIN,
+    DEFAULT_MODEL,
+    ModelSpec,
+    resolve_spec,
+)
+
+# imported on first use (PEP 562), so reading the settings or the model names (the CLI's
+# start-up, the pipeline spec) does not import torch: public name -> private module
+_LAZY = {
+    "Backbone": "_backbones", "build_architecture": "_backbones", "build_backbone": "_backbones",
+    "read_checkpoint": "_checkpoint", "save_checkpoint": "_checkpoint", "FeatureComputer": "_compute",
+    "resolve_device": "_compute", "resolve_precision": "_compute", "ExtractionSummary": "_engine",
+    "extract": "_engine", "DEFAULT_MAX_PIXELS": "_images", "decode_rgb": "_images", "LayerInfo": "_layers",
+    "LayerTap": "_layers", "PENULTIMATE": "_layers", "list_layers": "_layers",
+    "penultimate_layer": "_layers", "FileLock": "_lock", "phash_files": "_phash", "pool": "_pooling",
+    "Preprocessing": "_preprocess", "CacheData": "_reader", "cache_info": "_reader", "read_cache": "_reader",
+    "LayerResolution": "_resolve", "resolve_layers": "_resolve", "build_runtime": "_runtime",
+    "IMAGE_EXTENSIONS": "_sources", "SourceTable": "_sources", "open_source": "_sources",
+    "check_backbone": "_checks", "check_model": "_checks", "check_source": "_checks",
+}
 
 __all__ = [
-    "BATCH_SIZE", "DEVICE", "DTYPE", "EXTRACTION_OPTIONS", "JPEG_DRAFT", "MAX_PIXELS", "POOL", "PRECISION", "TTA",
+    "BATCH_SIZE", "DEVICE", "DTYPE", "EXTRACTION_OPTIONS", "JPEG_DRAFT", "MAX_PIXELS", "POOL", "PRECISION", "RUNTIME", "TTA",
     "WORKERS",
     "BUILTIN", "DEFAULT_MAX_PIXELS", "DEFAULT_MODEL", "IMAGE_EXTENSIONS", "PENULTIMATE", "POOLS",
     "Backbone", "CacheData", "CacheDamagedError", "CacheError", "CacheLockedError", "CacheMismatchError", "CacheWriteError",
@@ -48,16 +69,27 @@ __all__ = [
     "FeatureExtractor", "FileLock", "LayerInfo", "LayerResolution", "LayerTap", "ModelSpec", "Preprocessing", "SourceError",
     "SourceTable", "UnknownLayerError", "UnknownModelError", "WeightsError", "WeightsNotFoundError",
     "WorkerDiedError",
-    "build_architecture", "build_backbone", "cache_info", "decode_rgb", "extract", "list_layers",
-    "open_source", "penultimate_layer", "pool", "read_cache", "read_checkpoint", "resolve_device",
+    "build_architecture", "build_backbone", "build_runtime", "cache_info", "check_backbone", "check_model", "check_source",
+    "decode_rgb", "extract", "list_layers",
+    "open_source", "penultimate_layer", "phash_files", "pool", "read_cache", "read_checkpoint", "resolve_device",
     "resolve_layers", "resolve_precision", "resolve_spec", "save_checkpoint",
 ]
 
 
 def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(f"featx.extract.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
     # the scikit-learn transformer is imported on first use: sklearn costs seconds to import
     if name == "FeatureExtractor":
         from featx.extract._transformer import FeatureExtractor
 
         return FeatureExtractor
     raise AttributeError(f"module 'featx.extract' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -1,8 +1,7 @@
 """The device side of extraction: device and autocast precision choice, and the feature computer
 (normalise a uint8 batch, run the tapped backbone, pool, return numpy).
 
-The ``device``, ``precision`` and ``tta`` settings are defined here, beside the code that reads
-them; ``featx.extract`` re-exports them for the CLI and the pipeline spec.
+The ``device``, ``precision`` and ``tta`` settings are defined in :mod:`._options`.
 """
 
 from __future__ import annotations
@@ -13,18 +12,10 @@ import sys
 import numpy as np
 import torch
 
-from featx.common import Option
 from featx.extract._backbones import Backbone
 from featx.extract._errors import ExtractError
 from featx.extract._layers import LayerTap
-
-DEVICE = Option("device", "auto", "auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps")
-PRECISION = Option("precision", "auto", "autocast precision (auto: bf16/fp16 on GPU, fp32 on CPU)",
-                   choices=("auto", "fp32", "bf16", "fp16"))
-TTA = Option("tta", "none", "test-time augmentation: 'hflip' stores the mean of the image's and its mirror's features",
-             choices=("none", "hflip"))
-PRECISIONS = PRECISION.choices
-TTAS = TTA.choices
+from featx.extract._options import DEVICE, PRECISION, PRECISIONS, TTA, TTAS  # noqa: F401 (re-exported)
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -80,8 +71,16 @@ def one_thread():
         torch.set_num_threads(before)
 
 
+def precision_name(autocast_dtype: torch.dtype | None) -> str:
+    """``fp32`` (no autocast), ``bf16`` or ``fp16``: the precision as the cache spec records it."""
+    return {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[autocast_dtype]
+
+
 class FeatureComputer:
-    """The device side: normalise a uint8 batch, run the tapped backbone, pool, return numpy."""
+    """The torch runtime (see :mod:`._runtime`): normalise a uint8 batch, run the tapped backbone,
+    pool, return numpy."""
+
+    name = "torch"
 
     def __init__(self, backbone: Backbone, layers: list[str], pool: str, device: torch.device,
                  autocast_dtype: torch.dtype | None, tta: str = "none", channels_last: bool = True):
@@ -96,6 +95,10 @@ class FeatureComputer:
         self.tap = LayerTap(module, layers, pool)
         self.layers = list(layers)
         self.max_chunk: int | None = None
+
+    def spec(self) -> dict:
+        """The runtime as recorded in (and compared against) the cache spec."""
+        return {"name": self.name, "version": torch.__version__, "precision": precision_name(self.autocast_dtype)}
 
     def __call__(self, images: torch.Tensor) -> dict[str, np.ndarray]:
         x = images.to(self.device, non_blocking=True)

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from featx.common import Option, remove_stale_tmp
+from featx.common import remove_stale_tmp
 from featx.extract import _store
 from featx.extract._backbones import Backbone, build_backbone
-from featx.extract._compute import DEVICE, PRECISION, TTA, FeatureComputer, check_tta, one_thread, resolve_device, resolve_precision
+from featx.extract._compute import check_tta, one_thread, resolve_device
 from featx.extract._errors import ExtractError, ExtractionFailedError
 from featx.extract._images import DEFAULT_MAX_PIXELS
 from featx.extract._loading import (
@@ -23,17 +23,12 @@ from featx.extract._loading import (
     make_loader, worker_died,
 )
 from featx.extract._lock import FileLock
+from featx.extract._options import BATCH_SIZE, DTYPE, DTYPES, EXTRACTION_OPTIONS  # noqa: F401 (re-exported)
 from featx.extract._planning import prepare_cache
 from featx.extract._registry import DEFAULT_MODEL
 from featx.extract._resolve import layer_dims, resolve_layers
+from featx.extract._runtime import build_runtime
 from featx.extract._sources import open_source
-
-BATCH_SIZE = Option("batch_size", 64, "images per forward pass (halved on CUDA out-of-memory)", kind=int, minimum=1)
-DTYPE = Option("dtype", "float16", "stored feature dtype", choices=("float16", "float32"))
-DTYPES = DTYPE.choices
-# the settings every extraction job shares (the spec's [extraction] table; pool is per backbone),
-# each defined beside the code that reads it; the CLI adds its flags and the spec its keys from these
-EXTRACTION_OPTIONS = (BATCH_SIZE, WORKERS, DEVICE, PRECISION, DTYPE, TTA, JPEG_DRAFT, MAX_PIXELS)
 
 
 @dataclass
@@ -50,6 +45,7 @@ class ExtractionSummary:
     device: str
     batch_size: int
     complete: bool
+    runtime: str = "torch"
 
     @property
     def images_per_second(self) -> float:
@@ -59,7 +55,7 @@ class ExtractionSummary:
         state = "complete" if self.complete else f"incomplete ({self.pending} pending)"
         return (
             f"extracted {self.extracted} image(s), reused {self.reused}, {self.failed} failed, in "
-            f"{self.seconds:.1f}s ({self.images_per_second:.1f} img/s on {self.device}) -> "
+            f"{self.seconds:.1f}s ({self.images_per_second:.1f} img/s on {self.device}/{self.runtime}) -> "
             f"{self.path} [{self.rows} rows, {state}]"
         )
 
@@ -75,6 +71,7 @@ def extract(
     batch_size: int = 64,
     workers: int | None = None,
     device: str = "auto",
+    runtime: str = "auto",
     precision: str = "auto",
     dtype: str = "float16",
     tta: str = "none",
@@ -89,6 +86,8 @@ def extract(
 
     Resumes an interrupted job, extracts only added or changed images of a finished one, and
     refuses to mix features made with other settings (``overwrite=True`` replaces the cache).
+    ``runtime`` (auto, torch, openvino; see :mod:`featx.extract._runtime`) is part of those
+    settings: its name, version and precision are recorded in the cache spec.
     """
     t0 = time.perf_counter()
     output = os.fspath(output)
@@ -102,7 +101,6 @@ def extract(
         with one_thread():  # small init ops: see one_thread
             backbone = build_backbone(model, weights)
     dev = resolve_device(device)
-    autocast_dtype = resolve_precision(precision, dev)
     layer_names = resolve_layers(backbone, layers, pool, dims=False).names
     # the dimensions need a dry run of the model: only done when a cache file is (re)created, so
     # rerunning a finished job costs one traced dry run (resolving 'penultimate') at most
@@ -115,6 +113,26 @@ def extract(
         "tta": tta,
         "decoding": decoding_spec(bool(jpeg_draft)),
     }
+    # built before the cache is checked: under 'auto' the runtime that really runs (after any
+    # fallback to torch) is what the spec records (a converted OpenVINO model loads from disk)
+    computer = build_runtime(runtime, backbone, layer_names, pool, dev, precision, tta)
+    spec["runtime"] = computer.spec()
+    try:
+        summary = _extract_locked(output, table, spec, dims, dtype, overwrite, backbone, computer, dev,
+                                  int(batch_size), workers, max_pixels, jpeg_draft, progress)
+    finally:
+        computer.close()
+    summary.seconds = time.perf_counter() - t0
+    if table and summary.failed == len(table):
+        raise ExtractionFailedError(f"none of the {len(table)} images could be decoded (see 'featx info {output}'); check the source")
+    if strict and summary.failed:
+        raise ExtractionFailedError(f"{summary.failed} image(s) failed and --strict was given; see 'featx info {output}' for the reasons")
+    return summary
+
+
+def _extract_locked(output, table, spec, dims, dtype, overwrite, backbone, computer, dev, batch_size, workers,
+                    max_pixels, jpeg_draft, progress) -> ExtractionSummary:
+    """Plan, compute and write under the cache's lock."""
     with FileLock(output):
         remove_stale_tmp(output)  # what a job killed while creating the file left
         reused = prepare_cache(output, table, spec, dims, dtype, overwrite)
@@ -131,9 +149,9 @@ def extract(
                     pre = backbone.preprocessing
                     dataset = ImageRows([table.absolute(i) for i in range(len(table))], pre.pil_transform(),
                                         max_pixels, draft_size(pre, jpeg_draft))
-                    n_workers = default_workers(len(pending), int(batch_size), dev) if workers is None else int(workers)
-                    loader = make_loader(dataset, blocks(pending, int(batch_size)), n_workers, dev.type == "cuda")
-                    computer = FeatureComputer(backbone, layer_names, pool, dev, autocast_dtype, tta)
+                    n_workers = default_workers(len(pending), batch_size, dev) if workers is None else int(workers)
+                    ahead = 1 if computer.name == "openvino" else 0  # see _loading's module docstring
+                    loader = make_loader(dataset, blocks(pending, batch_size), n_workers, dev.type == "cuda", ahead)
                     extracted = _run(writer, loader, computer, len(pending), progress)
                 complete = writer.finish()
                 done = writer.f["done"][:]
@@ -141,16 +159,11 @@ def extract(
             finally:
                 writer.close()
         left = int((done == 0).sum())
-    summary = ExtractionSummary(output, len(table), extracted, reused, failed, left,
-                                time.perf_counter() - t0, str(dev), int(batch_size), complete)
-    if table and failed == len(table):
-        raise ExtractionFailedError(f"none of the {len(table)} images could be decoded (see 'featx info {output}'); check the source")
-    if strict and failed:
-        raise ExtractionFailedError(f"{failed} image(s) failed and --strict was given; see 'featx info {output}' for the reasons")
-    return summary
+    return ExtractionSummary(output, len(table), extracted, reused, failed, left, 0.0, str(dev), batch_size,
+                             complete, computer.name)
 
 
-def _run(writer: _store.CacheWriter, loader, computer: FeatureComputer, n_pending: int, progress: bool) -> int:
+def _run(writer: _store.CacheWriter, loader, computer, n_pending: int, progress: bool) -> int:
     """Compute and write every batch of ``loader``; returns the images extracted. A dead decoding
     worker ends the job with one line (finished rows are kept)."""
     from tqdm.auto import tqdm
@@ -159,8 +172,9 @@ def _run(writer: _store.CacheWriter, loader, computer: FeatureComputer, n_pendin
     np_dtype = np.dtype(writer.f["features"][layers[0]].dtype)
     extracted = 0
     bar = tqdm(total=n_pending, unit="img", desc="extract", disable=None if progress else True, dynamic_ncols=True)
+    batches = iter(loader)
     try:
-        for rows, images, hashes, bad_rows, bad_hashes, reasons in loader:
+        for rows, images, hashes, bad_rows, bad_hashes, reasons in batches:
             feats = computer(images) if images is not None else {k: np.zeros((0, 1)) for k in layers}
             feats = {k: v.astype(np_dtype, copy=False) for k, v in feats.items()}
             writer.write(rows, feats, hashes, bad_rows, bad_hashes, reasons)
@@ -168,13 +182,16 @@ def _run(writer: _store.CacheWriter, loader, computer: FeatureComputer, n_pendin
             bar.update(len(rows) + len(bad_rows))
             if len(bad_rows):
                 bar.set_postfix(failed=int(len(bad_rows)), refresh=False)
-    except RuntimeError as exc:
-        if not is_worker_death(exc):
+    except (RuntimeError, ConnectionError) as exc:
+        # a worker killed while handing over a batch can also surface as a reset connection
+        if not (is_worker_death(exc) or (isinstance(exc, ConnectionError) and hasattr(batches, "_shutdown_workers"))):
             raise
+        # stop the other workers now: torch's SIGCHLD handler would otherwise raise again later,
+        # in the middle of reporting this error
+        getattr(batches, "_shutdown_workers", lambda: None)()
         raise worker_died(exc, f"the {extracted} image(s) finished in this run are kept in {writer.path}") from None
     finally:
         bar.close()
-        computer.close()
         if hasattr(loader, "close"):  # the in-process decoder: stop its threads now
             loader.close()
     return extracted

@@ -2,11 +2,12 @@
 dataset (read, hash, decode, resize/crop or augment), collation into channels_last uint8 batches,
 fixed-block batching, the worker policy and the loader built from them.
 
-On the CPU the default is no worker process: the main process decodes each batch with a thread
-pool between two forward passes (Pillow's decoding and resizing release the GIL). Worker
-processes decoding *during* the forward pass would take cores from its OpenMP threads, and a
-preempted thread stalls the others at every barrier; taking turns wastes nothing (measured in
-BENCHMARKS.md). On a GPU the forward pass leaves the CPU free, so up to 4 worker processes decode
+On the CPU the default is no worker process: the main process decodes with a thread pool
+(Pillow's decoding and resizing release the GIL). With the torch runtime the pool decodes each
+batch between two forward passes: decoding *during* the forward pass would take cores from its
+OpenMP threads, and a preempted thread stalls the others at every barrier (measured in
+BENCHMARKS.md). OpenVINO's streams run independent single-threaded requests, so with it the
+pool decodes the next batch while the current one is computed. On a GPU the forward pass leaves the CPU free, so up to 4 worker processes decode
 the next batches meanwhile.
 """
 
@@ -18,15 +19,10 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import torch
 
-from featx.common import Option
 from featx.extract._errors import WorkerDiedError
 from featx.extract._images import DEFAULT_MAX_PIXELS, decode_rgb, read_bytes, sha256_hex
+from featx.extract._options import JPEG_DRAFT, MAX_PIXELS, WORKERS  # noqa: F401 (re-exported)
 
-WORKERS = Option("workers", None, "decoding worker processes ('auto': 0 on the CPU = in-process threads between "
-                 "forward passes; up to 4 on a GPU)", kind=int, minimum=0, none_word="auto")
-JPEG_DRAFT = Option("jpeg_draft", True, "let Pillow decode large JPEGs at reduced size (faster, same result after "
-                    "resizing); --no-jpeg-draft decodes at full size", kind=bool)
-MAX_PIXELS = Option("max_pixels", None, "refuse images with more pixels (default: about 89 million)", kind=int, minimum=1)
 MAX_WORKERS = 4
 PREFETCH_BATCHES = 4  # per worker process
 # JPEG draft mode lets libjpeg decode at 1/2, 1/4 or 1/8 scale. The decoded image is kept at least
@@ -149,19 +145,34 @@ def decode_threads() -> int:
     return max(1, torch.get_num_threads())
 
 
-def threaded_batches(dataset, batches, threads: int):
-    """Batches decoded in this process, ``threads`` images at a time, one batch after the other
-    (so decoding and the forward pass take turns on the cores)."""
+def threaded_batches(dataset, batches, threads: int, ahead: int = 0):
+    """Batches decoded in this process, ``threads`` images at a time. ``ahead=0``: one batch
+    after the other, so decoding and the forward pass take turns on the cores (torch's OpenMP
+    threads stall when preempted); ``ahead=N``: the next N batches decode while the caller
+    computes (for runtimes whose threads run independent requests, like OpenVINO's streams)."""
+    import collections
+
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="featx-decode") as pool:
-        for batch in batches:
-            yield collate(list(pool.map(dataset.__getitem__, batch)))
+        queued = collections.deque()
+        try:
+            for batch in batches:
+                queued.append([pool.submit(dataset.__getitem__, i) for i in batch])
+                if len(queued) > ahead:
+                    yield collate([f.result() for f in queued.popleft()])
+            while queued:
+                yield collate([f.result() for f in queued.popleft()])
+        finally:
+            for futures in queued:  # abandoned early: drop what has not started
+                for f in futures:
+                    f.cancel()
 
 
-def make_loader(dataset, batches: list[list[int]], workers: int, pin_memory: bool = False):
+def make_loader(dataset, batches: list[list[int]], workers: int, pin_memory: bool = False, ahead: int = 0):
     """Iterate ``batches`` of ``dataset`` as :func:`collate` tuples: decoded in this process
-    (``workers=0``: a generator to ``close()`` when abandoned) or by DataLoader worker processes."""
+    (``workers=0``: a generator to ``close()`` when abandoned; ``ahead``: see
+    :func:`threaded_batches`) or by DataLoader worker processes."""
     if not workers:
-        return threaded_batches(dataset, batches, decode_threads())
+        return threaded_batches(dataset, batches, decode_threads(), ahead)
     return torch.utils.data.DataLoader(
         dataset, batch_sampler=batches, collate_fn=collate, num_workers=int(workers), pin_memory=pin_memory,
         prefetch_factor=PREFETCH_BATCHES,

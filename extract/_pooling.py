@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from featx.common import Option
+from featx.extract._options import POOL, POOLS  # noqa: F401 (re-exported)
 
-POOLS = ("avg", "max", "avgmax", "none")
-POOL = Option("pool", "avg", "pooling of spatial maps", choices=POOLS)
 LARGE_FLAT_DIM = 65536  # --pool none on a map bigger than this gets a warning
 
 

@@ -118,9 +118,11 @@ def example_input(backbone: Backbone) -> torch.Tensor:
 def layer_dims(backbone: Backbone, names: list[str], pool: str) -> dict[str, int]:
     """Pooled feature length of each layer (one single-threaded dry run of the tapped model)."""
     tap = LayerTap(backbone.module, names, pool)
+    param = next(backbone.module.parameters(), None)  # the torch runtime may have moved the module
+    example = example_input(backbone).to(param.device if param is not None else "cpu")
     try:
         with torch.inference_mode(), one_thread():
-            out = tap(example_input(backbone))
+            out = tap(example)
     finally:
         tap.close()
     found = {k: int(v.shape[1]) for k, v in out.items()}

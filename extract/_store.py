@@ -35,7 +35,8 @@ FORMAT_VERSION = 1
 REASON_BYTES = 256
 # Spec keys that must agree for features to be mixed in one file ('model' and 'weights' are
 # only descriptions: the same weights moved to another path hash the same).
-IDENTITY_KEYS = ("source", "arch", "weights_sha256", "preprocessing", "layers", "pooling", "dtype", "tta", "decoding")
+IDENTITY_KEYS = ("source", "arch", "weights_sha256", "preprocessing", "layers", "pooling", "dtype", "tta", "decoding",
+                 "runtime")
 
 
 def _enc(strings) -> np.ndarray:

@@ -13,15 +13,16 @@ from featx.pipelines._errors import PipelineError
 
 
 def register(sub, parents) -> None:
-    from featx.classify import HEADS, JOBS, METRIC, SEARCH_METRIC, SEED, WHITEN
-    from featx.extract import BATCH_SIZE, DEVICE, PRECISION, TTA, WORKERS
+    from featx.classify import HEAD_LIST, HEADS, JOBS, METRIC, SEARCH_METRIC, SEED, WHITEN
+    from featx.extract import BATCH_SIZE, DEVICE, PRECISION, RUNTIME, TTA, WORKERS
 
     p = sub.add_parser("cv", parents=parents, help="cross-validate heads x layers (x caches) on identical folds",
                        description="Compare classical heads on cached features with stratified, grouped or nested CV.")
     p.add_argument("caches", nargs="+", help="HDF5 caches written by 'featx extract' (same images for several)")
     p.add_argument("--layer", action="append", dest="layers", help="layer to use (repeatable; default all in the cache)")
-    p.add_argument("--heads", default="logreg,svm,rf,xgb", help=f"comma-separated heads ({', '.join(HEADS)})")
+    add_options(p, (HEAD_LIST,), heads={"help": "heads to cross-validate on every layer"})
     _add_head_args(p, _cv_options())
+    _add_duplicate_args(p, dedupe=True)
     p.add_argument("--ensemble", choices=["soft", "stacking"], default=None,
                    help="also evaluate an ensemble of every head x feature set on the same folds")
     p.add_argument("--json", default=None, help="write the tidy results to this JSON file")
@@ -35,6 +36,7 @@ def register(sub, parents) -> None:
     _add_head_args(p, (WHITEN, SEED, JOBS, METRIC, SEARCH_METRIC),
                    metric={"help": "metric the --search optimises, unless --search-metric is given"})
     p.add_argument("--search", action="store_true", help="grid-search the head's parameters (stratified CV) before the final fit")
+    _add_duplicate_args(p, dedupe=False)
     p.add_argument("-o", "--output", required=True, help="bundle file to write: NAME.skops (safe format, recommended) or NAME.joblib (a pickle); with a .sha256 sidecar")
     p.add_argument("--overwrite", action="store_true", help="replace an existing bundle")
     p.set_defaults(func=run_fit)
@@ -44,8 +46,8 @@ def register(sub, parents) -> None:
     p.add_argument("source", help="folder or CSV manifest of images to classify")
     p.add_argument("-o", "--output", default=None, help="CSV to write (default: print to the terminal)")
     p.add_argument("--cache", default=None, help="feature cache for the source (default: beside the bundle)")
-    add_options(p, (BATCH_SIZE, WORKERS, DEVICE, PRECISION, TTA),
-                precision={"help": "autocast precision of a checkpoint's forward pass"},
+    add_options(p, (BATCH_SIZE, WORKERS, DEVICE, RUNTIME, PRECISION, TTA),
+                precision={"help": "precision of a checkpoint's forward pass (a bundle uses its cache's)"},
                 tta={"help": "checkpoints only: average the image's and its mirror's logits"})
     p.set_defaults(func=run_predict)
 
@@ -57,43 +59,41 @@ def _cv_options() -> tuple:
     return (*CV_OPTIONS, WHITEN, PROBABILITY, JOBS, METRIC, SEARCH_METRIC)
 
 
+def _add_duplicate_args(p, *, dedupe: bool) -> None:
+    from featx.classify import CONFLICTS, DEDUPE
+
+    add_options(p, (CONFLICTS, DEDUPE) if dedupe else (CONFLICTS,))
+
+
+def _loaded_with_warnings(load):
+    """``load()``'s value; the ClassifyWarnings it raised (exact copies...) as ``warning:`` lines."""
+    from featx.classify import ClassifyWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ClassifyWarning)
+        value = load()
+    for w in caught:
+        if issubclass(w.category, ClassifyWarning):
+            print(f"warning: {w.message}", file=sys.stderr)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return value
+
+
 def _add_head_args(p, options, **overrides) -> None:
-    p.add_argument("--pca", default=None, help="PCA components: an int, a variance fraction like 0.95, or off (default off)")
+    from featx.classify import PCA
+
+    add_options(p, (PCA,), pca={"help": "PCA components: an int, a variance fraction like 0.95, 'search' (with --nested) or off"})
     p.add_argument("--grid", action="append", default=[], metavar="HEAD:PARAM=V1,V2",
                    help="override a search grid, e.g. logreg:clf__C=0.1,1,10 (repeatable)")
     # the CLI fits one job at a time unless asked (the library's default is all cores)
     add_options(p, options, jobs={"default": 1}, **overrides)
 
 
-def parse_pca(value):
-    if value is None or str(value).lower() in ("off", "none", "0", ""):
-        return None
-    try:
-        number = float(value)
-    except ValueError:
-        raise PipelineError(f"--pca must be an int, a fraction in (0, 1) or off; got {value!r}") from None
-    return int(number) if number >= 1 and number == int(number) else number
-
-
 def parse_grids(items: list[str]) -> dict:
-    grids: dict[str, dict] = {}
-    for item in items:
-        head, sep, rest = item.partition(":")
-        key, eq, values = rest.partition("=")
-        if not sep or not eq or not head or not key or not values:
-            raise PipelineError(f"--grid {item!r} is not HEAD:PARAM=V1,V2 (e.g. logreg:clf__C=0.1,1,10)")
-        grids.setdefault(head, {})[key] = [_scalar(v) for v in values.split(",")]
-    return grids
+    from featx.classify import parse_grid_text
 
-
-def _scalar(text: str):
-    text = text.strip()
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return {"none": None, "true": True, "false": False}.get(text.lower(), text)
+    return parse_grid_text(items, what="--grid")
 
 
 def _progress_bar(desc: str):
@@ -120,10 +120,15 @@ def run_cv(args) -> int:
 
     if args.json and os.path.exists(args.json) and not args.overwrite:
         raise PipelineError(f"--json {args.json!r} exists; pass --overwrite to replace it, or choose another path")
-    pca, grids = parse_pca(args.pca), parse_grids(args.grid) or None  # typos fail before any reading
-    feature_sets = load_feature_sets(args.caches, args.layers)
-    heads = [h.strip() for h in args.heads.split(",") if h.strip()]
+    pca, grids = args.pca, parse_grids(args.grid) or None  # typos fail before any reading
+    from featx.pipelines._dedupe import apply_dedupe
+
+    feature_sets = _loaded_with_warnings(lambda: load_feature_sets(args.caches, args.layers, conflicts=args.conflicts))
+    heads = list(args.heads)
     options = option_values(args, _cv_options())
+    feature_sets, note = apply_dedupe(feature_sets, args.dedupe, folds=args.folds, repeats=args.repeats, seed=args.seed)
+    if note:
+        print(f"{'warning: ' if args.dedupe == 'warn' else ''}{note}", file=sys.stderr)
     metric = args.metric
     result = compare(feature_sets, heads, pca=pca, grids=grids, progress=_progress_bar("cv"), **options)
     print(result.table(metric=metric))
@@ -149,8 +154,8 @@ def run_fit(args) -> int:
 
     data = read_cache(args.cache, [args.layer] if args.layer else None)
     layer = args.layer or list(data.features)[0]
-    (fs,) = feature_sets_from_cache(data, [layer])
-    bundle = fit_bundle(fs, args.head, pca=parse_pca(args.pca), whiten=args.whiten, search=args.search,
+    (fs,) = _loaded_with_warnings(lambda: feature_sets_from_cache(data, [layer], conflicts=args.conflicts))
+    bundle = fit_bundle(fs, args.head, pca=args.pca, whiten=args.whiten, search=args.search,
                         grid=parse_grids(args.grid).get(args.head), seed=args.seed, jobs=args.jobs,
                         search_metric=args.search_metric or args.metric)
     path = save_bundle(bundle, args.output, overwrite=args.overwrite)
@@ -191,7 +196,8 @@ def run_predict(args) -> int:
     summary = extract(args.source, cache, model=meta["model"], weights=meta["weights_arg"], layers=[layer],
                       pool=meta["pooling"], dtype=meta.get("dtype", "float16"), tta=meta.get("tta", "none"),
                       jpeg_draft=(meta.get("decoding") or {}).get("jpeg_draft", True),
-                      batch_size=args.batch_size, workers=args.workers, device=args.device, progress=True)
+                      batch_size=args.batch_size, workers=args.workers, device=args.device, runtime=args.runtime,
+                      progress=True)
     data = read_cache(cache, [layer])
     bundle.check_compatible(data.layer_meta(layer))
     proba = bundle.predict_proba(data.features[layer])

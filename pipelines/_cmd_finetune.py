@@ -51,7 +51,8 @@ def run_predict(args) -> int:
     from featx.extract.finetune import predict_with_checkpoint, write_predictions_csv
 
     preds = predict_with_checkpoint(args.checkpoint, args.source, batch_size=args.batch_size, workers=args.workers,
-                                    device=args.device, precision=args.precision, tta=args.tta, progress=True)
+                                    device=args.device, precision=args.precision, tta=args.tta, progress=True,
+                                    runtime=getattr(args, "runtime", "auto"))
     if args.output:
         write_predictions_csv(preds, args.output)
     else:

@@ -25,11 +25,16 @@ class SpecError(PipelineError, ValueError):
 
 
 def _user_error_types() -> tuple[type[BaseException], ...]:
-    from featx.classify import ClassifyError  # imported late: `import featx.pipelines` stays light
-    from featx.common import OptionError
-    from featx.extract import ExtractError
+    import sys
 
-    return PipelineError, ExtractError, ClassifyError, OptionError
+    from featx.common import OptionError
+    from featx.extract import ExtractError  # light: `import featx.pipelines` stays light
+
+    # a ClassifyError can only come from a loaded featx.classify: importing scikit-learn here,
+    # while an error is handled, would cost a second and let a late signal interrupt the import
+    classify = sys.modules.get("featx.classify")
+    extra = (classify.ClassifyError,) if classify is not None else ()
+    return (PipelineError, ExtractError, *extra, OptionError)
 
 
 class _Outcome:

@@ -5,12 +5,14 @@
 from __future__ import annotations
 
 import os
+import warnings
 
-from featx.classify import FeatureSet
+from featx.classify import CONFLICTS, ClassifyWarning, FeatureSet, plan_duplicates
 from featx.extract import CacheData, cache_info, read_cache
 
 
-def feature_sets_from_cache(data: CacheData, layers: list[str] | None = None, *, prefix: str | None = None) -> list[FeatureSet]:
+def feature_sets_from_cache(data: CacheData, layers: list[str] | None = None, *, prefix: str | None = None,
+                            conflicts: str = CONFLICTS.default) -> list[FeatureSet]:
     """One :class:`~featx.classify.FeatureSet` per layer of a read cache, ready for ``compare``,
     ``cross_validate_head`` or ``fit_bundle``::
 
@@ -23,19 +25,31 @@ def feature_sets_from_cache(data: CacheData, layers: list[str] | None = None, *,
     the cache's file name without extension (``""``: just the layer). Rows are keyed by content
     hash, so feature sets of several caches of the same images can be aligned; ``meta`` carries
     the layer's provenance (model, weights, pooling...) that results and bundles record.
+
+    Exact copies (same sha256) never break this: their keys get ``#k`` suffixes, they share a CV
+    group (merged with the cache's groups) so no fold has a copy on both sides, and copies with
+    conflicting labels are left out (``conflicts="drop"``, the default) or kept (``"keep"``),
+    with a :class:`~featx.classify.ClassifyWarning` saying which (see
+    :func:`featx.classify.plan_duplicates`).
     """
     tag = prefix if prefix is not None else _cache_tag(data)
+    plan = plan_duplicates(data.hashes, data.labels, groups=data.groups, paths=data.paths, conflicts=conflicts)
+    note = plan.message(data.paths)
+    if note:
+        warnings.warn(f"{data.path}: {note}", ClassifyWarning, stacklevel=2)
+    keep = plan.keep
+    groups = None if plan.groups is None else plan.groups[keep]
     out = []
     for layer in layers or list(data.features):
         out.append(FeatureSet(
             name=f"{tag}/{layer}" if tag else layer,
-            X=data.features[layer], y=data.labels, class_names=list(data.class_names),
-            groups=data.groups, keys=data.hashes, meta=data.layer_meta(layer),
+            X=data.features[layer][keep], y=data.labels[keep], class_names=list(data.class_names),
+            groups=groups, keys=plan.keys[keep], meta=data.layer_meta(layer),
         ))
     return out
 
 
-def load_feature_sets(caches: list[str], layers: list[str] | None = None) -> list[FeatureSet]:
+def load_feature_sets(caches: list[str], layers: list[str] | None = None, *, conflicts: str = CONFLICTS.default) -> list[FeatureSet]:
     """Read cache files into feature sets (as ``featx cv`` does): every layer of each cache, or
     the ``layers`` that cache holds (each cache must hold at least one of them).
 
@@ -51,7 +65,8 @@ def load_feature_sets(caches: list[str], layers: list[str] | None = None) -> lis
         # named, as do all when this cache holds none of them
         wanted = [l for l in layers if l in held[path] or not any(l in h for h in held.values())] if layers else None
         data = read_cache(path, layers=wanted or layers)
-        sets.extend(feature_sets_from_cache(data, prefix=_cache_tag(data) if len(caches) > 1 else data.meta.get("model", "")))
+        sets.extend(feature_sets_from_cache(data, prefix=_cache_tag(data) if len(caches) > 1 else data.meta.get("model", ""),
+                                            conflicts=conflicts))
     return sets
 
 

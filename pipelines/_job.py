@@ -28,11 +28,11 @@ import warnings
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from featx.classify import features_digest, most_common_params, splits_digest
 from featx.extract import FileLock
-from featx.pipelines._keys import cache_path_for, cv_key, features_digest, splits_digest
+from featx.pipelines._keys import cache_path_for, cv_key
 from featx.pipelines._spec import ResolvedBackbone, Spec, check_backbones, load_spec
-from featx.pipelines._stages import (ResultCache, cached_cv, cached_explained_variance, cached_learning_curve, most_common_params,
-                                     progress_bar)
+from featx.pipelines._stages import ResultCache, cached_cv, cached_explained_variance, cached_learning_curve, progress_bar
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,6 +61,7 @@ class JobResult:
     pca: Mapping = dataclasses.field(default_factory=dict)
     datasets: Mapping = dataclasses.field(default_factory=dict)
     notes: tuple = ()
+    audits: Mapping = dataclasses.field(default_factory=dict)
 
     @property
     def best_record(self) -> dict:
@@ -146,7 +147,7 @@ def _run_stages(spec: Spec, resolved, stages: _Stages, progress: bool, command: 
         rb.backbone = None
 
     with stages.run("load", "reading cached features"):
-        datasets, feature_sets = _load_features(spec, resolved, extractions, notes)
+        datasets, feature_sets, audit_info = _load_features(spec, resolved, extractions, notes)
 
     total = sum(len(fsets) for fsets in feature_sets.values()) * len(spec.classify.heads)
     cv = spec.cv
@@ -155,6 +156,8 @@ def _run_stages(spec: Spec, resolved, stages: _Stages, progress: bool, command: 
         comparisons, records, counts = _cv_all(spec, feature_sets, cv_cache, caught, progress_bar(total, "cv", progress, "config"))
         stages.say(f"  {counts['computed']} computed, {counts['cached']} reused from {os.path.relpath(cv_cache.folder)}")
     best = _pick_best(spec, comparisons, records)
+    with stages.run("audit", "auditing the best configuration (fold leaks, label issues, outliers, calibration)"):
+        audits = _audit_all(spec, feature_sets, comparisons, best, audit_info, cv_cache, caught)
 
     curves = {}
     if spec.report.learning_curve:
@@ -180,6 +183,7 @@ def _run_stages(spec: Spec, resolved, stages: _Stages, progress: bool, command: 
         timings=stages.timings, cv_computed=counts["computed"], cv_cached=counts["cached"],
         learning_curves=MappingProxyType(curves), pca=MappingProxyType(pca),
         datasets=MappingProxyType(datasets), notes=tuple(notes + list(dict.fromkeys(caught))),
+        audits=MappingProxyType(audits),
     )
     with stages.run("report", "writing report.html and results.json"):
         stages.timings["total"] = stages.total()  # the report shows the time up to itself
@@ -253,7 +257,9 @@ def _load_features(spec: Spec, resolved, extractions, notes: list):
     from featx.classify import FeatureSet, align_feature_sets
     from featx.extract import read_cache
 
-    datasets, feature_sets = {}, {}
+    from featx.pipelines._audit_stage import dedupe_rows
+
+    datasets, feature_sets, audit_info = {}, {}, {}
     for src in spec.sources:
         caches = [(e["backbone"], read_cache(e["cache"])) for e in extractions if e["source"] == src.name]
         fsets = []
@@ -272,6 +278,8 @@ def _load_features(spec: Spec, resolved, extractions, notes: list):
         if dropped:
             notes.append(f"{src.name}: {dropped} image(s) failed for some backbones only; every comparison uses the "
                          f"{len(aligned[0].keys)} rows all backbones extracted")
+        aligned, more, audit_info[src.name] = dedupe_rows(spec.cv, aligned, caches[0][1])
+        notes += [f"{src.name}: {n}" for n in more]
         first = caches[0][1]
         labels = aligned[0].y
         counts = np.bincount(labels[labels >= 0], minlength=len(first.class_names))
@@ -283,7 +291,7 @@ def _load_features(spec: Spec, resolved, extractions, notes: list):
             "groups": int(len(set(first.groups.tolist()))) if first.groups is not None else 0,
         }
         feature_sets[src.name] = aligned
-    return datasets, feature_sets
+    return datasets, feature_sets, audit_info
 
 
 # -- cv ---------------------------------------------------------------------------------------
@@ -319,6 +327,25 @@ def _cv_all(spec: Spec, feature_sets, cv_cache: ResultCache, caught: list, bar):
     finally:
         bar.close()
     return comparisons, records, counts
+
+
+def _audit_all(spec: Spec, feature_sets, comparisons, best, audit_info, cv_cache: ResultCache, caught: list) -> dict:
+    """Per source, the audit of its best configuration (``featx.pipelines._audit_stage``); the
+    rerun on the other folds (with / without leak-proof groups) is cached like every CV."""
+    from featx.pipelines._audit_stage import audit_best
+
+    audits = {}
+    for src in spec.sources:
+        rec = best[src.name]
+        fs = next(f for f in feature_sets[src.name] if f.name == rec["feature_set"])
+        result = comparisons[src.name].get(fs.name, rec["head"])
+
+        def rerun(f, splits, head=rec["head"]):
+            key = cv_key(spec, features_digest(f), splits_digest(splits), head)
+            return cached_cv(cv_cache, key, f, lambda: _cross_validate(spec, f, head, splits, caught))[0]
+
+        audits[src.name] = audit_best(spec, fs, result, comparisons[src.name].splits, audit_info[src.name], rerun)
+    return audits
 
 
 def _cross_validate(spec: Spec, fs, head: str, splits, caught: list):

@@ -10,8 +10,6 @@ import hashlib
 import json
 import os
 
-import numpy as np
-
 from featx.common import versions
 
 CV_CACHE_VERSION = 1
@@ -35,29 +33,6 @@ def extraction_key(source_path: str, rb, spec) -> dict:
 def cache_path_for(source_name: str, source_path: str, rb, spec) -> str:
     key = digest(extraction_key(source_path, rb, spec))[:16]
     return os.path.join(spec.cache_folder, f"{source_name}--{rb.spec.name}--{key}.h5")
-
-
-def features_digest(fs, *, groups: bool = True) -> str:
-    """The digest of a FeatureSet's values, labels, groups (unless ``groups=False``) and classes."""
-    h = hashlib.sha256()
-    X = np.ascontiguousarray(fs.X, dtype=np.float32)
-    h.update(repr(X.shape).encode())
-    h.update(X.tobytes())
-    h.update(np.ascontiguousarray(fs.y, dtype=np.int64).tobytes())
-    if groups and fs.groups is not None:
-        h.update(json.dumps([str(g) for g in fs.groups]).encode())
-    h.update(json.dumps(list(fs.class_names)).encode())
-    return h.hexdigest()
-
-
-def splits_digest(splits) -> str:
-    h = hashlib.sha256()
-    for train, test in splits:
-        h.update(np.asarray(train, dtype=np.int64).tobytes())
-        h.update(b"|")
-        h.update(np.asarray(test, dtype=np.int64).tobytes())
-        h.update(b"#")
-    return h.hexdigest()
 
 
 def cv_key(spec, fdig: str, sdig: str, head: str) -> str:

@@ -1,4 +1,8 @@
-"""``report.html`` (self-contained: CSS inline, PNG plots as base64) and ``results.json``."""
+"""``report.html`` (self-contained: CSS inline, PNG plots as base64) and ``results.json``.
+
+The page is a header, the best configurations and notes, then :data:`SECTIONS` in order: each
+a builder ``section(page) -> list of HTML parts`` under its own heading and navigation link.
+"""
 
 from __future__ import annotations
 
@@ -6,57 +10,27 @@ import base64
 import datetime as _dt
 import html
 import json
-import math
 import os
+from importlib.resources import files
 
+from featx.classify import METRIC_LABELS, PCA, confusion_png, learning_curve_png, variance_png
 from featx.common import atomic_write, to_jsonable, versions, write_json, write_text
-from featx.pipelines._plots import METRIC_LABELS
+from featx.pipelines import _plots
+from featx.pipelines._plots import ok_number
+from featx.pipelines._report_audit import audit_record, audit_section
 
 _VERSIONS = ("featx", "torch", "torchvision", "timm", "scikit-learn", "xgboost", "numpy", "h5py", "matplotlib")
 
-CSS = """
-:root { --ink:#1d2330; --muted:#5b6475; --line:#d9dee7; --best:#fff4c2; --accent:#2457a6; }
-* { box-sizing: border-box; }
-body { font: 14px/1.45 -apple-system, "Segoe UI", Roboto, "DejaVu Sans", Arial, sans-serif; color: var(--ink);
-       margin: 0 auto; max-width: 1360px; padding: 20px 28px 60px; background: #fff; }
-h1 { font-size: 24px; margin: 0 0 4px; }
-h2 { font-size: 19px; margin: 34px 0 10px; padding-bottom: 4px; border-bottom: 2px solid var(--line); }
-h3 { font-size: 15px; margin: 20px 0 8px; }
-.sub, .muted { color: var(--muted); }
-nav a { margin-right: 14px; color: var(--accent); text-decoration: none; }
-.callout { background: var(--best); border: 1px solid #e6cf6b; border-radius: 6px; padding: 10px 14px; margin: 14px 0; }
-.callout b.score { font-size: 18px; }
-.notes { background: #f4f7fb; border-left: 4px solid var(--accent); padding: 8px 14px; margin: 12px 0; }
-.notes li { margin: 3px 0; }
-table { border-collapse: collapse; margin: 6px 0 12px; font-size: 13px; }
-th, td { border: 1px solid var(--line); padding: 4px 7px; text-align: left; vertical-align: top; }
-th { background: #eef1f6; font-weight: 600; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-tr.best td { background: var(--best); font-weight: 600; }
-table.results td.params { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12px; max-width: 240px; }
-.ci { color: var(--muted); font-size: 12px; }
-.scroll { overflow-x: auto; max-width: 100%; }
-.plots { display: grid; grid-template-columns: repeat(auto-fill, minmax(560px, 1fr)); gap: 10px 22px; align-items: start; }
-figure { margin: 8px 0 16px; }
-figure.wide { grid-column: 1 / -1; }
-figure img { max-width: 100%; height: auto; border: 1px solid var(--line); }
-figcaption { color: var(--muted); font-size: 12px; max-width: 640px; }
-pre { background: #f6f8fa; border: 1px solid var(--line); padding: 10px; overflow-x: auto; font-size: 12px; white-space: pre-wrap; word-break: break-word; }
-code { font-family: ui-monospace, "DejaVu Sans Mono", monospace; }
-details summary { cursor: pointer; color: var(--accent); }
-"""
+#: the report's style sheet: ``report.css`` beside this module, shipped as package data
+CSS = files("featx.pipelines").joinpath("report.css").read_text(encoding="utf-8")
 
 
 def _e(x) -> str:
     return html.escape(str(x), quote=True)
 
 
-def _ok(v) -> bool:
-    return v is not None and not (isinstance(v, float) and (math.isnan(v) or math.isinf(v)))
-
-
 def _f(v, digits=3) -> str:
-    return f"{v:.{digits}f}" if _ok(v) else "–"
+    return f"{v:.{digits}f}" if ok_number(v) else "–"
 
 
 def spec_text(spec) -> str:
@@ -97,6 +71,7 @@ def results_doc(result, resolved, command: str) -> dict:
         "backbones": _backbones_doc(resolved),
         "extractions": list(result.extractions),
         "learning_curves": dict(result.learning_curves),
+        "audit": {s: audit_record(a) for s, a in result.audits.items()},
         "pca": {s: {fs: {k: v for k, v in d.items() if k != "ratio"} for fs, d in docs.items()} for s, docs in result.pca.items()},
         "timings": dict(result.timings),
         "cv": {"computed": result.cv_computed, "cached": result.cv_cached},
@@ -145,7 +120,7 @@ def _results_table(records: list[dict], spec) -> str:
     main = spec.metrics.main
     shown = [main] + [m for m in spec.metrics.show if m != main]
     sign = 1 if main == "log_loss" else -1
-    rows = sorted(records, key=lambda r: (not _ok(r.get(f"{main}_mean")), sign * (r.get(f"{main}_mean") or 0)))
+    rows = sorted(records, key=lambda r: (not ok_number(r.get(f"{main}_mean")), sign * (r.get(f"{main}_mean") or 0)))
     many = len({r["backbone"] for r in records}) > 1
     head = ["#"] + (["backbone"] if many else []) + ["layer", "head"]
     out = ["<div class='scroll'><table class='results'><thead><tr>"]
@@ -200,81 +175,78 @@ def _kv_table(rows) -> str:
     return "<table>" + "".join(f"<tr><th>{_e(k)}</th><td>{v}</td></tr>" for k, v in rows) + "</table>"
 
 
-def write_report(result, resolved, command: str) -> str:
-    """Write ``report.html`` and ``results.json`` into the output folder (plots also as PNG
-    files under ``plots/``); returns the report path."""
-    from featx.pipelines import _plots
+class _Page:
+    """What every section of the report reads: the job's result and its results.json document,
+    the command, the main metric (and its label) and the folder the plots are written to."""
 
-    spec = result.spec
-    main = spec.metrics.main
-    main_label = METRIC_LABELS.get(main, main)
-    plots_dir = os.path.join(spec.output, "plots")
-    os.makedirs(plots_dir, exist_ok=True)
-    doc = results_doc(result, resolved, command)
-    parts = [
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
-        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
-        f"<title>{_e(spec.title)} - featx report</title><style>{CSS}</style></head><body>",
-        f"<header><h1>{_e(spec.title)}</h1><p class='sub'>featx {_e(doc['versions'].get('featx'))} · "
-        f"{_e(doc['created'])} · output <code>{_e(spec.output)}</code></p>",
-        "<nav><a href='#results'>Results</a><a href='#plots'>Plots</a><a href='#data'>Data</a>"
-        "<a href='#backbones'>Backbones</a><a href='#timing'>Timing</a><a href='#reproduce'>Reproduce</a></nav></header>",
-    ]
-    for source, rec in result.best.items():
+    def __init__(self, result, doc: dict, command: str, plots_dir: str):
+        self.result, self.spec, self.doc, self.command, self.plots_dir = result, result.spec, doc, command, plots_dir
+        self.main = self.spec.metrics.main
+        self.main_label = METRIC_LABELS.get(self.main, self.main)
+
+    def sources(self, parts: list):
+        """Per source (under its own heading when there are several): the source, its records, its
+        best record and that record's CVResult."""
+        for src in self.spec.sources:
+            if len(self.spec.sources) > 1:
+                parts.append(f"<h3>{_e(src.name)}</h3>")
+            best = self.result.best[src.name]
+            recs = [r for r in self.result.records if r["source"] == src.name]
+            yield src, recs, best, self.result.comparisons[src.name].get(best["feature_set"], best["head"])
+
+
+def _summary(page: _Page) -> list[str]:
+    spec, main = page.spec, page.main
+    parts = []
+    for source, rec in page.result.best.items():
         parts.append(
             f"<div class='callout' id='best-{_e(source)}'>Best configuration on <b>{_e(source)}</b>: "
             f"<b>{_e(rec['backbone'])}</b> / layer <b>{_e(rec['layer'])}</b> / head <b>{_e(rec['head'])}</b> — "
-            f"{_e(main_label)} <b class='score'>{_f(rec[f'{main}_mean'])}</b> ± {_f(rec[f'{main}_std'])} "
+            f"{_e(page.main_label)} <b class='score'>{_f(rec[f'{main}_mean'])}</b> ± {_f(rec[f'{main}_std'])} "
             f"(95% CI {_f(rec[f'{main}_ci95_low'])}–{_f(rec[f'{main}_ci95_high'])}), "
             f"{'nested ' if spec.cv.nested else ''}{_e(spec.cv.scheme)} {rec.get('n_folds')}-fold CV"
             f"{f' x {spec.cv.repeats}' if spec.cv.repeats > 1 else ''}, {rec.get('n_samples')} images.</div>"
         )
-    if result.notes:
-        parts.append("<div class='notes'><b>Notes</b><ul>" + "".join(f"<li>{_e(n)}</li>" for n in result.notes) + "</ul></div>")
+    if page.result.notes:
+        parts.append("<div class='notes'><b>Notes</b><ul>" + "".join(f"<li>{_e(n)}</li>" for n in page.result.notes) + "</ul></div>")
+    return parts
 
-    # results --------------------------------------------------------------------------------
-    parts.append("<h2 id='results'>Results: every backbone × layer × head</h2>")
-    cv = spec.cv
-    parts.append(
+
+def _results_section(page: _Page) -> list[str]:
+    spec, result, cv = page.spec, page.result, page.spec.cv
+    parts = [
         f"<p class='muted'>{'Nested' if cv.nested else 'Plain'} {_e(cv.scheme)} cross-validation: {cv.folds} outer folds"
         f"{f' x {cv.repeats} repeats' if cv.repeats > 1 else ''}"
         f"{f', inner {cv.search} search over {cv.inner_folds} folds (scored by {_e(METRIC_LABELS.get(spec.search_metric, spec.search_metric))})' if cv.nested else ''}"
-        f", seed {cv.seed}; every configuration sees the same folds. PCA: {_e(_pca_text(spec.classify.pca))}"
-        f"{''.join(f'; {h}: {_pca_text(v)}' for h, v in spec.classify.head_pca.items())}"
+        f", seed {cv.seed}; every configuration sees the same folds. PCA: {_e(PCA.describe(spec.classify.pca))}"
+        f"{''.join(f'; {h}: {PCA.describe(v)}' for h, v in spec.classify.head_pca.items())}"
         f"{' (whitened)' if spec.classify.whiten else ''}, fitted inside each training fold. Rows are sorted by "
-        f"{_e(main_label)}; the best is highlighted. The 95% interval is a t-interval over outer folds (folds share "
+        f"{_e(page.main_label)}; the best is highlighted. The 95% interval is a t-interval over outer folds (folds share "
         f"training rows, so it is somewhat optimistic). {result.cv_computed} configuration(s) computed, "
         f"{result.cv_cached} reused from the cache.</p>"
-    )
-    for src in spec.sources:
-        recs = [r for r in result.records if r["source"] == src.name]
-        if len(spec.sources) > 1:
-            parts.append(f"<h3>{_e(src.name)}</h3>")
+    ]
+    for _src, recs, best, r in page.sources(parts):
         parts.append(_results_table(recs, spec))
-        best = result.best[src.name]
-        r = result.comparisons[src.name].get(best["feature_set"], best["head"])
         rows = [[_e(c), _f(s["precision"]), _f(s["recall"]), _f(s["f1"]), s["support"]] for c, s in r.per_class.items()]
         parts.append(f"<details><summary>Per-class scores of the best configuration ({_e(best['feature_set'])} / {_e(best['head'])})"
                      f"</summary>{_grid(['class', 'precision', 'recall', 'F1', 'support'], rows, {1, 2, 3, 4})}</details>")
+    return parts
 
-    # plots ------------------------------------------------------------------------------------
-    parts.append("<h2 id='plots'>Plots</h2>")
-    for src in spec.sources:
+
+def _plots_section(page: _Page) -> list[str]:
+    spec, result, main_label, plots_dir = page.spec, page.result, page.main_label, page.plots_dir
+    parts = []
+    for src, recs, best, r in page.sources(parts):
         tag = src.name
-        recs = [r for r in result.records if r["source"] == src.name]
-        if len(spec.sources) > 1:
-            parts.append(f"<h3>{_e(src.name)}</h3>")
         parts.append("<div class='plots'>")
         parts.append(_img(
-            _plots.layer_scores(recs, main, f"{main_label} by layer depth ({src.name})"),
+            _plots.layer_scores(recs, page.main, f"{main_label} by layer depth ({src.name})"),
             f"{main_label} by layer depth for each head",
             f"Which layer transfers best: mean {_e(main_label)} per head by layer depth (error bars: 95% CI over "
             f"outer folds; ★ best configuration).", f"{tag}-layers.png", plots_dir,
             wide=len(spec.backbones) > 1))
-        best = result.best[src.name]
-        r = result.comparisons[src.name].get(best["feature_set"], best["head"])
         parts.append(_img(
-            _plots.confusion(r.confusion, r.class_names, f"{best['feature_set']} / {best['head']}"),
+            confusion_png(r.confusion, r.class_names, f"{best['feature_set']} / {best['head']}"),
             "confusion matrix of the best configuration",
             "Confusion matrix of the best configuration, summed over the outer test folds (colour: fraction of "
             "the true class; numbers: counts).", f"{tag}-confusion.png", plots_dir))
@@ -282,7 +254,7 @@ def write_report(result, resolved, command: str) -> str:
         if curve:
             params = _params_text(curve.get("params") or {}) or "default hyperparameters"
             parts.append(_img(
-                _plots.learning_curve(curve, f"learning curve: {curve['feature_set']} / {curve['head']}"),
+                learning_curve_png(curve, f"learning curve: {curve['feature_set']} / {curve['head']}"),
                 "learning curve of the best configuration",
                 f"Data efficiency: {_e(main_label)} on the untouched outer test folds when the head is trained on a "
                 f"stratified fraction of each outer training fold (mean ± std over {curve['n_folds']} folds), with the "
@@ -292,16 +264,18 @@ def write_report(result, resolved, command: str) -> str:
             cap = "; ".join(f"{_e(n)}: {d['components_for']['0.9']} / {d['components_for']['0.95']} / "
                             f"{d['components_for']['0.99']}" for n, d in pdocs.items())
             parts.append(_img(
-                _plots.pca_variance(pdocs, f"PCA explained variance ({src.name})", spec.classify.pca),
+                variance_png(pdocs, f"PCA explained variance ({src.name})", spec.classify.pca),
                 "PCA explained variance per layer",
                 f"Cumulative explained variance of PCA on the standardised features of every layer (all rows, "
                 f"descriptive). Components for 90% / 95% / 99% of the variance: {cap}.", f"{tag}-pca.png", plots_dir))
         parts.append("</div>")
+    return parts
 
-    # data -------------------------------------------------------------------------------------
-    parts.append("<h2 id='data'>Data</h2>")
-    for src in spec.sources:
-        d = result.datasets[src.name]
+
+def _data_section(page: _Page) -> list[str]:
+    parts = []
+    for src in page.spec.sources:
+        d = page.result.datasets[src.name]
         counts = ", ".join(f"{_e(c)}: {n}" for c, n in d["counts"].items())
         rows = [("source", f"<b>{_e(src.name)}</b> <code>{_e(d['path'])}</code> ({_e(d['kind'])})"),
                 ("images", f"{d['rows']} found, {d['used_rows']} used, {len(d['failures'])} failed to decode"),
@@ -312,10 +286,12 @@ def write_report(result, resolved, command: str) -> str:
         if d["failures"]:
             rows = [[f"<code>{_e(p)}</code>", _e(why)] for p, why in d["failures"][:500]]
             parts.append(f"<details><summary>Failed images</summary>{_grid(['path', 'reason'], rows)}</details>")
+    return parts
 
-    # backbones --------------------------------------------------------------------------------
-    parts.append("<h2 id='backbones'>Backbones and preprocessing</h2>")
-    for name, b in doc["backbones"].items():
+
+def _backbones_section(page: _Page) -> list[str]:
+    spec, parts = page.spec, []
+    for name, b in page.doc["backbones"].items():
         prov = b["provenance"]
         layers = ", ".join(f"{_e(l['name'])}" + (f" ({_e(l['as_written'])})" if l["as_written"] != l["name"] else "") +
                            f" → {l['dim']}-d" for l in b["layers"])
@@ -327,9 +303,11 @@ def write_report(result, resolved, command: str) -> str:
             ("layers", layers),
             ("pooling", f"{_e(b['pool'])}; stored as {_e(spec.extraction.dtype)}; test-time augmentation: {_e(spec.extraction.tta)}"),
         ]))
+    return parts
 
-    # timing ------------------------------------------------------------------------------------
-    parts.append("<h2 id='timing'>Timing</h2>")
+
+def _timing_section(page: _Page) -> list[str]:
+    result, parts = page.result, []
     t = result.timings
     parts.append(_grid(["stage", "seconds"], [[_e(k), f"{v:.1f}"] for k, v in t.items()], {1}))
     rows = []
@@ -342,26 +320,52 @@ def write_report(result, resolved, command: str) -> str:
     parts.append(_grid(["source", "backbone", "rows", "extracted now", "reused", "failed", "seconds", "images/s", "device", "cache"],
                        rows, {2, 3, 4, 5, 6, 7}))
     parts.append(_img(_plots.stage_times({k: v for k, v in t.items()}, "time per stage (report writing excluded)"),
-                      "time per stage", "Wall-clock seconds per stage of this run.", "timing.png", plots_dir))
+                      "time per stage", "Wall-clock seconds per stage of this run.", "timing.png", page.plots_dir))
+    return parts
 
-    # reproduce ---------------------------------------------------------------------------------
-    parts.append("<h2 id='reproduce'>Reproduce</h2>")
-    parts.append(f"<p>Command:</p><pre>{_e(command)}</pre>")
+
+def _reproduce_section(page: _Page) -> list[str]:
+    spec, parts = page.spec, []
+    parts.append(f"<p>Command:</p><pre>{_e(page.command)}</pre>")
     parts.append(f"<p>Spec ({_e(spec.origin)}):</p><pre>{_e(spec_text(spec))}</pre>")
     parts.append("<details><summary>Library versions</summary>" +
-                 _kv_table([(k, _e(v)) for k, v in doc["versions"].items()]) + "</details>")
+                 _kv_table([(k, _e(v)) for k, v in page.doc["versions"].items()]) + "</details>")
     parts.append("<p class='muted'>results.json beside this file holds every number of this report.</p>")
+    return parts
+
+
+#: the report's sections in order: (anchor, link text, heading, builder); the links form the page's navigation
+SECTIONS = (
+    ("results", "Results", "Results: every backbone × layer × head", _results_section),
+    ("plots", "Plots", "Plots", _plots_section),
+    ("audit", "Audit", "Audit: duplicates, leaks, label issues", audit_section),
+    ("data", "Data", "Data", _data_section),
+    ("backbones", "Backbones", "Backbones and preprocessing", _backbones_section),
+    ("timing", "Timing", "Timing", _timing_section),
+    ("reproduce", "Reproduce", "Reproduce", _reproduce_section),
+)
+
+
+def write_report(result, resolved, command: str) -> str:
+    """Write ``report.html`` and ``results.json`` into the output folder (plots also as PNG
+    files under ``plots/``); returns the report path."""
+    spec = result.spec
+    plots_dir = os.path.join(spec.output, "plots")
+    os.makedirs(plots_dir, exist_ok=True)
+    page = _Page(result, results_doc(result, resolved, command), command, plots_dir)
+    parts = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
+        f"<title>{_e(spec.title)} - featx report</title><style>{CSS}</style></head><body>",
+        f"<header><h1>{_e(spec.title)}</h1><p class='sub'>featx {_e(page.doc['versions'].get('featx'))} · "
+        f"{_e(page.doc['created'])} · output <code>{_e(spec.output)}</code></p>",
+        "<nav>" + "".join(f"<a href='#{anchor}'>{link}</a>" for anchor, link, _, _ in SECTIONS) + "</nav></header>",
+        *_summary(page),
+    ]
+    for anchor, _, heading, section in SECTIONS:
+        parts.append(f"<h2 id='{anchor}'>{heading}</h2>")
+        parts += section(page)
     parts.append("</body></html>")
     write_text(result.report_path, "\n".join(parts))
     write_results_json(result, resolved, command)
     return result.report_path
-
-
-def _pca_text(pca) -> str:
-    if pca is None:
-        return "off"
-    if pca == "search":
-        return "searched over the default grid"
-    if isinstance(pca, int):
-        return f"{pca} components"
-    return f"{pca:g} of the variance kept"

@@ -30,11 +30,12 @@ import re
 import tomllib
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, Callable
+from typing import Any
 
-from featx.classify import CV_OPTIONS, HEADS, JOBS, METRIC, METRICS, PROBABILITY, SEARCH_METRIC, WHITEN
+from featx.classify import CONFLICTS, CV_OPTIONS, DEDUPE, FRACTIONS, HEAD_LIST, HEADS, JOBS, METRIC, METRICS, PCA, PROBABILITY, SEARCH_METRIC, WHITEN
 from featx.common import Option, OptionError
-from featx.common.options import got, not_allowed, suggest
+from featx.common.option_lists import ListOption
+from featx.common.options import got, suggest
 from featx.extract import DEFAULT_MODEL, EXTRACTION_OPTIONS, POOL
 from featx.pipelines._errors import SpecError
 
@@ -48,105 +49,35 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")
 
 
 @dataclasses.dataclass(frozen=True)
-class Key(Option):
-    """A spec key that is more than one setting (a list, a table, an array of tables, PCA):
-    ``parse(value)`` returns the checked value or raises :class:`OptionError`; a key without
-    ``parse`` is a table parsed on its own. ``type_doc`` is the value type in words."""
+class Table(Option):
+    """A spec key holding a table (or an array of tables) that is parsed on its own;
+    ``type_doc`` is its value type in words."""
 
-    parse: Callable | None = None
-    type_doc: str = ""
-
-    def _check(self, value):
-        return self.parse(value)
+    type_doc: str = "table"
 
     @property
     def doc(self) -> str:
         return self.type_doc
 
 
-def _strings(choices=None, *, min_len: int = 1, unique: bool = True) -> Callable:
-    def parse(v):
-        if isinstance(v, str):
-            raise OptionError(f"expected an array of strings such as [{v!r}], {got(v)}")
-        if not isinstance(v, (list, tuple)):
-            raise OptionError(f"expected an array of strings, {got(v)}")
-        if len(v) < min_len:
-            raise OptionError(f"expected at least {min_len} entr{'y' if min_len == 1 else 'ies'}, got an empty array")
-        for x in v:
-            if not isinstance(x, str) or not x.strip():
-                raise OptionError(f"expected an array of non-empty strings, but it holds {got(x)}")
-            if choices is not None and x not in choices:
-                raise OptionError(not_allowed(x, choices))
-        out = tuple(x.strip() for x in v)
-        dup = sorted({x for x in out if out.count(x) > 1})
-        if unique and dup:
-            raise OptionError(f"lists {dup[0]!r} twice; list every entry once")
-        return out
-    return parse
-
-
-def _fractions(v) -> tuple:
-    if not isinstance(v, (list, tuple)) or not v:
-        raise OptionError(f"expected a non-empty array of numbers in (0, 1], {got(v)}")
-    bad = [x for x in v if isinstance(x, bool) or not isinstance(x, (int, float)) or not 0 < x <= 1]
-    if bad:
-        raise OptionError(f"expected numbers in (0, 1], but it holds {got(bad[0])}")
-    out = [float(x) for x in v]
-    if out != sorted(set(out)):
-        raise OptionError("expected increasing fractions without repeats, such as [0.1, 0.5, 1.0]")
-    return tuple(out)
-
-
-def _pca(v):
-    expected = "expected 'off', 'search', an integer >= 1 or a float in (0, 1)"
-    if v is None or v is False:
-        return None
-    if isinstance(v, str):
-        low = v.strip().lower()
-        if low in ("off", "none", "search"):
-            return None if low != "search" else "search"
-        raise OptionError(f"{expected}, got {v!r}{suggest(low, ['off', 'search'])}")
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise OptionError(f"{expected}, {got(v)}")
-    if isinstance(v, int) and v < 1:
-        raise OptionError(f"an integer number of components must be >= 1, got {v} (use 'off' to disable PCA)")
-    if isinstance(v, float) and not 0 < v < 1:
-        raise OptionError(f"a variance fraction must be in (0, 1), got {v} (use an integer for components)")
-    return v
-
-
 def _table(*entries) -> Mapping:
     return MappingProxyType({e.name: e for e in entries})
 
 
-def _list(name: str, default, help: str, choices=None, **kw) -> Key:
-    """An array-of-strings key (``choices``: the allowed entries)."""
-    return Key(name, default, help, parse=_strings(choices, **kw),
-               type_doc="array of strings" + (f" from {', '.join(choices)}" if choices else ""))
-
-
-def _sub(name: str, help: str, default=None, type_doc: str = "table") -> Key:
-    """A key holding a table (or an array of tables) that is parsed on its own."""
-    return Key(name, default, help, type_doc=type_doc)
-
-
-PCA = Key("pca", None, "PCA inside every head's pipeline (refit per training fold): 'off', 'search' (nested only: searched over "
-          "featx.classify's PCA_GRID), components (int) or kept variance (float).", none_word="off", parse=_pca,
-          type_doc="'off', 'search', integer >= 1 (components) or float in (0, 1) (kept variance)")
 SCHEMA: Mapping[str, Mapping] = MappingProxyType({
     "": _table(
         Option("title", "featx study", "Title shown at the top of the report."),
-        _list("notes", (), "Remarks shown at the top of the report (e.g. how the data was subset).", min_len=0, unique=False),
+        ListOption("notes", (), "Remarks shown at the top of the report (e.g. how the data was subset).", min_len=0, unique=False),
         Option("output", DEFAULT_OUTPUT, "Output folder: report.html, results.json, cache/ and cv-cache/ go here."),
         Option("cache_dir", None, "Folder of the extraction caches (default <output>/cache); share one between studies to reuse features."),
-        _sub("sources", "Image sources, one [[sources]] table each (at least one).", type_doc="array of tables"),
-        _sub("backbones", f"Feature extractors, one [[backbones]] table each (default: one {DEFAULT_MODEL} with its penultimate "
-                          "layer).", type_doc="array of tables"),
-        _sub("extraction", "Extraction settings shared by every backbone (below)."),
-        _sub("classify", "Heads, PCA and grids (below)."),
-        _sub("cv", "Cross-validation scheme (below)."),
-        _sub("metrics", "Ranking metric and table columns (below)."),
-        _sub("report", "Extra report computations (below)."),
+        Table("sources", None, "Image sources, one [[sources]] table each (at least one).", type_doc="array of tables"),
+        Table("backbones", None, f"Feature extractors, one [[backbones]] table each (default: one {DEFAULT_MODEL} with its "
+                                 "penultimate layer).", type_doc="array of tables"),
+        Table("extraction", None, "Extraction settings shared by every backbone (below)."),
+        Table("classify", None, "Heads, PCA and grids (below)."),
+        Table("cv", None, "Cross-validation scheme (below)."),
+        Table("metrics", None, "Ranking metric and table columns (below)."),
+        Table("report", None, "Extra report computations (below)."),
     ),
     "sources": _table(
         Option("name", None, "Short name used in tables and cache file names (default: the folder or file name)."),
@@ -156,17 +87,17 @@ SCHEMA: Mapping[str, Mapping] = MappingProxyType({
         Option("name", None, "Short name used in tables and cache file names (default: the model name)."),
         Option("model", DEFAULT_MODEL, "A name from 'featx models', torchvision:NAME, timm:NAME or the path of a featx checkpoint."),
         Option("weights", "default", "'default' (pretrained), 'none' (seeded random init), a torchvision weights name or a state_dict file."),
-        _list("layers", ("penultimate",), "Layers to tap (module paths such as 'blocks.4'; 'penultimate' = the pooled features fed "
-                                          "to the classifier); see 'featx layers MODEL'."),
+        ListOption("layers", ("penultimate",), "Layers to tap (module paths such as 'blocks.4'; 'penultimate' = the pooled "
+                                               "features fed to the classifier); see 'featx layers MODEL'."),
         POOL,
     ),
     "extraction": _table(*EXTRACTION_OPTIONS),
     "classify": _table(
-        _list("heads", ("logreg", "svm", "rf", "xgb"), "Classical heads to cross-validate on every layer.", tuple(HEADS)),
+        HEAD_LIST,
         PCA, WHITEN, PROBABILITY, JOBS,
-        _sub("head_pca", "PCA per head, overriding classify.pca for the heads named, e.g. [classify.head_pca] xgb = 32 (trees on "
-                         "wide features) while linear heads keep 'off'.", default={}),
-        _sub("grids", "Search-grid overrides per head, e.g. [classify.grids.logreg] clf__C = [0.1, 1.0] (nested CV only).", default={}),
+        Table("head_pca", {}, "PCA per head, overriding classify.pca for the heads named, e.g. [classify.head_pca] xgb = 32 "
+                              "(trees on wide features) while linear heads keep 'off'."),
+        Table("grids", {}, "Search-grid overrides per head, e.g. [classify.grids.logreg] clf__C = [0.1, 1.0] (nested CV only)."),
     ),
     "cv": _table(
         Option("scheme", "stratified", "Outer folds: 'stratified' (StratifiedKFold) or 'grouped' (StratifiedGroupKFold on the "
@@ -174,18 +105,19 @@ SCHEMA: Mapping[str, Mapping] = MappingProxyType({
         # a study tunes hyperparameters by default; featx.classify's functions default to plain CV
         *(dataclasses.replace(o, default=True) if o.name == "nested" else o for o in CV_OPTIONS),
         SEARCH_METRIC,
+        DEDUPE,
+        CONFLICTS,
     ),
     "metrics": _table(
         dataclasses.replace(METRIC, name="main", help="Metric that ranks configurations, picks the best, is plotted and (unless "
                                                       "cv.search_metric is set) scores the inner search."),
-        _list("show", ("balanced_accuracy", "accuracy", "f1_macro", "roc_auc"), "Metrics shown in the report table (mean +/- std "
-                                                                                 "and 95% interval).", tuple(METRICS)),
+        ListOption("show", ("balanced_accuracy", "accuracy", "f1_macro", "roc_auc"), "Metrics shown in the report table (mean +/- std "
+                                                                                 "and 95% interval).", choices=tuple(METRICS)),
     ),
     "report": _table(
         Option("learning_curve", True, "Learning curve of each source's best configuration (its most often chosen hyperparameters) "
                                        "on the same outer folds.", kind=bool),
-        Key("fractions", (0.1, 0.25, 0.5, 0.75, 1.0), "Training-set fractions of the learning curve (stratified subsets of each "
-            "outer training fold).", parse=_fractions, type_doc="array of increasing numbers in (0, 1]"),
+        FRACTIONS,
         Option("pca_plot", True, "Plot the PCA explained variance of every layer.", kind=bool),
     ),
 })
@@ -369,7 +301,7 @@ def _check_table(table, name: str, where: str, problems: _Problems) -> dict:
     """Check the keys of one table against ``SCHEMA[name]``; returns the checked values
     (defaults filled in) of the keys that are checked here (not sub-tables)."""
     keys = SCHEMA[name]
-    checked = {k: e for k, e in keys.items() if getattr(e, "parse", True) is not None}
+    checked = {k: e for k, e in keys.items() if not isinstance(e, Table)}
     if not isinstance(table, Mapping):
         problems.add(where, f"expected a table, {got(table)}")
         return {k: e.default for k, e in checked.items()}
@@ -494,16 +426,11 @@ def _check_names(named: list[tuple[int, str]], array: str, problems: _Problems) 
 
 
 def _check_models(bb_specs, problems: _Problems) -> None:
-    from featx.extract import ExtractError, resolve_spec
+    from featx.extract import check_model
 
     for i, b in bb_specs:
-        try:
-            spec = resolve_spec(b.model)
-        except ExtractError as exc:
-            problems.add(f"backbones[{i}].model", str(exc))
-            continue
-        if spec.source == "checkpoint" and not os.path.isfile(b.model):
-            problems.add(f"backbones[{i}].model", f"checkpoint file {b.model!r} does not exist; give a model name from 'featx models' or an existing featx checkpoint")
+        for message in check_model(b.model):
+            problems.add(f"backbones[{i}].model", message)
 
 
 def _head_entries(raw, what: str, cls: dict, problems: _Problems):
@@ -537,7 +464,7 @@ def _parse_head_pca(raw, cls: dict, cv, problems: _Problems) -> Mapping:
 
 
 def _parse_grids(raw, cls: dict, cv, problems: _Problems) -> Mapping:
-    from featx.classify import ClassifyError, resolve_grid
+    from featx.classify import ClassifyError, grid_values, resolve_grid
 
     out = {}
     for where, head, grid in _head_entries(raw, "grids", cls, problems):
@@ -549,13 +476,10 @@ def _parse_grids(raw, cls: dict, cv, problems: _Problems) -> Mapping:
             continue
         clean = {}
         for key, values in grid.items():
-            vals = list(values) if isinstance(values, (list, tuple)) else [values]
-            bad = [v for v in vals if isinstance(v, (Mapping, list, tuple))]
-            if not vals or bad:
-                problems.add(f"{where}.{key}", f"values must be numbers, strings or booleans, {got(bad[0])}" if bad
-                             else "empty value list; give at least one value")
-                continue
-            clean[key] = tuple(None if isinstance(v, str) and v.lower() == "none" else v for v in vals)
+            try:
+                clean[key] = grid_values(values)
+            except ClassifyError as exc:
+                problems.add(f"{where}.{key}", str(exc))
         try:
             resolve_grid(head, {k: list(v) for k, v in clean.items()}, pca=cls["head_pca"].get(head, cls["pca"]),
                          probability=cls["probability"])
@@ -568,24 +492,17 @@ def _parse_grids(raw, cls: dict, cv, problems: _Problems) -> Mapping:
 
 def _check_sources(spec: Spec, problems: _Problems) -> None:
     """List each source (no decoding): exists, labelled, >= 2 classes, groups for 'grouped'."""
-    from featx.extract import ExtractError, open_source
+    from featx.extract import check_source
 
     for i, src in enumerate(spec.sources):
         where = f"sources[{i}].path"
         if not os.path.exists(src.path):
             problems.add(where, f"{src.path!r} does not exist (relative paths are resolved against the spec file's folder)")
             continue
-        try:
-            table = open_source(src.path)
-        except ExtractError as exc:
-            problems.add(where, str(exc))
-            continue
-        if not table.class_names:
-            problems.add(where, f"{src.path!r} has no labels (no class sub-folders or label column); a study needs labelled images")
-            continue
-        if len(table.class_names) < 2:
-            problems.add(where, f"{src.path!r} has one class only ({table.class_names[0]!r}); a classifier needs at least 2")
-        if spec.cv.scheme == "grouped" and not any(table.groups):
+        table, found = check_source(src.path)
+        for message in found:
+            problems.add(where, message)
+        if table is not None and spec.cv.scheme == "grouped" and not any(table.groups):
             problems.add("cv.scheme", f"'grouped' needs groups but source {src.name!r} has none (a folder source has no groups; "
                                       "use a CSV manifest with a group column, or scheme = 'stratified')")
 
@@ -615,27 +532,15 @@ def check_backbones(spec: Spec) -> dict[str, ResolvedBackbone]:
 
     All problems are collected and raised at once as :class:`SpecError`.
     """
-    from featx.extract import ExtractError, WeightsError, build_backbone, resolve_layers
+    from featx.extract import check_backbone
 
     problems = _Problems()
     out: dict[str, ResolvedBackbone] = {}
     for i, b in enumerate(spec.backbones):
-        try:
-            backbone = build_backbone(b.model, b.weights)
-        except WeightsError as exc:
-            problems.add(f"backbones[{i}].weights", str(exc))
-            continue
-        except ExtractError as exc:
-            problems.add(f"backbones[{i}].model", str(exc))
-            continue
-        try:
-            found = resolve_layers(backbone, list(b.layers), b.pool, dims=True, strict=False)  # one dry run
-        except ExtractError as exc:
-            problems.add(f"backbones[{i}].layers", str(exc))
-            continue
-        for message in found.problems:
-            problems.add(f"backbones[{i}].layers", message)
-        if found.names:
+        backbone, found, found_problems = check_backbone(b.model, b.weights, b.layers, b.pool)  # one dry run
+        for what, message in found_problems:
+            problems.add(f"backbones[{i}].{what}", message)
+        if found is not None and found.names:
             layers = found.in_network_order()
             out[b.name] = ResolvedBackbone(b, backbone, layers, dict(found.dims), dict(found.aliases),
                                            {n: found.order[n] for n in layers}, backbone.provenance(),

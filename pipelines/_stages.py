@@ -4,12 +4,12 @@ anything is fitted, and stored after."""
 
 from __future__ import annotations
 
-import collections
 import json
 import os
 
+from featx.classify import features_digest, most_common_params, splits_digest
 from featx.common import to_jsonable, write_json
-from featx.pipelines._keys import CV_CACHE_VERSION, digest, features_digest, splits_digest
+from featx.pipelines._keys import CV_CACHE_VERSION, digest
 
 
 class ResultCache:
@@ -30,15 +30,6 @@ class ResultCache:
     def save(self, key: str, doc: dict) -> None:
         os.makedirs(self.folder, exist_ok=True)
         write_json(os.path.join(self.folder, key + ".json"), to_jsonable(doc, keep_nan=True), indent=None, allow_nan=True)
-
-
-def most_common_params(best_params: list) -> tuple[dict, int]:
-    """The hyperparameters chosen most often over the outer folds, and how often."""
-    if not best_params:
-        return {}, 0
-    counts = collections.Counter(json.dumps(p, sort_keys=True) for p in best_params)
-    text, n = counts.most_common(1)[0]
-    return json.loads(text), n
 
 
 def progress_bar(total: int, desc: str, progress: bool, unit: str = "it"):

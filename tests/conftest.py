@@ -12,6 +12,14 @@ import pytest
 from featx_testdata import shared_dataset, write_colour_dataset, write_odd_images
 
 
+@pytest.fixture(scope="session", autouse=True)
+def openvino_model_cache(tmp_path_factory):
+    """Converted OpenVINO models go to one folder per test session (shared by xdist workers and
+    the subprocesses tests start), not to the user's ~/.cache."""
+    if "FEATX_CACHE_DIR" not in os.environ:
+        os.environ["FEATX_CACHE_DIR"] = str(tmp_path_factory.getbasetemp().parent / "featx-cache")
+
+
 @pytest.fixture
 def colour_dataset(tmp_path) -> str:
     return write_colour_dataset(tmp_path / "colours")

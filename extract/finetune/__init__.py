@@ -18,20 +18,19 @@ The loop is a :class:`Trainer` whose policies are callbacks (:class:`Unfreezer`,
 in :data:`FINETUNE_OPTIONS` (the ``featx finetune`` flags are built from them).
 """
 
-from featx.extract.finetune._callbacks import Callback, EarlyStopping, EpochLog, ResumeCheckpoint, Unfreezer
-from featx.extract.finetune._config import BN_MODES, FINETUNE_OPTIONS, OPTIMIZERS, FinetuneConfig, Strategy
-from featx.extract.finetune._errors import (
-    ArchitectureMismatchError,
-    FinetuneConfigError,
-    FinetuneDataError,
-    FinetuneError,
-    ResumeMismatchError,
-)
-from featx.extract.finetune._groups import BlockGroup, Freezer, block_groups, find_head, replace_head
-from featx.extract.finetune._loop import Trainer, evaluate, train_epoch
-from featx.extract.finetune._predict import Prediction, Predictions, predict_with_checkpoint, write_predictions_csv
-from featx.extract.finetune._state import resume_path
-from featx.extract.finetune._trainer import FinetuneModel, FinetuneResult, build_model, finetune
+from featx.extract.finetune._config import BN_MODES, FINETUNE_OPTIONS, FinetuneConfig, OPTIMIZERS, Strategy
+from featx.extract.finetune._errors import ArchitectureMismatchError, FinetuneConfigError, FinetuneDataError, FinetuneError, ResumeMismatchError
+
+# imported on first use (PEP 562): the settings above are read by the CLI without torch
+_LAZY = {
+    "Callback": "_callbacks", "EarlyStopping": "_callbacks", "EpochLog": "_callbacks",
+    "ResumeCheckpoint": "_callbacks", "Unfreezer": "_callbacks", "BlockGroup": "_groups",
+    "Freezer": "_groups", "block_groups": "_groups", "find_head": "_groups", "replace_head": "_groups",
+    "Trainer": "_loop", "evaluate": "_loop", "train_epoch": "_loop", "Prediction": "_predict",
+    "Predictions": "_predict", "predict_with_checkpoint": "_predict", "write_predictions_csv": "_predict",
+    "resume_path": "_state", "FinetuneModel": "_trainer", "FinetuneResult": "_trainer",
+    "build_model": "_trainer", "finetune": "_trainer",
+}
 
 __all__ = [
     "BN_MODES", "FINETUNE_OPTIONS", "OPTIMIZERS", "ArchitectureMismatchError", "BlockGroup", "Callback", "EarlyStopping",
@@ -40,3 +39,13 @@ __all__ = [
     "Trainer", "Unfreezer", "block_groups", "build_model", "evaluate", "find_head",
     "finetune", "predict_with_checkpoint", "replace_head", "resume_path", "train_epoch", "write_predictions_csv",
 ]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(f"featx.extract.finetune.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'featx.extract.finetune' has no attribute {name!r}")

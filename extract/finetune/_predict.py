@@ -12,8 +12,9 @@ import torch
 from featx.common.files import write_csv
 from featx.extract import _loading
 from featx.extract._backbones import build_backbone
-from featx.extract._compute import FeatureComputer, resolve_device, resolve_precision
+from featx.extract._compute import resolve_device
 from featx.extract._errors import CheckpointError
+from featx.extract._runtime import build_runtime
 from featx.extract._sources import SourceTable, open_source
 from featx.extract.finetune._groups import find_head
 
@@ -58,8 +59,10 @@ class Predictions:
 
 def predict_with_checkpoint(checkpoint: str, source, *, batch_size: int = 64, workers: int | None = None,
                             device: str = "auto", precision: str = "auto", tta: str = "none",
-                            progress: bool = False) -> Predictions:
-    """Run the checkpoint's classifier over ``source`` (folder, CSV manifest or SourceTable)."""
+                            progress: bool = False, runtime: str = "auto") -> Predictions:
+    """Run the checkpoint's classifier over ``source`` (folder, CSV manifest or SourceTable), on
+    the inference ``runtime`` (auto, torch, openvino) extraction uses: the logits are the head's
+    output, tapped like any layer."""
     checkpoint = os.fspath(checkpoint)
     if not os.path.isfile(checkpoint):
         raise CheckpointError(f"checkpoint {checkpoint!r} does not exist; check the path or run 'featx finetune' first")
@@ -74,14 +77,15 @@ def predict_with_checkpoint(checkpoint: str, source, *, batch_size: int = 64, wo
         )
     table = source if isinstance(source, SourceTable) else open_source(source)
     dev = resolve_device(device)
-    computer = FeatureComputer(backbone, [head], "avg", dev, resolve_precision(precision, dev), tta)
+    computer = build_runtime(runtime, backbone, [head], "avg", dev, precision, tta)
     pre = backbone.preprocessing
     files = [table.absolute(i) for i in range(len(table))]
     # decoded as extraction decodes (JPEG draft mode), by the same loading path and worker policy
     dataset = _loading.ImageRows(files, pre.pil_transform(), draft_size=_loading.draft_size(pre, True), hashes=False)
     n, size = len(files), int(batch_size)
     n_workers = _loading.default_workers(n, size, dev) if workers is None else int(workers)
-    loader = _loading.make_loader(dataset, _loading.blocks(np.arange(n), size), n_workers, dev.type == "cuda")
+    ahead = 1 if computer.name == "openvino" else 0  # decoding overlaps OpenVINO's requests (see _loading)
+    loader = _loading.make_loader(dataset, _loading.blocks(np.arange(n), size), n_workers, dev.type == "cuda", ahead)
     from tqdm.auto import tqdm
 
     rows, chunks, failures = [], [], []

@@ -70,7 +70,9 @@ def test_chromium_renders_table_and_images(tmp_path):
     found = re.search(r"PROBE (.*?) END", done.stdout)
     assert found, f"no probe output (exit {done.returncode}): {done.stderr[-2000:]}"
     values = dict(kv.split("=", 1) for kv in found.group(1).split())
-    assert int(values["images"]) == 5 and values["decoded"] == values["images"]
+    # 5 plots, the audit's reliability diagram and 2-D map, and its embedded thumbnails
+    assert int(values["images"]) == page.count("<img ") >= 7 and values["decoded"] == values["images"]
+    assert page.count("src='data:image/jpeg;base64,") >= 1
     assert int(values["rows"]) == len(report.records) and int(values["best"]) == 1
     assert values["bestbg"] == "rgb(255,244,194)"  # the highlighted best row
     assert 300 < int(values["tablewidth"]) <= 1280

@@ -158,7 +158,7 @@ def test_report_html_has_the_table_and_decodable_images(tiny):
     for r in result.records:
         assert f"{r['balanced_accuracy_mean']:.3f} ± {r['balanced_accuracy_std']:.3f}" in table
     images = re.findall(r"src='data:image/png;base64,([A-Za-z0-9+/=]+)'", page)
-    assert len(images) == 5  # layers, confusion, learning curve, PCA, timing
+    assert len(images) == 7  # layers, confusion, learning curve, PCA, timing; the audit's reliability diagram and map
     for b64 in images:
         img = Image.open(io.BytesIO(base64.b64decode(b64, validate=True)))
         img.load()
@@ -169,7 +169,8 @@ def test_report_html_has_the_table_and_decodable_images(tiny):
     assert tomllib.loads(html.unescape(shown)) == dict(result.spec.raw)  # the spec, as TOML that reads back
     assert "http://" not in page.replace("http://www.w3.org", "") and "<script" not in page  # self-contained
     assert sorted(os.listdir(os.path.join(result.output, "plots"))) == [
-        "colours-confusion.png", "colours-layers.png", "colours-learning-curve.png", "colours-pca.png", "timing.png"]
+        "colours-confusion.png", "colours-layers.png", "colours-learning-curve.png", "colours-pca.png", "map-colours.png",
+        "reliability-colours.png", "timing.png"]
 
 
 def test_results_json_is_strict_and_complete(tiny):

@@ -55,7 +55,10 @@ def test_tables_are_the_libraries_options():
     assert SCHEMA["backbones"]["pool"] is POOL
     assert SCHEMA["cv"]["folds"] is FOLDS and SCHEMA["cv"]["search_metric"] is SEARCH_METRIC
     assert SCHEMA["classify"]["jobs"] is JOBS
-    assert [o.name for o in CV_OPTIONS] == [k for k in SCHEMA["cv"] if k not in ("scheme", "search_metric")]
+    assert [o.name for o in CV_OPTIONS] == [k for k in SCHEMA["cv"] if k not in ("scheme", "search_metric", "dedupe", "conflicts")]
+    from featx.classify import CONFLICTS, DEDUPE
+
+    assert SCHEMA["cv"]["dedupe"] is DEDUPE and SCHEMA["cv"]["conflicts"] is CONFLICTS
     # the one deliberate difference: a study tunes hyperparameters unless told otherwise
     assert NESTED.default is False and SCHEMA["cv"]["nested"].default is True
     assert SCHEMA["metrics"]["main"].choices == METRIC.choices and SCHEMA["metrics"]["main"].default == METRIC.default

@@ -1,0 +1,68 @@
+"""Audit cost as the table grows: ``featx.classify.audit`` (exact copies, near-duplicates with
+perceptual hashes, two 5-fold logreg CVs, label issues, k-NN outliers, calibration) on synthetic
+features with planted copies, at 1k, 10k and 100k rows by default.
+
+Prints one ``result`` line per size with the time of each part (the near-duplicate search on its
+own, then the whole audit) and the planted copies found.
+
+    .venv/bin/python benchmarks/bench_audit.py --sizes 1000,10000,100000 --dim 256
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _common as C  # noqa: E402
+
+
+def synthetic(n: int, dim: int, seed: int = 0):
+    """Two-class features with 1% planted near copies (features and hashes nudged)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    y = (np.arange(n) % 2).astype(np.int64)
+    X = rng.standard_normal((n, dim), dtype=np.float32) + 0.3 * y[:, None].astype(np.float32)
+    hashes = rng.random((n, 63)) > 0.5
+    mirrored = rng.random((n, 63)) > 0.5
+    n_copies = max(1, n // 100)
+    src = rng.choice(n // 2, n_copies, replace=False)
+    dst = n // 2 + src
+    X[dst] = X[src] + 0.05 * rng.standard_normal((n_copies, dim), dtype=np.float32)
+    y[dst] = y[src]
+    flip = rng.random((n_copies, 63)) < 0.04
+    hashes[dst] = hashes[src] ^ flip
+    sha = np.array([f"{i:064x}" for i in range(n)])
+    return X, y, sha, (hashes, mirrored, np.ones(n, dtype=bool)), set(zip(src.tolist(), dst.tolist()))
+
+
+def main(argv=None) -> int:
+    from featx.classify import FeatureSet, audit, near_duplicates
+
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--sizes", default="1000,10000,100000", help="comma-separated row counts")
+    p.add_argument("--dim", type=int, default=256, help="features per row")
+    p.add_argument("--jobs", type=int, default=2, help="cores for the CV folds")
+    args = p.parse_args(argv)
+    C.header("audit scaling", {"sizes": args.sizes, "dim": args.dim, "jobs": args.jobs})
+    for n in (int(s) for s in args.sizes.split(",")):
+        X, y, sha, phash, planted = synthetic(n, args.dim)
+        t0 = time.perf_counter()
+        near = near_duplicates(X, hashes=phash[0], mirrored=phash[1], hash_ok=phash[2])
+        near_s = time.perf_counter() - t0
+        found = {(int(r[0]), int(r[1])) for r, _ in near if len(r) == 2}
+        fs = FeatureSet(f"synthetic-{n}x{args.dim}", X, y, ["a", "b"])
+        t0 = time.perf_counter()
+        result = audit(fs, [f"img{i}" for i in range(n)], sha256=sha, phash=phash, jobs=args.jobs)
+        total = time.perf_counter() - t0
+        C.result("audit", n=n, dim=args.dim, near_s=near_s, audit_s=total, planted=len(planted),
+                 planted_found=len(found & planted), clusters=len(near), label_issues=len(result.label_issues.rows),
+                 load=C.load())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+"""Fidelity of the OpenVINO runtime against torch, per built-in model: min cosine and max abs
+difference of the penultimate features on the same real images (fp32; random weights for models
+whose weights are not shipped, the shipped ImageNet weights for the default model).
+
+    .venv/bin/python benchmarks/bench_runtime_fidelity.py --source ../shared/data/hymenoptera -n 16
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _common as C  # noqa: E402
+from bench_runtime import preloaded  # noqa: E402
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--source", required=True)
+    p.add_argument("-n", type=int, default=16)
+    args = p.parse_args(argv)
+    import openvino
+
+    C.header("runtime_fidelity", {"n": args.n, "openvino": openvino.get_version()})
+    import torch
+
+    from featx.extract import BUILTIN, FeatureComputer, build_backbone, resolve_layers
+    from featx.extract._openvino import OpenVINOComputer
+
+    cases = [("efficientnet_lite0", "default")] + [(name, "none") for name in BUILTIN]
+    for name, weights in cases:
+        backbone = build_backbone(name, weights)
+        layers = resolve_layers(backbone, None, dims=False).names
+        batch = preloaded(args.source, backbone, args.n)
+        a = OpenVINOComputer(backbone, layers, "avg")(batch)[layers[0]]
+        tc = FeatureComputer(backbone, layers, "avg", torch.device("cpu"), None)
+        b = tc(batch)[layers[0]]
+        tc.close()
+        cos = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+        diff, scale = float(np.abs(a - b).max()), float(np.abs(b).max())
+        C.result(f"{name}[{weights}]", layer=layers[0], min_cosine=f"{float(cos.min()):.8f}",
+                 max_abs_diff=diff, max_abs_value=scale, relative=diff / scale)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""Label issues (confident learning), k-NN outliers, calibration, near-duplicates and the audit."""
+
+import numpy as np
+import pytest
+
+from featx.classify import (
+    DEDUPE,
+    FeatureSet,
+    NearDuplicateRule,
+    audit,
+    calibration,
+    find_label_issues,
+    knn_outliers,
+    make_splitter,
+    near_duplicates,
+    straddling,
+)
+from featx.classify._audit_labels import label_quality
+from featx.classify._audit_near import hash_distance
+from featx.common import OptionError
+
+
+def test_confident_learning_finds_the_flipped_rows():
+    rng = np.random.RandomState(0)
+    n, k = 300, 3
+    y_true = rng.randint(0, k, n)
+    proba = np.full((n, k), 0.05)
+    proba[np.arange(n), y_true] = 0.9
+    proba += rng.uniform(0, 0.05, (n, k))
+    proba /= proba.sum(1, keepdims=True)
+    flips = rng.choice(n, 15, replace=False)
+    y = y_true.copy()
+    y[flips] = (y[flips] + 1) % k
+    issues = find_label_issues(y, proba)
+    assert set(issues.rows.tolist()) == set(flips.tolist())
+    assert (issues.suggested == y_true[issues.rows]).all() and (issues.given == y[issues.rows]).all()
+    assert np.all(np.diff(issues.score) <= 1e-12)  # most likely wrong first
+    assert issues.confident_joint.sum() == n and np.trace(issues.confident_joint) == n - 15
+    # a stacked (repeats, n, k) array is averaged; gaps are refused
+    assert find_label_issues(y, np.stack([proba, proba])).rows.tolist() == issues.rows.tolist()
+    bad = proba.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="without gaps"):
+        find_label_issues(y, bad)
+
+
+def test_label_quality_rankings():
+    proba = np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]])
+    y = np.array([0, 1])
+    np.testing.assert_allclose(label_quality(y, proba, "self_confidence"), [0.7, 0.3])
+    np.testing.assert_allclose(label_quality(y, proba), [(0.5 + 1) / 2, (-0.3 + 1) / 2])
+    with pytest.raises(ValueError, match="ranking must be one of"):
+        label_quality(y, proba, "margin")
+
+
+def test_outlier_is_ranked_first():
+    rng = np.random.RandomState(1)
+    X = np.vstack([rng.randn(50, 8) * 0.1 + 3, rng.randn(50, 8) * 0.1 - 3, [[0, 9, -9, 0, 9, -9, 0, 9]]])
+    scores = knn_outliers(X, k=5)
+    assert int(np.argmax(scores)) == 100
+
+
+def test_calibration_of_perfect_and_overconfident_probabilities():
+    y = np.array([0, 1] * 50)
+    perfect = np.eye(2)[y]
+    assert calibration(y, perfect)["ece"] == pytest.approx(0.0)
+    over = np.full((100, 2), [0.99, 0.01])  # always 0 at 99%: half right
+    cal = calibration(y, over)
+    assert cal["ece"] == pytest.approx(0.49) and cal["accuracy"] == 0.5
+    full = [b for b in cal["bins"] if b["count"]]
+    assert len(full) == 1 and full[0]["confidence"] == pytest.approx(0.99) and len(cal["bins"]) == 10
+
+
+def test_near_duplicates_from_hashes_and_mirror():
+    rng = np.random.RandomState(2)
+    X = rng.randn(40, 16)
+    X[1] = X[0] + 0.01 * rng.randn(16)  # a copy by features
+    hashes = rng.rand(40, 63) > 0.5
+    mirrored = rng.rand(40, 63) > 0.5
+    hashes[2] = mirrored[3]  # row 2 is row 3's mirror image
+    X[2] = X[3] + 0.8 * rng.randn(16)  # features alone do not link them
+    ok = np.ones(40, dtype=bool)
+    assert hash_distance(hashes, mirrored, np.array([2]), np.array([3]))[0] == 0
+    clusters = near_duplicates(X, hashes=hashes, mirrored=mirrored, hash_ok=ok,
+                               rule=NearDuplicateRule(cosine_loose=0.5))
+    found = sorted(sorted(rows.tolist()) for rows, _ in clusters)
+    assert [2, 3] in found
+    # features only: the close pair, and no random pair
+    only = near_duplicates(X)
+    assert [sorted(r.tolist()) for r, _ in only] == [[0, 1]] and 0.9 < only[0][1] <= 1.0
+
+
+def _blobs(n=80, seed=0):
+    rng = np.random.RandomState(seed)
+    y = np.arange(n) % 2
+    X = rng.randn(n, 64) + 1.0 * y[:, None]
+    return X, y
+
+
+def test_audit_record_has_the_contract_keys_and_finds_planted_problems():
+    X, y = _blobs()
+    X[70] = X[10]  # an exact copy (same sha256)...
+    X[71] = X[11] * 1.0001  # ...and a near copy
+    sha = np.array([f"s{i}" for i in range(80)])
+    sha[70] = sha[10]
+    y_given = y.copy()
+    y_given[5] = 1 - y_given[5]  # a flipped label
+    paths = [f"img{i}.png" for i in range(80)]
+    fs = FeatureSet("x", X, y_given, ["a", "b"])
+    result = audit(fs, paths, sha256=sha, folds=4)
+    rec = result.to_json()
+    assert list(rec) == ["exact_duplicates", "near_duplicates", "label_issues", "outliers", "calibration", "leak"]
+    assert rec["exact_duplicates"] == [["img10.png", "img70.png"]]
+    assert {"paths": ["img11.png", "img71.png"], "min_similarity": pytest.approx(1.0, abs=1e-3)} in rec["near_duplicates"]
+    assert rec["label_issues"][0]["path"] == "img5.png"
+    assert rec["label_issues"][0]["given"] == "a" and rec["label_issues"][0]["suggested"] == "b"
+    assert len(rec["outliers"]) == 20 and 0 <= rec["calibration"]["ece"] <= 1
+    assert set(rec["leak"]) == {"straddling_clusters", "score_grouped", "score_ungrouped", "metric"}
+    plain = make_splitter(y_given, None, folds=4, seed=0)
+    expected = straddling([np.array([10, 70]), np.array([11, 71])], plain)
+    assert rec["leak"]["metric"] == "balanced_accuracy" and rec["leak"]["straddling_clusters"] == expected
+    text = result.summary()
+    assert "img10.png = img70.png" in text and "img5.png: given a, suggested b" in text
+    with pytest.raises(OptionError, match="choose from: warn, group"):
+        DEDUPE.check("both")
+
+
+def test_map_2d_separates_classes_and_samples_large_sets():
+    from featx.classify import map_2d
+
+    X, y = _blobs(n=60)
+    X = X + 4.0 * y[:, None]
+    rows, xy = map_2d(X, y)
+    assert rows.tolist() == list(range(60)) and xy.shape == (60, 2) and xy.min() >= 0 and xy.max() <= 1
+    a, b = xy[y == 0].mean(0), xy[y == 1].mean(0)
+    assert np.linalg.norm(a - b) > 0.3
+    rows, xy = map_2d(X, y, max_rows=20)
+    assert len(rows) == 20 and np.bincount(y[rows]).tolist() == [10, 10]

@@ -1,0 +1,180 @@
+"""Caches with exact copies and near-duplicates: ``featx cv``/``fit`` accept them (copies grouped,
+conflicting copies left out or kept), ``featx cv --dedupe`` and ``featx audit`` (its --json contract)."""
+
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image, ImageOps
+
+from featx.classify import compare, make_splitter, straddling
+from featx.extract import extract, read_cache
+from featx.pipelines import load_feature_sets
+from featx.pipelines._dedupe import apply_dedupe
+from featx.pipelines.cli import main
+
+TINTS = {"warm": (60, 0, -40), "cool": (-40, 0, 60)}
+
+
+def _photo(rng, tint) -> Image.Image:
+    """A distinct little picture: a random 6x6 grid of colours, upsampled, tinted by class."""
+    grid = rng.integers(0, 200, size=(6, 6, 3)) + np.array(tint)
+    arr = np.kron(np.clip(grid, 0, 255), np.ones((8, 8, 1))).astype(np.uint8)
+    return Image.fromarray(arr)
+
+
+@pytest.fixture(scope="module")
+def messy(tmp_path_factory):
+    root = tmp_path_factory.mktemp("messy")
+    src = root / "images"
+    rng = np.random.default_rng(0)
+    for cls, tint in TINTS.items():
+        os.makedirs(src / cls)
+        for i in range(10):
+            _photo(rng, tint).save(src / cls / f"{cls}_{i:02d}.png")
+    shutil.copy(src / "warm" / "warm_00.png", src / "warm" / "copy_of_warm_00.png")  # same class
+    shutil.copy(src / "cool" / "cool_01.png", src / "warm" / "copy_of_cool_01.png")  # across classes
+    with Image.open(src / "cool" / "cool_02.png") as im:
+        ImageOps.mirror(im).save(src / "cool" / "mirror_of_cool_02.jpg", quality=90)
+    cache = str(root / "messy.h5")
+    extract(str(src), cache, weights="none", workers=0, layers=["blocks.1", "global_pool"], progress=False)
+    return cache
+
+
+def _rows(json_path) -> set:
+    return {r["n_samples"] for r in json.loads(open(json_path).read())}
+
+
+def test_cv_and_fit_accept_copies_and_say_what_they_did(messy, tmp_path, capsys):
+    out = tmp_path / "r.json"
+    assert main(["cv", messy, "--heads", "logreg", "--folds", "3", "--json", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "4 rows are exact copies (same sha256) in 2 cluster(s)" in err
+    assert "left out of training and evaluation" in err and "cool/cool_01.png" in err and "--conflicts keep" in err
+    assert _rows(out) == {21}  # 23 rows less the two conflicting copies
+    assert main(["cv", messy, "--heads", "logreg", "--folds", "3", "--conflicts", "keep", "--json", str(out), "--overwrite"]) == 0
+    assert "kept as labelled" in capsys.readouterr().err and _rows(out) == {23}
+    bundle = tmp_path / "b.skops"
+    assert main(["fit", messy, "--layer", "global_pool", "-o", str(bundle)]) == 0
+    captured = capsys.readouterr()
+    assert "fitted logreg on 21 rows" in captured.out and "exact copies" in captured.err
+    with pytest.raises(SystemExit) as exc:
+        main(["cv", messy, "--conflicts", "maybe"])
+    assert exc.value.code == 2
+    assert "invalid choice: 'maybe'" in capsys.readouterr().err
+
+
+def test_exact_copies_never_straddle_folds(messy):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fsets = load_feature_sets([messy], ["global_pool"], conflicts="keep")
+    data = read_cache(messy)
+    index = {p: i for i, p in enumerate(data.paths)}
+    copy = [index["warm/warm_00.png"], index["warm/copy_of_warm_00.png"]]
+    result = compare(fsets, ["logreg"], folds=3).results[0]
+    assert straddling([np.array(copy)], result.fold_indices) == 0
+
+
+def test_dedupe_group_keeps_near_copies_in_one_fold(messy, capsys):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fsets = load_feature_sets([messy], ["global_pool"])
+    grouped, note = apply_dedupe(fsets, "group", folds=3, repeats=1, seed=0)
+    assert "near-duplicate cluster(s) (features and image hashes) kept in one CV group" in note
+    data = read_cache(messy)
+    mirror, original = data.paths.index("cool/mirror_of_cool_02.jpg"), data.paths.index("cool/cool_02.png")
+    keys = list(fsets[0].keys)
+    rows = np.array([keys.index(data.hashes[mirror]), keys.index(data.hashes[original])])
+    assert grouped[0].groups[rows[0]] == grouped[0].groups[rows[1]]
+    for seed in range(4):
+        splits = make_splitter(grouped[0].y, grouped[0].groups, folds=3, seed=seed)
+        assert straddling([rows], splits) == 0
+    assert main(["cv", messy, "--heads", "logreg", "--folds", "3", "--dedupe", "group"]) == 0
+    assert "dedupe group:" in capsys.readouterr().err
+
+
+def test_audit_json_contract(messy, tmp_path, capsys):
+    out = tmp_path / "audit.json"
+    assert main(["audit", messy, "--folds", "3", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "exact duplicates: 2 cluster(s)" in printed and "layer global_pool" in printed and f"wrote {out}" in printed
+    rec = json.loads(out.read_text())
+    assert list(rec) == ["exact_duplicates", "near_duplicates", "label_issues", "outliers", "calibration", "leak"]
+    assert sorted(map(sorted, rec["exact_duplicates"])) == [["cool/cool_01.png", "warm/copy_of_cool_01.png"],
+                                                           ["warm/copy_of_warm_00.png", "warm/warm_00.png"]]
+    assert any(set(c["paths"]) == {"cool/cool_02.png", "cool/mirror_of_cool_02.jpg"} for c in rec["near_duplicates"])
+    for c in rec["near_duplicates"]:
+        assert 0 < c["min_similarity"] <= 1
+    for issue in rec["label_issues"]:
+        assert set(issue) == {"path", "given", "suggested", "score"} and issue["given"] != issue["suggested"]
+    assert {"path": "warm/copy_of_cool_01.png", "given": "warm", "suggested": "cool"} in [
+        {k: v for k, v in i.items() if k != "score"} for i in rec["label_issues"]] or \
+        {"path": "cool/cool_01.png", "given": "cool", "suggested": "warm"} in [
+        {k: v for k, v in i.items() if k != "score"} for i in rec["label_issues"]]
+    assert set(rec["outliers"]) <= set(read_cache(messy).paths) and 0 <= rec["calibration"]["ece"] <= 1
+    assert set(rec["leak"]) == {"straddling_clusters", "score_grouped", "score_ungrouped", "metric"}
+    assert main(["audit", messy, "--json", str(out)]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+
+
+def test_run_groups_copies_and_reports_the_audit(messy, tmp_path):
+    import sys
+
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from pipeline_helpers import tiny_spec
+
+    from featx.pipelines._job import run_job
+
+    source = os.path.join(os.path.dirname(messy), "images")
+    spec = tiny_spec(source, str(tmp_path / "out"), cv={"dedupe": "group", "nested": False},
+                     classify={"heads": ["logreg"], "grids": {}}, report={"learning_curve": False, "pca_plot": False})
+    result = run_job(spec, progress=False)
+    notes = " ".join(result.notes)
+    assert "4 rows are exact copies" in notes and "left out of training" in notes and "near-duplicate cluster(s)" in notes
+    audit = result.audits["colours"]
+    paths = audit["paths"]
+    assert len(paths) == 21 and "warm/copy_of_cool_01.png" not in paths  # the conflicting copies are out
+    splits = result.comparisons["colours"].splits
+    clusters = [np.array(c) for c in audit["exact"]] + [np.array(c["rows"]) for c in audit["near"]]
+    assert any({paths[i] for i in c} == {"cool/cool_02.png", "cool/mirror_of_cool_02.jpg"} for c in clusters)
+    assert straddling(clusters, splits) == 0 and audit["leak"]["straddling_clusters"] == 0
+    assert audit["leak"]["score_grouped"] == result.best_record["balanced_accuracy_mean"]
+    doc = json.loads(open(result.results_path).read())["audit"]["colours"]
+    assert list(doc) == ["exact_duplicates", "near_duplicates", "label_issues", "outliers", "calibration", "leak"]
+    assert doc["exact_duplicates"] == [["warm/copy_of_warm_00.png", "warm/warm_00.png"]]
+    page = open(result.report_path, encoding="utf-8").read()
+    assert "id='audit'" in page and "Duplicate clusters" in page and "Suspected label errors" in page
+    assert 1 <= page.count("src='data:image/jpeg;base64,") and "t-SNE" in page
+
+
+def test_thumbnail_budget_bounds_the_embedded_bytes(messy):
+    from featx.pipelines._report_audit import Thumbs
+
+    root = os.path.join(os.path.dirname(messy), "images")
+    small = Thumbs(root, budget=3000)
+    figures = [small.figure(f"warm/warm_{i:02d}.png", "x") for i in range(10)]
+    embedded = sum("base64," in f for f in figures)
+    assert 1 <= embedded < 10 and small.skipped == 10 - embedded and small.left >= 0
+    assert "warm/warm_09.png" in figures[-1]  # listed by path once the budget is spent
+    assert "base64," not in Thumbs(root).figure("warm/missing.png", "x")
+
+
+def test_default_check_warns_and_is_skipped_on_large_tables(messy, monkeypatch):
+    import warnings
+
+    from featx.pipelines import _dedupe
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fsets = load_feature_sets([messy], ["global_pool"])
+    same, note = apply_dedupe(fsets, "warn", folds=3, repeats=1, seed=0)
+    assert same is fsets and (note is None or "fall on both sides of a fold" in note)
+    monkeypatch.setattr(_dedupe, "WARN_MAX_ROWS", 5)
+    same, note = apply_dedupe(fsets, "warn", folds=3, repeats=1, seed=0)
+    assert same is fsets and "near-duplicate check skipped: 21 rows is over 5" in note
