@@ -116,11 +116,13 @@ def main(argv=None) -> int:
                 n = len(C.image_files(source)[0])
                 out.setdefault(f"decode[{k}]", []).append(decode_core_seconds(source, backbone, min(n, 200)))
                 cache = os.path.join(tmp, f"s{k}.h5")
-                for case, extra in (("featx", []), ("featx_torch", ["--runtime", "torch"])):
+                # torch first: the rerun below reruns the default (OpenVINO) job that ran last
+                for case, extra in (("featx_torch", ["--runtime", "torch"]), ("featx", [])):
                     if case == "featx_torch" and args.no_torch_e2e:
                         continue
                     seconds = process_seconds(["extract", source, "-o", cache, "--overwrite", *extra])
                     out.setdefault(f"{case}[{k}]", []).append(n / seconds)
+                    print(f"# {case}[{k}]: {n} images in {seconds:.1f}s (load {C.load()})", flush=True)
                 out.setdefault(f"rerun[{k}]", []).append(process_seconds(["extract", source, "-o", cache]))
                 out.setdefault("startup_info", []).append(process_seconds(["info", cache]))
             out.setdefault("startup_help", []).append(process_seconds(["--help"]))

@@ -18,7 +18,8 @@ Works on numpy arrays plus a provenance dict (never imports featx.extract or tor
   keys, copies as CV groups, conflicting labels dropped or kept), near-duplicates
   (:func:`near_duplicates`: feature cosine + mirror-invariant perceptual hashes), clusters that
   straddle folds, confident-learning label issues (:func:`find_label_issues`), k-NN outliers,
-  :func:`calibration` (ECE, reliability bins) and :func:`map_2d` (PCA then t-SNE).
+  :func:`calibration` (ECE, reliability bins) and :func:`map_2d` (PCA then t-SNE);
+  :func:`audit_configuration` - the same checks of one cross-validated configuration.
 - The settings shared with the CLI and the pipeline spec, as :class:`featx.common.Option`:
   ``FOLDS``, ``INNER_FOLDS``, ``REPEATS``, ``SEED``, ``NESTED``, ``SEARCH``, ``N_ITER``,
   ``HEAD_LIST``, ``PCA``, ``FRACTIONS``, ``WHITEN``, ``PROBABILITY``, ``JOBS``, ``METRIC``, ``SEARCH_METRIC`` (``CV_OPTIONS``: the
@@ -41,7 +42,8 @@ from ._bundle import (
     save_bundle,
     trusted_types,
 )
-from ._audit import DEDUPE, Audit, audit, cluster_rows, leak_groups
+from ._audit import DEDUPE, Audit, audit, cluster_rows, findings_json, leak_groups
+from ._audit_config import audit_configuration
 from ._audit_labels import LabelIssues, find_label_issues
 from ._audit_map import map_2d
 from ._audit_near import NearDuplicateRule, near_duplicates
@@ -94,7 +96,9 @@ __all__ = [
     "NearDuplicateRule",
     "audit",
     "calibration",
+    "audit_configuration",
     "cluster_rows",
+    "findings_json",
     "find_label_issues",
     "knn_outliers",
     "leak_groups",

@@ -44,16 +44,9 @@ class Audit:
 
     def to_json(self) -> dict:
         """The ``featx audit --json`` contract (see README)."""
-        p, names, li = self.paths, self.class_names, self.label_issues
-        return {
-            "exact_duplicates": [[p[i] for i in c] for c in self.exact],
-            "near_duplicates": [{"paths": [p[i] for i in rows], "min_similarity": round(float(sim), 4)} for rows, sim in self.near],
-            "label_issues": [{"path": p[r], "given": names[g], "suggested": names[s], "score": round(float(sc), 4)}
-                             for r, g, s, sc in zip(li.rows, li.given, li.suggested, li.score)],
-            "outliers": [p[i] for i in self.outliers],
-            "calibration": dict(self.calibration),
-            "leak": dict(self.leak),
-        }
+        li = self.label_issues
+        return findings_json(self.paths, self.class_names, self.exact, self.near,
+                             zip(li.rows, li.given, li.suggested, li.score), self.outliers, self.calibration, self.leak)
 
     def summary(self, top: int = 5) -> str:
         """A few lines for people: counts and the top items of each check."""
@@ -71,6 +64,22 @@ class Audit:
         lines.append(f"leak: {lk['straddling_clusters']} cluster(s) straddle the folds of a plain CV; {lk['metric']} "
                      f"{lk['score_ungrouped']:.3f} ungrouped vs {lk['score_grouped']:.3f} with clusters as groups")
         return "\n".join(lines)
+
+
+def findings_json(paths, class_names, exact, near, label_issues, outliers, calibration, leak) -> dict:
+    """Audit findings in the ``featx audit --json`` shape, rows named by ``paths``: ``exact``
+    lists of rows, ``near`` ``(rows, min_similarity)`` pairs, ``label_issues`` ``(row, given,
+    suggested, score)`` tuples, ``outliers`` rows; ``calibration`` may be None (no probabilities)."""
+    p, names = paths, class_names
+    return {
+        "exact_duplicates": [[p[i] for i in c] for c in exact],
+        "near_duplicates": [{"paths": [p[i] for i in rows], "min_similarity": round(float(sim), 4)} for rows, sim in near],
+        "label_issues": [{"path": p[r], "given": names[g], "suggested": names[s], "score": round(float(sc), 4)}
+                         for r, g, s, sc in label_issues],
+        "outliers": [p[i] for i in outliers],
+        "calibration": None if calibration is None else dict(calibration),
+        "leak": dict(leak),
+    }
 
 
 def cluster_rows(X, *, sha256=None, phash=None, rule: NearDuplicateRule | None = None, Z=None, knn=None):

@@ -9,6 +9,9 @@ them (nor torch or scikit-learn), so the import direction stays one way:
 - :mod:`featx.common.versions` - installed library versions for provenance and cache keys
 - :mod:`featx.common.options` - a setting's choices, default and help, defined once and read by
   the Python API, the CLI and the spec schema
+- :mod:`featx.common.settings` - a frozen dataclass made from Options, and the check of one table
+  of keys against them (every problem collected)
+- :mod:`featx.common.stages` - a long job's timed stages and the lines announcing them
 """
 
 from featx.common.files import atomic_write, fsync_path, remove_stale_tmp, write_json, write_text

@@ -4,7 +4,8 @@ Every file featx writes for keeps (caches' metadata, checkpoints, bundles, resul
 through :func:`atomic_write`: the content is written to ``<path>.tmp-<pid>-<n>`` in the same
 folder, flushed and fsynced, renamed over ``path`` and the folder is fsynced. After a kill or a
 power cut ``path`` holds the old content or the new one, never a partial file; a temporary file a
-killed process left is removed by :func:`remove_stale_tmp` (by the next job holding the lock).
+killed process left is removed by :func:`remove_stale_tmp` (:func:`remove_stale_tmp_in` for a
+whole folder) by the next job holding the lock.
 """
 
 from __future__ import annotations
@@ -80,8 +81,18 @@ def write_json(path, doc, *, indent: int | None = 2, allow_nan: bool = False) ->
 def remove_stale_tmp(path) -> int:
     """Remove the temporary files of :func:`atomic_write` that killed processes left beside
     ``path``; call it while holding the lock that guards ``path``. Returns how many went."""
+    return _remove(glob.escape(os.fspath(path)) + ".tmp-*")
+
+
+def remove_stale_tmp_in(folder) -> int:
+    """:func:`remove_stale_tmp` for every file of ``folder`` (not its sub-folders) at once; call
+    it while holding the lock that guards the folder. Returns how many went."""
+    return _remove(os.path.join(glob.escape(os.fspath(folder)), "*.tmp-*"))
+
+
+def _remove(pattern: str) -> int:
     removed = 0
-    for stale in glob.glob(glob.escape(os.fspath(path)) + ".tmp-*"):
+    for stale in glob.glob(pattern):
         with contextlib.suppress(OSError):
             os.unlink(stale)
             removed += 1

@@ -58,6 +58,7 @@ _LAZY = {
     "LayerResolution": "_resolve", "resolve_layers": "_resolve", "build_runtime": "_runtime",
     "IMAGE_EXTENSIONS": "_sources", "SourceTable": "_sources", "open_source": "_sources",
     "check_backbone": "_checks", "check_model": "_checks", "check_source": "_checks",
+    "thumbnail_jpeg": "_thumbs",
 }
 
 __all__ = [
@@ -72,7 +73,7 @@ __all__ = [
     "build_architecture", "build_backbone", "build_runtime", "cache_info", "check_backbone", "check_model", "check_source",
     "decode_rgb", "extract", "list_layers",
     "open_source", "penultimate_layer", "phash_files", "pool", "read_cache", "read_checkpoint", "resolve_device",
-    "resolve_layers", "resolve_precision", "resolve_spec", "save_checkpoint",
+    "resolve_layers", "resolve_precision", "resolve_spec", "save_checkpoint", "thumbnail_jpeg",
 ]
 
 

@@ -44,6 +44,20 @@ class CacheData:
         meta["feature_dim"] = int(self.features[layer].shape[1])
         return meta
 
+    def describe(self, labels: np.ndarray | None = None) -> dict:
+        """The dataset in plain data: ``rows`` (all rows of the cache, failed ones too),
+        ``used_rows`` and ``counts`` per class of ``labels`` (default: this data's; unlabelled
+        rows are not counted), ``classes``, ``failures`` ([path, reason]) and the number of
+        distinct ``groups`` (0 without a group column)."""
+        labels = self.labels if labels is None else np.asarray(labels)
+        counts = np.bincount(labels[labels >= 0], minlength=len(self.class_names))
+        return {
+            "rows": int(self.meta.get("cache_rows", len(self.paths))), "used_rows": int(len(labels)),
+            "classes": list(self.class_names), "counts": {c: int(n) for c, n in zip(self.class_names, counts)},
+            "failures": [list(f) for f in self.failures],
+            "groups": int(len(set(self.groups.tolist()))) if self.groups is not None else 0,
+        }
+
 
 def read_cache(path: str, layers: list[str] | None = None, *, allow_incomplete: bool = False) -> CacheData:
     """Load the extracted rows of ``path`` (all layers, or ``layers``) as float32 arrays."""

@@ -31,15 +31,20 @@ def register(sub, parents) -> None:
     p.set_defaults(func=run_audit)
 
 
-def image_hashes(data):
-    """``(hashes, mirrored, ok)`` of the cache's rows from its source's files, or None when the
-    source folder is gone."""
-    from featx.extract import cache_info, phash_files
+def source_root(cache: str) -> str:
+    """The folder the cache's images were read from, as the cache records it ('' if unknown)."""
+    from featx.extract import cache_info
 
-    root = (cache_info(data.path).get("source") or {}).get("root") or ""
-    if not root or not os.path.isdir(root):
-        return None
-    return phash_files(data.paths, root)
+    return (cache_info(cache).get("source") or {}).get("root") or ""
+
+
+def image_hashes(cache: str, paths):
+    """``(hashes, mirrored, ok)`` of the image files ``paths`` of the cache's source, or None
+    when the source folder is gone."""
+    from featx.extract import phash_files
+
+    root = source_root(cache)
+    return phash_files(paths, root) if root and os.path.isdir(root) else None
 
 
 def run_audit(args) -> int:
@@ -59,9 +64,8 @@ def run_audit(args) -> int:
     fs = FeatureSet(layer, data.features[layer][labelled], data.labels[labelled], data.class_names,
                     groups=None if data.groups is None else data.groups[labelled],
                     keys=unique_keys(hashes, paths), meta=data.layer_meta(layer))
-    phash = image_hashes(data) if args.image_hashes else None
+    phash = image_hashes(args.cache, paths) if args.image_hashes else None
     if phash is not None:
-        phash = tuple(a[labelled] for a in phash)
         if not phash[2].all():
             print(f"note: {int((~phash[2]).sum())} image file(s) could not be read; those rows are compared by features only")
     elif args.image_hashes:

@@ -96,26 +96,10 @@ def parse_grids(items: list[str]) -> dict:
     return parse_grid_text(items, what="--grid")
 
 
-def _progress_bar(desc: str):
-    from tqdm.auto import tqdm
-
-    bar = {"bar": None}
-
-    def update(done: int, total: int, label: str) -> None:
-        if bar["bar"] is None:
-            bar["bar"] = tqdm(total=total, desc=desc, unit="fit", disable=None, dynamic_ncols=True)
-        bar["bar"].set_postfix_str(label[:40], refresh=False)
-        bar["bar"].n = done
-        bar["bar"].refresh()
-        if done >= total:
-            bar["bar"].close()
-
-    return update
-
-
 def run_cv(args) -> int:
     from featx.classify import compare, ensemble_cv
     from featx.common import to_jsonable, write_json
+    from featx.common.progress import progress_callback
     from featx.pipelines._glue import load_feature_sets
 
     if args.json and os.path.exists(args.json) and not args.overwrite:
@@ -130,7 +114,7 @@ def run_cv(args) -> int:
     if note:
         print(f"{'warning: ' if args.dedupe == 'warn' else ''}{note}", file=sys.stderr)
     metric = args.metric
-    result = compare(feature_sets, heads, pca=pca, grids=grids, progress=_progress_bar("cv"), **options)
+    result = compare(feature_sets, heads, pca=pca, grids=grids, progress=progress_callback("cv"), **options)
     print(result.table(metric=metric))
     records = result.records()
     if args.ensemble:

@@ -26,9 +26,7 @@ def rows_paths(fs) -> list[str] | None:
 
 def apply_dedupe(feature_sets: list, mode: str, *, folds: int, repeats: int, seed: int) -> tuple[list, str | None]:
     """The feature sets to cross-validate and a line for the user (None: nothing to say)."""
-    import numpy as np
-
-    from featx.classify import DEDUPE, leak_groups, make_splitter, near_duplicates, straddling
+    from featx.classify import DEDUPE, cluster_rows, leak_groups, make_splitter, straddling
     from featx.pipelines._cmd_audit import image_hashes
 
     mode = DEDUPE.check(mode)
@@ -40,16 +38,8 @@ def apply_dedupe(feature_sets: list, mode: str, *, folds: int, repeats: int, see
     if mode == "group":
         paths = rows_paths(first)
         if paths is not None and None not in paths:
-            from featx.extract import read_cache
-
-            data = read_cache(first.meta["cache_path"], [first.meta["layer"]])
-            hashed = image_hashes(data)
-            if hashed is not None:
-                pos = {p: i for i, p in enumerate(data.paths)}
-                take = np.array([pos[p] for p in paths])
-                phash = tuple(a[take] for a in hashed)
-    hashes, mirrored, ok = phash if phash is not None else (None, None, None)
-    near = near_duplicates(first.X, hashes=hashes, mirrored=mirrored, hash_ok=ok)
+            phash = image_hashes(first.meta["cache_path"], paths)
+    _, near = cluster_rows(first.X, phash=phash)
     clusters = [rows for rows, _ in near]
     if mode == "warn":
         splits = make_splitter(first.y, first.groups, folds=folds, repeats=repeats, seed=seed, class_names=first.class_names)

@@ -1,14 +1,10 @@
-"""Errors of featx.pipelines and the one place that turns user errors into ``error:`` lines."""
+"""Errors of featx.pipelines and which errors a CLI handler reports as one ``error:`` line."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import sys
+from featx.common.cli_errors import BROKEN_PIPE_EXIT, handle_errors
 
-#: exit code when the reader of stdout went away (``featx info x.h5 | head``): 128 + SIGPIPE,
-#: what the shell reports for a Unix tool that SIGPIPE ended
-BROKEN_PIPE_EXIT = 141
+__all__ = ["BROKEN_PIPE_EXIT", "PipelineError", "SpecError", "user_errors"]
 
 
 class PipelineError(Exception):
@@ -37,57 +33,12 @@ def _user_error_types() -> tuple[type[BaseException], ...]:
     return (PipelineError, ExtractError, *extra, OptionError)
 
 
-class _Outcome:
-    code: int = 0
-
-
-def _stdout_reader_gone() -> bool:
-    """True when stdout is a pipe whose reader closed it (a BrokenPipeError can also come from
-    another pipe, e.g. a worker's, which is a real failure)."""
-    import select
-
-    try:
-        poll = select.poll()
-        poll.register(sys.stdout.fileno(), select.POLLOUT)
-        return any(events & select.POLLERR for _, events in poll.poll(0))
-    except (AttributeError, OSError, ValueError):  # no poll (Windows) or no real stdout
-        return True
-
-
-def _quiet_stdout() -> None:
-    """Point stdout at the null device, so the interpreter's last flush does not fail again."""
-    try:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    except (AttributeError, OSError, ValueError):
-        pass
-
-
-@contextlib.contextmanager
 def user_errors(debug: bool = False):
-    """Run a CLI handler. User errors become one ``error:`` line and exit code 2: a
-    :class:`PipelineError`, featx.extract's ``ExtractError``, featx.classify's ``ClassifyError``,
-    featx.common's ``OptionError`` (a rejected setting), their subclasses, and any ``OSError``
-    (a path, permission or disk problem); ``debug`` re-raises them. Ctrl-C exits 130. A closed
-    stdout (``featx info x.h5 | head -1``) is no error: the command stops quietly with exit
-    code :data:`BROKEN_PIPE_EXIT`, as Unix tools do."""
-    outcome = _Outcome()
-    try:
-        yield outcome
-        sys.stdout.flush()  # a closed pipe shows here, not at the interpreter's exit
-    except KeyboardInterrupt:
-        print("\ninterrupted: finished work is saved; rerun the same command to resume", file=sys.stderr)
-        outcome.code = 130
-    except _user_error_types() as exc:
-        if debug:
-            raise
-        print(f"error: {exc}", file=sys.stderr)
-        outcome.code = 2
-    except OSError as exc:
-        if isinstance(exc, BrokenPipeError) and _stdout_reader_gone():
-            _quiet_stdout()
-            outcome.code = BROKEN_PIPE_EXIT
-        elif debug:
-            raise
-        else:
-            print(f"error: {exc.strerror or exc} ({exc.filename or 'I/O'}); check the path, permissions and free space", file=sys.stderr)
-            outcome.code = 2
+    """Run a CLI handler (``with user_errors(debug) as outcome``). User errors become one
+    ``error:`` line and exit code 2: a :class:`PipelineError`, featx.extract's ``ExtractError``,
+    featx.classify's ``ClassifyError``, featx.common's ``OptionError`` (a rejected setting), their
+    subclasses, and any ``OSError`` (a path, permission or disk problem); ``debug`` re-raises
+    them. Ctrl-C exits 130. A closed stdout (``featx info x.h5 | head -1``) is no error: the
+    command stops quietly with exit code :data:`BROKEN_PIPE_EXIT`, as Unix tools do (see
+    :func:`featx.common.cli_errors.handle_errors`)."""
+    return handle_errors(_user_error_types, debug)

@@ -16,19 +16,17 @@ Stages (each timed, each reusing what an earlier run left behind):
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import glob
 import json
 import math
 import os
-import sys
-import time
 import warnings
 from collections.abc import Mapping
 from types import MappingProxyType
 
 from featx.classify import features_digest, most_common_params, splits_digest
+from featx.common.files import remove_stale_tmp_in
+from featx.common.stages import Stages
 from featx.extract import FileLock
 from featx.pipelines._keys import cache_path_for, cv_key
 from featx.pipelines._spec import ResolvedBackbone, Spec, check_backbones, load_spec
@@ -85,31 +83,6 @@ def _fmt(v, digits=3) -> str:
     return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{digits}f}"
 
 
-class _Stages:
-    """Stage timings and the terminal lines announcing them."""
-
-    def __init__(self, progress: bool):
-        self.progress = progress
-        self.timings: dict[str, float] = {}
-        self._t0 = time.perf_counter()
-
-    def say(self, text: str) -> None:
-        if self.progress:
-            print(text, file=sys.stderr, flush=True)
-
-    @contextlib.contextmanager
-    def run(self, name: str, label: str):
-        self.say(f"[{name}] {label}")
-        t = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - t
-
-    def total(self) -> float:
-        return time.perf_counter() - self._t0
-
-
 def run_job(spec, *, base_dir: str | None = None, output: str | None = None, jobs: int | None = None,
             progress: bool = True, command: str | None = None) -> JobResult:
     """Run the study described by ``spec`` (a TOML path, a dict or a :class:`Spec`).
@@ -118,7 +91,7 @@ def run_job(spec, *, base_dir: str | None = None, output: str | None = None, job
     a note that the job ran from Python). Raises :class:`SpecError` listing every problem of the
     spec before anything is computed.
     """
-    stages = _Stages(progress)
+    stages = Stages(progress)
     with stages.run("validate", "checking the spec"):
         spec = load_spec(spec, base_dir=base_dir)
         if output is not None:
@@ -134,10 +107,13 @@ def run_job(spec, *, base_dir: str | None = None, output: str | None = None, job
         return _run_stages(spec, resolved, stages, progress, command)
 
 
-def _run_stages(spec: Spec, resolved, stages: _Stages, progress: bool, command: str | None) -> JobResult:
+def _run_stages(spec: Spec, resolved, stages: Stages, progress: bool, command: str | None) -> JobResult:
     os.makedirs(spec.cache_folder, exist_ok=True)
     cv_cache = ResultCache(os.path.join(spec.output, "cv-cache"))
-    _remove_stale_tmp(spec.output, cv_cache.folder, os.path.join(spec.output, "plots"))
+    # temporary files a killed run left (results.json, report.html, plots, cv-cache entries); this
+    # process holds the output folder's lock, and the extraction caches clean up after themselves
+    for folder in (spec.output, cv_cache.folder, os.path.join(spec.output, "plots")):
+        remove_stale_tmp_in(folder)
     notes: list[str] = list(spec.notes)
     caught: list[str] = []
 
@@ -193,16 +169,6 @@ def _run_stages(spec: Spec, resolved, stages: _Stages, progress: bool, command: 
     return result
 
 
-def _remove_stale_tmp(*folders: str) -> None:
-    """Delete the temporary files (``*.tmp-*``: results.json, report.html, plots, cv-cache
-    entries) that a killed run left in its own folders. The caller holds the output folder's
-    lock, so no other process is writing them; the extraction caches clean up after themselves."""
-    for folder in folders:
-        for stale in glob.glob(os.path.join(glob.escape(folder), "*.tmp-*")):
-            with contextlib.suppress(OSError):
-                os.unlink(stale)
-
-
 def _layer_label(rb: ResolvedBackbone, layer: str) -> str:
     alias = rb.aliases.get(layer, layer)
     return layer if alias == layer else f"{layer} ({alias})"
@@ -211,7 +177,7 @@ def _layer_label(rb: ResolvedBackbone, layer: str) -> str:
 # -- extract ----------------------------------------------------------------------------------
 
 
-def _extract_all(spec: Spec, resolved, stages: _Stages, progress: bool) -> list[dict]:
+def _extract_all(spec: Spec, resolved, stages: Stages, progress: bool) -> list[dict]:
     """One cache per (source, backbone); each record keeps the first extraction's speed."""
     from featx.extract import extract
 
@@ -280,16 +246,8 @@ def _load_features(spec: Spec, resolved, extractions, notes: list):
                          f"{len(aligned[0].keys)} rows all backbones extracted")
         aligned, more, audit_info[src.name] = dedupe_rows(spec.cv, aligned, caches[0][1])
         notes += [f"{src.name}: {n}" for n in more]
-        first = caches[0][1]
-        labels = aligned[0].y
-        counts = np.bincount(labels[labels >= 0], minlength=len(first.class_names))
-        datasets[src.name] = {
-            "name": src.name, "path": src.path, "kind": "manifest" if os.path.isfile(src.path) else "folder",
-            "rows": int(first.meta.get("cache_rows", len(first.paths))), "used_rows": int(len(labels)),
-            "classes": list(first.class_names), "counts": {c: int(n) for c, n in zip(first.class_names, counts)},
-            "failures": [list(f) for f in first.failures],
-            "groups": int(len(set(first.groups.tolist()))) if first.groups is not None else 0,
-        }
+        datasets[src.name] = {"name": src.name, "path": src.path, "kind": "manifest" if os.path.isfile(src.path) else "folder",
+                              **caches[0][1].describe(aligned[0].y)}
         feature_sets[src.name] = aligned
     return datasets, feature_sets, audit_info
 

@@ -12,6 +12,7 @@ import html
 import json
 import os
 from importlib.resources import files
+from string import Template
 
 from featx.classify import METRIC_LABELS, PCA, confusion_png, learning_curve_png, variance_png
 from featx.common import atomic_write, to_jsonable, versions, write_json, write_text
@@ -21,8 +22,10 @@ from featx.pipelines._report_audit import audit_record, audit_section
 
 _VERSIONS = ("featx", "torch", "torchvision", "timm", "scikit-learn", "xgboost", "numpy", "h5py", "matplotlib")
 
-#: the report's style sheet: ``report.css`` beside this module, shipped as package data
+#: the report's style sheet and page skeleton (``$title``, ``$css``, ``$version``, ``$created``,
+#: ``$output``, ``$nav``, ``$body``): ``report.css`` and ``report.html`` beside this module, package data
 CSS = files("featx.pipelines").joinpath("report.css").read_text(encoding="utf-8")
+PAGE = Template(files("featx.pipelines").joinpath("report.html").read_text(encoding="utf-8"))
 
 
 def _e(x) -> str:
@@ -353,19 +356,13 @@ def write_report(result, resolved, command: str) -> str:
     plots_dir = os.path.join(spec.output, "plots")
     os.makedirs(plots_dir, exist_ok=True)
     page = _Page(result, results_doc(result, resolved, command), command, plots_dir)
-    parts = [
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
-        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
-        f"<title>{_e(spec.title)} - featx report</title><style>{CSS}</style></head><body>",
-        f"<header><h1>{_e(spec.title)}</h1><p class='sub'>featx {_e(page.doc['versions'].get('featx'))} · "
-        f"{_e(page.doc['created'])} · output <code>{_e(spec.output)}</code></p>",
-        "<nav>" + "".join(f"<a href='#{anchor}'>{link}</a>" for anchor, link, _, _ in SECTIONS) + "</nav></header>",
-        *_summary(page),
-    ]
+    parts = _summary(page)
     for anchor, _, heading, section in SECTIONS:
         parts.append(f"<h2 id='{anchor}'>{heading}</h2>")
         parts += section(page)
-    parts.append("</body></html>")
-    write_text(result.report_path, "\n".join(parts))
+    nav = "".join(f"<a href='#{anchor}'>{link}</a>" for anchor, link, _, _ in SECTIONS)
+    write_text(result.report_path, PAGE.substitute(title=_e(spec.title), css=CSS, version=_e(page.doc["versions"].get("featx")),
+                                                   created=_e(page.doc["created"]), output=_e(spec.output), nav=nav,
+                                                   body="\n".join(parts)))
     write_results_json(result, resolved, command)
     return result.report_path

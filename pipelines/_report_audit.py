@@ -9,23 +9,18 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import os
 
 import numpy as np
 
+from featx.classify import findings_json
 from featx.classify import map_png as classify_map_png
 from featx.classify import reliability_png
+from featx.extract import thumbnail_jpeg
 
 THUMB_PX = 96
 THUMB_BUDGET = 600_000  # bytes of base64 text for all thumbnails of a report
 PER_GALLERY = 24
-
-_STYLE = ("<style>.gallery,.cluster{display:flex;flex-wrap:wrap;gap:6px;margin:6px 0 14px;align-items:flex-start}"
-          ".gallery figure,.cluster figure{margin:0;width:104px}.gallery img,.cluster img{width:auto;max-width:100px;"
-          "max-height:100px}.gallery figcaption,.cluster figcaption{font-size:11px;word-break:break-all}"
-          ".cluster{border:1px solid #ddd;padding:4px;margin:4px 0}</style>")
-
 
 class Thumbs:
     """Embeds thumbnails of a source's images until the byte budget is spent."""
@@ -35,30 +30,14 @@ class Thumbs:
 
     def figure(self, path: str, caption: str) -> str:
         e = html.escape
-        data = self._b64(path) if self.left > 0 else None
-        if data is None:
+        jpeg = thumbnail_jpeg(os.path.join(self.root, path), THUMB_PX) if self.left > 0 else None
+        data = None if jpeg is None else base64.b64encode(jpeg).decode("ascii")
+        if data is None or len(data) > self.left:
             self.skipped += 1
             return f"<figure><figcaption>{e(path)}<br>{caption}</figcaption></figure>"
+        self.left -= len(data)
         return (f"<figure><img alt='{e(path)}' title='{e(path)}' src='data:image/jpeg;base64,{data}'>"
                 f"<figcaption>{caption}</figcaption></figure>")
-
-    def _b64(self, path: str) -> str | None:
-        from PIL import Image, ImageOps
-
-        try:
-            with Image.open(os.path.join(self.root, path)) as im:
-                im.draft("RGB", (THUMB_PX * 2, THUMB_PX * 2))
-                img = ImageOps.exif_transpose(im).convert("RGB")
-                img.thumbnail((THUMB_PX, THUMB_PX))
-                buf = io.BytesIO()
-                img.save(buf, format="JPEG", quality=70)
-        except Exception:  # noqa: BLE001 - a moved or unreadable file: listed by path
-            return None
-        text = base64.b64encode(buf.getvalue()).decode("ascii")
-        if len(text) > self.left:
-            return None
-        self.left -= len(text)
-        return text
 
 
 def map_png(audit: dict, title: str) -> bytes:
@@ -70,9 +49,9 @@ def map_png(audit: dict, title: str) -> bytes:
 
 
 def audit_section(page) -> list[str]:
-    from featx.pipelines._report import _e, _f, _img
+    from featx.pipelines._report import _e, _f, _img, _kv_table
 
-    parts = [_STYLE, "<p class='muted'>Checks of the data behind the best configuration of each source: exact copies "
+    parts = ["<p class='muted'>Checks of the data behind the best configuration of each source: exact copies "
              "(same sha256) and near-duplicates (feature cosine and a mirror-invariant perceptual hash of the image files), "
              "the clusters that fall on both sides of a fold, suspected label errors (confident learning, Northcutt, Jiang "
              "and Chuang, JAIR 2021, on the out-of-fold probabilities), k-NN outliers and calibration.</p>"]
@@ -91,7 +70,7 @@ def audit_section(page) -> list[str]:
                      (f"{lk['metric']} without", _f(lk["score_ungrouped"])), ("folds used", _e(how))]
         if lk.get("unavailable"):
             leak_rows.append(("note", _e(lk["unavailable"])))
-        parts.append("<table>" + "".join(f"<tr><th>{_e(k)}</th><td>{v}</td></tr>" for k, v in leak_rows) + "</table>")
+        parts.append(_kv_table(leak_rows))
         tag = src.name.replace(os.sep, "_")
         figs = []
         if audit["calibration"]:
@@ -139,14 +118,7 @@ def _galleries(audit, paths, names, thumbs) -> list[str]:
 def audit_record(audit: dict) -> dict:
     """A source's audit in the ``featx audit --json`` shape (paths instead of row numbers), for
     results.json."""
-    paths, names = audit["paths"], audit["class_names"]
-    return {
-        "exact_duplicates": [[paths[i] for i in c] for c in audit["exact"]],
-        "near_duplicates": [{"paths": [paths[i] for i in c["rows"]], "min_similarity": round(c["min_similarity"], 4)}
-                            for c in audit["near"]],
-        "label_issues": [{"path": paths[x["row"]], "given": names[x["given"]], "suggested": names[x["suggested"]],
-                          "score": round(x["score"], 4)} for x in audit["label_issues"]],
-        "outliers": [paths[i] for i in audit["outliers"]],
-        "calibration": audit["calibration"],
-        "leak": dict(audit["leak"]),
-    }
+    return findings_json(audit["paths"], audit["class_names"], audit["exact"],
+                         [(c["rows"], c["min_similarity"]) for c in audit["near"]],
+                         [(x["row"], x["given"], x["suggested"], x["score"]) for x in audit["label_issues"]],
+                         audit["outliers"], audit["calibration"], audit["leak"])

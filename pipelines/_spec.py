@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 import tomllib
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -36,28 +35,18 @@ from featx.classify import CONFLICTS, CV_OPTIONS, DEDUPE, FRACTIONS, HEAD_LIST, 
 from featx.common import Option, OptionError
 from featx.common.option_lists import ListOption
 from featx.common.options import got, suggest
+from featx.common.settings import (Problems, Table, check_array, check_names, check_table, plain_data, safe_name,
+                                   settings_class, settings_data)
+from featx.common.settings import to_toml  # noqa: F401 (the report and tests read it here)
 from featx.extract import DEFAULT_MODEL, EXTRACTION_OPTIONS, POOL
 from featx.pipelines._errors import SpecError
 
 DEFAULT_OUTPUT = "featx-out/study"
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")
 
 
 # ---------------------------------------------------------------------------------------------
 # The schema: every key once, with its check, default and one line of help (docs/spec.md)
 # ---------------------------------------------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class Table(Option):
-    """A spec key holding a table (or an array of tables) that is parsed on its own;
-    ``type_doc`` is its value type in words."""
-
-    type_doc: str = "table"
-
-    @property
-    def doc(self) -> str:
-        return self.type_doc
 
 
 def _table(*entries) -> Mapping:
@@ -129,12 +118,7 @@ REQUIRED = frozenset({"sources", "sources.path"})
 # ---------------------------------------------------------------------------------------------
 
 
-class _Section:
-    def as_dict(self) -> dict:
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-
-
-class _ClassifyMethods(_Section):
+class _ClassifyMethods:
     def pca_for(self, head: str):
         """The PCA setting of ``head``: its ``head_pca`` entry, else ``pca``."""
         return self.head_pca.get(head, self.pca)
@@ -144,15 +128,8 @@ class _ClassifyMethods(_Section):
         return None if g is None else {k: list(v) for k, v in g.items()}
 
 
-def _section(cls_name: str, table: str, doc: str, base: type = _Section) -> type:
-    def field(entry):
-        if isinstance(entry.default, Mapping):
-            return dataclasses.field(default_factory=lambda: MappingProxyType({}))
-        return dataclasses.field(default=entry.default)
-
-    fields = [(name, Any, field(e)) for name, e in SCHEMA[table].items()]
-    return dataclasses.make_dataclass(cls_name, fields, bases=(base,), frozen=True,
-                                      namespace={"__doc__": doc, "__module__": __name__})
+def _section(cls_name: str, table: str, doc: str, base: type | None = None) -> type:
+    return settings_class(cls_name, SCHEMA[table].values(), doc, base=base, module=__name__)
 
 
 SourceSpec = _section("SourceSpec", "sources", "One image source: a folder of class sub-folders or a CSV manifest "
@@ -200,7 +177,7 @@ class Spec:
 
     def to_dict(self) -> dict:
         """The normalised spec (every default filled in, absolute paths) as plain TOML-able data."""
-        d = _as_data(self, "")
+        d = settings_data(self, SCHEMA[""])
         c = d["classify"]
         c["head_pca"] = {h: "off" if v is None else v for h, v in c["head_pca"].items()}
         c["grids"] = {h: {k: ["none" if x is None else x for x in vals] for k, vals in g.items()}
@@ -211,34 +188,9 @@ class Spec:
         return dataclasses.replace(self, **changes)
 
 
-def _as_data(obj, table: str) -> dict:
-    """A section as a spec writes it: tuples -> lists, None -> the key's word or left out."""
-    out = {}
-    for name, entry in SCHEMA[table].items():
-        v = getattr(obj, name)
-        if name in SCHEMA:
-            v = [_as_data(x, name) for x in v] if isinstance(v, tuple) else _as_data(v, name)
-        elif isinstance(v, Mapping):
-            v = dict(v)
-        elif isinstance(v, tuple):
-            v = list(v)
-        elif v is None and not entry.none_word:
-            continue
-        out[name] = entry.none_word if v is None else v
-    return out
-
-
 # ---------------------------------------------------------------------------------------------
 # Loading
 # ---------------------------------------------------------------------------------------------
-
-
-class _Problems:
-    def __init__(self):
-        self.items: list[str] = []
-
-    def add(self, where: str, message: str) -> None:
-        self.items.append(f"{where}: {message}" if where else message)
 
 
 def read_spec_text(path: str) -> tuple[dict, str]:
@@ -275,11 +227,11 @@ def load_spec(spec, *, base_dir: str | None = None, check_sources: bool = True) 
         base = os.path.dirname(origin)
     elif isinstance(spec, Mapping):
         origin = "<dict>"
-        raw = _plain(spec)
+        raw = plain_data(spec)
         base = os.path.abspath(base_dir or os.getcwd())
     else:
         raise SpecError([f"a spec must be a TOML file path, a dict or a Spec; got {type(spec).__name__}"])
-    problems = _Problems()
+    problems = Problems()
     parsed = _parse(raw, base, problems)
     if check_sources and parsed is not None:
         _check_sources(parsed, problems)
@@ -288,43 +240,16 @@ def load_spec(spec, *, base_dir: str | None = None, check_sources: bool = True) 
     return dataclasses.replace(parsed, origin=origin, raw=MappingProxyType(raw), text=text)
 
 
-def _plain(value):
-    """A dict given from Python -> plain dicts/lists (tuples allowed), checked later."""
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _check_table(table, name: str, where: str, problems: _Problems) -> dict:
+def _check_table(table, name: str, where: str, problems: Problems) -> dict:
     """Check the keys of one table against ``SCHEMA[name]``; returns the checked values
     (defaults filled in) of the keys that are checked here (not sub-tables)."""
-    keys = SCHEMA[name]
-    checked = {k: e for k, e in keys.items() if not isinstance(e, Table)}
-    if not isinstance(table, Mapping):
-        problems.add(where, f"expected a table, {got(table)}")
-        return {k: e.default for k, e in checked.items()}
-    for key in table:
-        if key not in keys:
-            hint = suggest(key, keys)
-            problems.add(_join(where, str(key)), f"unknown key{hint}{' ' if hint else '; '}"
-                         f"keys of {f'[{where}]' if where else 'the top level'}: {', '.join(keys)}")
-    out = {}
-    for key, entry in checked.items():
-        out[key] = entry.default
-        if key in table:
-            try:
-                out[key] = entry.check(table[key], _join(where, key))
-            except OptionError as exc:
-                problems.add("", str(exc))
-        elif _join(name, key) in REQUIRED:
-            problems.add(_join(where, key), "missing (required)")
-    return out
+    values, found = check_table(table, SCHEMA[name], where, required=_required(name))
+    problems.items += found
+    return values
 
 
-def _join(where: str, name: str) -> str:
-    return f"{where}.{name}" if where else name
+def _required(table: str) -> set:
+    return {r.rpartition(".")[2] for r in REQUIRED if r.rpartition(".")[0] == table}
 
 
 def _abspath(path: str, base: str) -> str:
@@ -334,15 +259,10 @@ def _abspath(path: str, base: str) -> str:
 def _default_name(path: str) -> str:
     base = os.path.basename(os.path.normpath(path))
     base = os.path.splitext(base)[0] if os.path.isfile(path) or base.lower().endswith((".csv", ".txt")) else base
-    return _safe_name(base) or "source"
+    return safe_name(base) or "source"
 
 
-def _safe_name(text: str) -> str:
-    text = re.sub(r"[^A-Za-z0-9._+-]+", "_", text).strip("._-")
-    return text[:64]
-
-
-def _parse(raw: dict, base: str, problems: _Problems) -> Spec | None:
+def _parse(raw: dict, base: str, problems: Problems) -> Spec | None:
     if not isinstance(raw, Mapping):
         problems.add("", f"the spec must be a table, {got(raw)}")
         return None
@@ -353,13 +273,13 @@ def _parse(raw: dict, base: str, problems: _Problems) -> Spec | None:
         if s.get("path"):
             path = _abspath(s["path"], base)
             src_specs.append((i, SourceSpec(name=s.get("name") or _default_name(path), path=path)))
-    _check_names([(i, s.name) for i, s in src_specs], "sources", problems)
+    problems.items += check_names([(i, s.name) for i, s in src_specs], "sources")
 
     backbones = _parse_array(raw, "backbones", problems, required=False)
     if "backbones" not in raw:
         backbones = [(0, _check_table({}, "backbones", "backbones[0]", problems))]
     bb_specs = [(i, _backbone(i, b, base, problems)) for i, b in backbones]
-    _check_names([(i, b.name) for i, b in bb_specs], "backbones", problems)
+    problems.items += check_names([(i, b.name) for i, b in bb_specs], "backbones")
     _check_models(bb_specs, problems)
 
     extraction = ExtractionSpec(**_check_table(raw.get("extraction", {}), "extraction", "extraction", problems))
@@ -387,7 +307,7 @@ def _parse(raw: dict, base: str, problems: _Problems) -> Spec | None:
     )
 
 
-def _backbone(i: int, b: dict, base: str, problems: _Problems) -> BackboneSpec:
+def _backbone(i: int, b: dict, base: str, problems: Problems) -> BackboneSpec:
     model, weights = b["model"], b["weights"]
     if weights not in ("default", "none") and (os.sep in weights or weights.endswith((".pt", ".pth", ".bin"))):
         weights = _abspath(weights, base)
@@ -395,37 +315,17 @@ def _backbone(i: int, b: dict, base: str, problems: _Problems) -> BackboneSpec:
             problems.add(f"backbones[{i}].weights", f"file {weights!r} does not exist; give an existing state_dict file, 'default' or 'none'")
     if model.endswith((".pt", ".pth", ".ckpt")) or os.sep in model:
         model = _abspath(model, base)
-    name = b.get("name") or _safe_name(os.path.splitext(os.path.basename(model))[0] if os.sep in model else model.replace(":", "-"))
+    name = b.get("name") or safe_name(os.path.splitext(os.path.basename(model))[0] if os.sep in model else model.replace(":", "-"))
     return BackboneSpec(name=name, model=model, weights=weights, layers=tuple(dict.fromkeys(b["layers"])), pool=b["pool"])
 
 
 def _parse_array(raw, name, problems, *, required) -> list[tuple[int, dict]]:
-    value = raw.get(name)
-    if value is None:
-        if required:
-            problems.add(name, f"missing (required); add at least one [[{name}]] table")
-        return []
-    if isinstance(value, Mapping):
-        value = [value]  # a single [name] table is accepted as a one-entry array
-    if not isinstance(value, list):
-        problems.add(name, f"expected an array of tables ([[{name}]]), {got(value)}")
-        return []
-    if not value:
-        problems.add(name, f"is empty; add at least one [[{name}]] table")
-    return [(i, _check_table(entry, name, f"{name}[{i}]", problems)) for i, entry in enumerate(value)]
+    entries, found = check_array(raw, name, SCHEMA[name], required=required, required_keys=_required(name))
+    problems.items += found
+    return entries
 
 
-def _check_names(named: list[tuple[int, str]], array: str, problems: _Problems) -> None:
-    seen: dict[str, int] = {}
-    for i, name in named:
-        if not NAME_RE.match(name):
-            problems.add(f"{array}[{i}].name", f"{name!r} is not a usable name; use letters, digits and . _ + - (at most 64)")
-        if name in seen:
-            problems.add(f"{array}[{i}].name", f"{name!r} is already the name of {array}[{seen[name]}]; give every entry a distinct name")
-        seen.setdefault(name, i)
-
-
-def _check_models(bb_specs, problems: _Problems) -> None:
+def _check_models(bb_specs, problems: Problems) -> None:
     from featx.extract import check_model
 
     for i, b in bb_specs:
@@ -433,7 +333,7 @@ def _check_models(bb_specs, problems: _Problems) -> None:
             problems.add(f"backbones[{i}].model", message)
 
 
-def _head_entries(raw, what: str, cls: dict, problems: _Problems):
+def _head_entries(raw, what: str, cls: dict, problems: Problems):
     """``(where, head, value)`` of a per-head table (``classify.head_pca``, ``classify.grids``)
     for the heads in ``classify.heads``; other heads are problems."""
     if not isinstance(raw, Mapping):
@@ -450,7 +350,7 @@ def _head_entries(raw, what: str, cls: dict, problems: _Problems):
         yield where, head, value
 
 
-def _parse_head_pca(raw, cls: dict, cv, problems: _Problems) -> Mapping:
+def _parse_head_pca(raw, cls: dict, cv, problems: Problems) -> Mapping:
     out = {}
     for where, head, value in _head_entries(raw, "head_pca", cls, problems):
         try:
@@ -463,7 +363,7 @@ def _parse_head_pca(raw, cls: dict, cv, problems: _Problems) -> Mapping:
     return MappingProxyType(out)
 
 
-def _parse_grids(raw, cls: dict, cv, problems: _Problems) -> Mapping:
+def _parse_grids(raw, cls: dict, cv, problems: Problems) -> Mapping:
     from featx.classify import ClassifyError, grid_values, resolve_grid
 
     out = {}
@@ -490,7 +390,7 @@ def _parse_grids(raw, cls: dict, cv, problems: _Problems) -> Mapping:
     return MappingProxyType(out)
 
 
-def _check_sources(spec: Spec, problems: _Problems) -> None:
+def _check_sources(spec: Spec, problems: Problems) -> None:
     """List each source (no decoding): exists, labelled, >= 2 classes, groups for 'grouped'."""
     from featx.extract import check_source
 
@@ -534,7 +434,7 @@ def check_backbones(spec: Spec) -> dict[str, ResolvedBackbone]:
     """
     from featx.extract import check_backbone
 
-    problems = _Problems()
+    problems = Problems()
     out: dict[str, ResolvedBackbone] = {}
     for i, b in enumerate(spec.backbones):
         backbone, found, found_problems = check_backbone(b.model, b.weights, b.layers, b.pool)  # one dry run
@@ -548,16 +448,3 @@ def check_backbones(spec: Spec) -> dict[str, ResolvedBackbone]:
     if problems.items:
         raise SpecError(problems.items)
     return out
-
-
-def to_toml(data: Mapping) -> str:
-    """A spec-shaped dict as TOML that ``tomllib`` reads back to the same data (keys whose value
-    is None are left out: TOML has no null)."""
-    import tomli_w
-
-    def drop_none(v):
-        if isinstance(v, Mapping):
-            return {str(k): drop_none(x) for k, x in v.items() if x is not None}
-        return [drop_none(x) for x in v] if isinstance(v, (list, tuple)) else v
-
-    return tomli_w.dumps(drop_none(data))

@@ -9,6 +9,7 @@ import os
 
 from featx.classify import features_digest, most_common_params, splits_digest
 from featx.common import to_jsonable, write_json
+from featx.common.progress import progress_bar, progress_callback  # noqa: F401 - progress_bar: the job's cv bar
 from featx.pipelines._keys import CV_CACHE_VERSION, digest
 
 
@@ -30,12 +31,6 @@ class ResultCache:
     def save(self, key: str, doc: dict) -> None:
         os.makedirs(self.folder, exist_ok=True)
         write_json(os.path.join(self.folder, key + ".json"), to_jsonable(doc, keep_nan=True), indent=None, allow_nan=True)
-
-
-def progress_bar(total: int, desc: str, progress: bool, unit: str = "it"):
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, unit=unit, disable=None if progress else True, dynamic_ncols=True, leave=True)
 
 
 def cached_cv(cache: ResultCache, key: str, fs, compute) -> tuple:
@@ -71,12 +66,8 @@ def cached_learning_curve(spec, fs, result, splits, cache: ResultCache, progress
     doc = cache.load(key)
     if doc is not None:
         return {**doc, "cached": True}
-    bar = progress_bar(len(splits) * len(fractions), "learning curve", progress, unit="fit")
-    try:
-        doc = learning_curve(fs, result.head, params, splits, fractions, jobs=c.jobs,
-                             progress=lambda done, total, label: bar.update(1), **settings)
-    finally:
-        bar.close()
+    doc = learning_curve(fs, result.head, params, splits, fractions, jobs=c.jobs,
+                         progress=progress_callback("learning curve", progress), **settings)
     doc["params_folds"] = n_chosen
     cache.save(key, doc)
     return {**doc, "cached": False}

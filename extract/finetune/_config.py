@@ -17,6 +17,7 @@ import math
 from dataclasses import dataclass
 
 from featx.common.options import Option, OptionError
+from featx.common.settings import settings_class
 from featx.extract import DEVICE, PRECISION, WORKERS
 from featx.extract._errors import suggest
 from featx.extract._registry import DEFAULT_MODEL
@@ -84,6 +85,9 @@ INPUT_SIZE = Setting("input_size", None, "train (and store) at this crop size in
                      minimum=8, maximum=4096)
 SEED = Setting("seed", 0, "seed of the split, the head, shuffling and augmentation", kind=int, minimum=0)
 
+# the starting model, as ``featx extract`` takes it (checked when the model is built)
+_START_MODEL = Option("model", DEFAULT_MODEL, "the model to start from")
+_START_WEIGHTS = Option("weights", "default", "its weights")
 # every setting but the starting model (``model``/``weights``, as ``featx extract`` takes them), in
 # FinetuneConfig's order; device, precision and workers are extraction's
 FINETUNE_OPTIONS = (STRATEGY, EPOCHS, LR, BACKBONE_LR_MULT, LAYER_DECAY, OPTIMIZER, WEIGHT_DECAY, WARMUP, LABEL_SMOOTHING,
@@ -277,10 +281,6 @@ class _ConfigMethods:
         return d
 
 
-def _field(opt: Option) -> tuple:
-    return opt.name, (opt.kind | None) if opt.nullable else opt.kind, dataclasses.field(default=opt.default)
-
-
 _CONFIG_DOC = """Every setting of a fine-tune (the ``featx finetune`` flags): ``model``
 and ``weights`` (as :func:`featx.extract.extract` takes them), then one field per Option of
 :data:`FINETUNE_OPTIONS`, defaulting to the Option's default. ``None`` means the default for
@@ -292,13 +292,8 @@ the optimizer (``lr``: 1e-3 AdamW / 1e-2 SGD; ``weight_decay``: 0.01 / 1e-4) or 
 keeps them unless the weights are random ('none'). Frozen groups never update them."""
 
 # the fields are the Options, in order, after the starting model
-FinetuneConfig = dataclasses.make_dataclass(
-    "FinetuneConfig",
-    [("model", str, dataclasses.field(default=DEFAULT_MODEL)), ("weights", str, dataclasses.field(default="default")),
-     *(_field(o) for o in FINETUNE_OPTIONS)],
-    bases=(_ConfigMethods,), frozen=True,
-    namespace={"__module__": __name__, "__doc__": _CONFIG_DOC},
-)
+FinetuneConfig = settings_class("FinetuneConfig", (_START_MODEL, _START_WEIGHTS, *FINETUNE_OPTIONS), _CONFIG_DOC,
+                                base=_ConfigMethods, module=__name__, typed=True)
 
 
 def _is_int(x) -> bool:

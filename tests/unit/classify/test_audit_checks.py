@@ -136,3 +136,38 @@ def test_map_2d_separates_classes_and_samples_large_sets():
     assert np.linalg.norm(a - b) > 0.3
     rows, xy = map_2d(X, y, max_rows=20)
     assert len(rows) == 20 and np.bincount(y[rows]).tolist() == [10, 10]
+
+
+def test_audit_configuration_of_a_cross_validated_head():
+    from featx.classify import audit_configuration, cluster_rows, cross_validate_head, findings_json
+
+    X, y = _blobs()
+    X[71] = X[11] * 1.0001  # a near copy
+    y_given = y.copy()
+    y_given[5] = 1 - y_given[5]
+    fs = FeatureSet("x", X, y_given, ["a", "b"])
+    exact, near = cluster_rows(X)
+    assert [r.tolist() for r, _ in near] == [[11, 71]]
+    splits = make_splitter(y_given, None, folds=4, seed=0)
+    result = cross_validate_head(fs, "logreg", splits=splits, seed=0, probability=True)
+    reruns = []
+
+    def rerun(other_fs, other_splits):
+        reruns.append(other_fs.groups)
+        return cross_validate_head(other_fs, "logreg", splits=other_splits, seed=0, probability=True)
+
+    out = audit_configuration(fs, result, splits, exact=exact, near=near, cross_validate=rerun, folds=4)
+    leak = out["leak"]
+    assert leak["score_ungrouped"] == result.mean("balanced_accuracy") and leak["mode"] == "warn"
+    assert reruns[0][11] == reruns[0][71] and len(set(reruns[0].tolist())) == 79  # the near pair as one group
+    assert leak["straddling_clusters"] == straddling([np.array([11, 71])], splits) and leak["unavailable"] is None
+    assert out["label_issues"][0]["row"] == 5 and out["label_issues"][0]["suggested"] == y[5]
+    assert len(out["outliers"]) == 20 and 0 <= out["calibration"]["ece"] <= 1
+    assert len(out["map"]["rows"]) == 80 and len(out["map"]["xy"][0]) == 2 and out["near"][0]["rows"] == [11, 71]
+    paths = [f"img{i}.png" for i in range(80)]
+    rec = findings_json(paths, out["class_names"], out["exact"], [(c["rows"], c["min_similarity"]) for c in out["near"]],
+                        [(x["row"], x["given"], x["suggested"], x["score"]) for x in out["label_issues"]],
+                        out["outliers"], None, leak)
+    assert rec["near_duplicates"][0]["paths"] == ["img11.png", "img71.png"] and rec["calibration"] is None
+    assert rec["label_issues"][0] == {"path": "img5.png", "given": "b" if y[5] == 0 else "a",
+                                      "suggested": "a" if y[5] == 0 else "b", "score": pytest.approx(rec["label_issues"][0]["score"])}

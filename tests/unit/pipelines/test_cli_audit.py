@@ -178,3 +178,15 @@ def test_default_check_warns_and_is_skipped_on_large_tables(messy, monkeypatch):
     monkeypatch.setattr(_dedupe, "WARN_MAX_ROWS", 5)
     same, note = apply_dedupe(fsets, "warn", folds=3, repeats=1, seed=0)
     assert same is fsets and "near-duplicate check skipped: 21 rows is over 5" in note
+
+
+def test_image_hashes_read_only_the_rows_asked_for(messy):
+    from featx.extract import phash_files
+    from featx.pipelines._cmd_audit import image_hashes, source_root
+
+    root = source_root(messy)
+    assert os.path.samefile(root, os.path.join(os.path.dirname(messy), "images"))
+    some = read_cache(messy).paths[::3]
+    got, want = image_hashes(messy, some), phash_files(some, root)
+    assert len(got[0]) == len(some) and got[2].all()
+    assert all(np.array_equal(a, b) for a, b in zip(got, want))

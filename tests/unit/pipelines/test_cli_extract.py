@@ -87,13 +87,14 @@ def test_a_new_extraction_setting_reaches_extract_without_cli_edits(monkeypatch,
     from featx.pipelines import _cmd_extract
     from featx.pipelines.cli import build_parser
 
-    runtime = Option("runtime", "torch", "inference runtime", choices=("torch", "openvino"))
-    monkeypatch.setattr(featx.extract, "EXTRACTION_OPTIONS", (*featx.extract.EXTRACTION_OPTIONS, runtime))
-    seen = {}  # the real extract() has no such setting yet: record what the CLI hands it
+    streams = Option("streams", "one", "a setting extract() does not have", choices=("one", "two"))
+    monkeypatch.setattr(featx.extract, "EXTRACTION_OPTIONS", (*featx.extract.EXTRACTION_OPTIONS, streams))
+    seen = {}  # the real extract() has no such setting: record what the CLI hands it
     monkeypatch.setattr(featx.extract, "extract", lambda source, output, **kw: seen.update(kw) or _Summary())
-    args = build_parser().parse_args(["extract", "src", "-o", "o.h5", "--runtime", "openvino", "--workers", "auto"])
+    args = build_parser().parse_args(["extract", "src", "-o", "o.h5", "--streams", "two", "--workers", "auto"])
     assert _cmd_extract.run_extract(args) == 0
-    assert seen["runtime"] == "openvino" and seen["batch_size"] == 64 and seen["jpeg_draft"] is True
+    assert seen["streams"] == "two" and seen["runtime"] == "auto"
+    assert seen["batch_size"] == 64 and seen["jpeg_draft"] is True
     assert "workers" not in seen and "max_pixels" not in seen  # not given: extract's own defaults
 
 

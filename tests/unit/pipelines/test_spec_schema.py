@@ -126,7 +126,7 @@ def test_extraction_key_holds_what_shapes_features_only(source, tmp_path):
                           {"source": "builtin", "arch": "a", "weights_sha256": "0" * 64, "preprocessing": {}})
     key = extraction_key(source, rb, spec)
     assert sorted(key) == sorted(["source", "model_source", "arch", "weights_sha256", "preprocessing", "layers", "pool",
-                                  "dtype", "tta", "jpeg_draft", "max_pixels"])
+                                  "dtype", "tta", "jpeg_draft", "max_pixels", "runtime"])
     faster = spec.replace(extraction=ExtractionSpec(**{**spec.extraction.as_dict(), "batch_size": 7, "device": "cpu"}))
     assert extraction_key(source, rb, faster) == key
     other = spec.replace(extraction=ExtractionSpec(**{**spec.extraction.as_dict(), "tta": "hflip"}))
