@@ -8,7 +8,8 @@ Works on numpy arrays plus a provenance dict (never imports featx.extract or tor
 - :func:`make_splitter` - seeded stratified (grouped, repeated) folds, the same for every head.
 - :func:`cross_validate_head` / :func:`compare` / :func:`ensemble_cv` - plain or nested CV,
   heads x feature sets on identical folds, soft voting and stacking across feature sets.
-- :func:`fit_bundle` / :func:`save_bundle` / :func:`load_bundle` - fitted heads with provenance.
+- :func:`fit_bundle` / :func:`save_bundle` / :func:`load_bundle` - fitted heads with provenance;
+  :func:`write_predictions` writes their predictions as CSV.
 - :func:`learning_curve` / :func:`explained_variance` - score vs training size on the CV's
   folds, and the PCA spectrum of a feature set.
 - :func:`confusion_png` / :func:`learning_curve_png` / :func:`variance_png` /
@@ -80,10 +81,13 @@ from ._errors import (
 )
 from ._estimators import ColumnSlice, NearestCentroidL2, ReencodedXGBClassifier
 from ._features import AlignedFeatureSets, FeatureSet, align_feature_sets
-from ._grids import DEFAULT_GRIDS, PCA_GRID, SEARCH, grid_values, most_common_params, parse_grid_text, resolve_grid
+from ._grids import (DEFAULT_GRIDS, PCA_GRID, SEARCH, grid_values, most_common_params, params_text, parse_grid_text,
+                     resolve_grid)
+from ._head_tables import check_head_tables
 from ._heads import HEADS, PROBABILITY, WHITEN, make_head
 from ._options import FRACTIONS, HEAD_LIST, PCA, FractionsOption, PCAOption
 from ._metrics import METRIC, METRIC_LABELS, METRICS, SEARCH_METRIC, MetricScorer
+from ._predictions import write_predictions
 from ._result import CVResult
 from ._splits import FOLDS, REPEATS, SEED, make_splitter
 
@@ -170,6 +174,7 @@ __all__ = [
     "explained_variance",
     "features_digest",
     "fit_bundle",
+    "check_head_tables",
     "grid_values",
     "is_skops_file",
     "learning_curve",
@@ -177,10 +182,12 @@ __all__ = [
     "make_head",
     "make_splitter",
     "most_common_params",
+    "params_text",
     "parse_grid_text",
     "resolve_grid",
     "save_bundle",
     "splits_digest",
     "stratified_subset",
     "trusted_types",
+    "write_predictions",
 ]

@@ -173,5 +173,11 @@ def most_common_params(best_params: list) -> tuple[dict, int]:
     return json.loads(text), n
 
 
+def params_text(params: Mapping | None) -> str:
+    """Chosen hyperparameters in short: ``clf__C`` -> ``C``, ``pca__n_components`` ->
+    ``pca.n_components`` (``"C=0.1, pca.n_components=0.9"``; ``""`` for none)."""
+    return ", ".join(f"{'pca.' if k.startswith('pca__') else ''}{k.split('__')[-1]}={v}" for k, v in (params or {}).items())
+
+
 def check_search(search) -> str:
     return check_option(SEARCH, search)

@@ -58,7 +58,8 @@ _LAZY = {
     "LayerResolution": "_resolve", "resolve_layers": "_resolve", "build_runtime": "_runtime",
     "IMAGE_EXTENSIONS": "_sources", "SourceTable": "_sources", "open_source": "_sources",
     "check_backbone": "_checks", "check_model": "_checks", "check_source": "_checks",
-    "thumbnail_jpeg": "_thumbs",
+    "ResolvedBackbone": "_checks", "resolve_backbone": "_checks", "thumbnail_jpeg": "_thumbs",
+    "write_image_folder": "_folders",
 }
 
 __all__ = [
@@ -67,13 +68,14 @@ __all__ = [
     "BUILTIN", "DEFAULT_MAX_PIXELS", "DEFAULT_MODEL", "IMAGE_EXTENSIONS", "PENULTIMATE", "POOLS",
     "Backbone", "CacheData", "CacheDamagedError", "CacheError", "CacheLockedError", "CacheMismatchError", "CacheWriteError",
     "CheckpointError", "ExtractError", "ExtractionFailedError", "ExtractionSummary", "FeatureComputer",
-    "FeatureExtractor", "FileLock", "LayerInfo", "LayerResolution", "LayerTap", "ModelSpec", "Preprocessing", "SourceError",
+    "FeatureExtractor", "FileLock", "LayerInfo", "LayerResolution", "LayerTap", "ModelSpec", "Preprocessing", "ResolvedBackbone", "SourceError",
     "SourceTable", "UnknownLayerError", "UnknownModelError", "WeightsError", "WeightsNotFoundError",
     "WorkerDiedError",
     "build_architecture", "build_backbone", "build_runtime", "cache_info", "check_backbone", "check_model", "check_source",
     "decode_rgb", "extract", "list_layers",
     "open_source", "penultimate_layer", "phash_files", "pool", "read_cache", "read_checkpoint", "resolve_device",
-    "resolve_layers", "resolve_precision", "resolve_spec", "save_checkpoint", "thumbnail_jpeg",
+    "resolve_backbone", "resolve_layers", "resolve_precision", "resolve_spec", "save_checkpoint", "thumbnail_jpeg",
+    "write_image_folder",
 ]
 
 

@@ -1,11 +1,13 @@
 """Checks that report problems instead of raising, for tools that collect every problem before
 starting (the pipeline spec): is a source usable for a study, does a model name or checkpoint
 exist, and does a backbone build and tap the requested layers. Reading a source or a model name
-imports no torch; only :func:`check_backbone` builds anything."""
+imports no torch; only :func:`check_backbone` and :func:`resolve_backbone` build anything."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from typing import Any
 
 from featx.extract._errors import ExtractError, WeightsError
 
@@ -64,3 +66,42 @@ def check_backbone(model: str, weights: str = "default", layers=None, pool: str 
     except ExtractError as exc:
         return backbone, None, [("layers", str(exc))]
     return backbone, found, [("layers", message) for message in found.problems]
+
+
+@dataclasses.dataclass
+class ResolvedBackbone:
+    """A backbone built and checked, ready to extract with: the module (pass it to
+    :func:`extract` as ``backbone=``), its resolved layers in network order, their dims, each
+    resolved name's name as written, and ``spec``, whatever the caller asked for it with."""
+
+    spec: Any
+    backbone: Any
+    layers: list[str]
+    dims: dict[str, int]
+    aliases: dict[str, str]  # resolved name -> name as written (e.g. 'global_pool' -> 'penultimate')
+    order: dict[str, int]  # resolved name -> position in the network's module order
+    provenance: dict = dataclasses.field(default_factory=dict)
+    preprocessing: str = ""
+
+    def label(self, layer: str) -> str:
+        """``layer``, with its name as written when that differs: ``global_pool (penultimate)``."""
+        alias = self.aliases.get(layer, layer)
+        return layer if alias == layer else f"{layer} ({alias})"
+
+    def as_record(self) -> dict:
+        """Plain data: ``provenance``, ``preprocessing`` and per layer its name, name as written,
+        dim and depth (position in the network)."""
+        layers = [{"name": n, "as_written": self.aliases.get(n, n), "dim": self.dims.get(n), "depth": self.order.get(n)}
+                  for n in self.layers]
+        return {"provenance": self.provenance, "preprocessing": self.preprocessing, "layers": layers}
+
+
+def resolve_backbone(model: str, weights: str = "default", layers=None, pool: str = "avg", *, spec=None):
+    """``(resolved, problems)``: :func:`check_backbone`, its result as a :class:`ResolvedBackbone`
+    (None when nothing could be resolved) and its ``(what, message)`` problems."""
+    backbone, found, problems = check_backbone(model, weights, layers, pool)  # one dry run
+    if found is None or not found.names:
+        return None, problems
+    names = found.in_network_order()
+    return ResolvedBackbone(spec, backbone, names, dict(found.dims), dict(found.aliases), {n: found.order[n] for n in names},
+                            backbone.provenance(), backbone.preprocessing.describe()), problems

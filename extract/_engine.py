@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -50,6 +50,10 @@ class ExtractionSummary:
     @property
     def images_per_second(self) -> float:
         return self.extracted / self.seconds if self.seconds > 0 else 0.0
+
+    def as_record(self) -> dict:
+        """The summary as plain data: every field and ``images_per_second``."""
+        return {**asdict(self), "images_per_second": self.images_per_second}
 
     def line(self) -> str:
         state = "complete" if self.complete else f"incomplete ({self.pending} pending)"

@@ -30,18 +30,11 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
     def __init__(self, model=DEFAULT_MODEL, weights="default", layer="penultimate", pool="avg",
                  cache_dir="featx-cache", batch_size=64, workers=None, device="auto", precision="auto",
                  dtype="float32", tta="none", progress=False):
-        self.model = model
-        self.weights = weights
-        self.layer = layer
-        self.pool = pool
-        self.cache_dir = cache_dir
-        self.batch_size = batch_size
-        self.workers = workers
-        self.device = device
-        self.precision = precision
-        self.dtype = dtype
-        self.tta = tta
-        self.progress = progress
+        # store every keyword argument as given (scikit-learn's contract), one per parameter
+        params = dict(locals())
+        del params["self"]
+        for name, value in params.items():
+            setattr(self, name, value)
 
     def fit(self, X=None, y=None):
         """Nothing to learn: the backbone is fixed. Builds it once and records the layer."""

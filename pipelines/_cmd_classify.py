@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import os
 import sys
-import warnings
 
+from featx.common.cli_warnings import warning_lines
 from featx.pipelines._args import add_options, option_values
 from featx.pipelines._errors import PipelineError
 
@@ -65,21 +64,6 @@ def _add_duplicate_args(p, *, dedupe: bool) -> None:
     add_options(p, (CONFLICTS, DEDUPE) if dedupe else (CONFLICTS,))
 
 
-def _loaded_with_warnings(load):
-    """``load()``'s value; the ClassifyWarnings it raised (exact copies...) as ``warning:`` lines."""
-    from featx.classify import ClassifyWarning
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ClassifyWarning)
-        value = load()
-    for w in caught:
-        if issubclass(w.category, ClassifyWarning):
-            print(f"warning: {w.message}", file=sys.stderr)
-        else:
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    return value
-
-
 def _add_head_args(p, options, **overrides) -> None:
     from featx.classify import PCA
 
@@ -97,7 +81,7 @@ def parse_grids(items: list[str]) -> dict:
 
 
 def run_cv(args) -> int:
-    from featx.classify import compare, ensemble_cv
+    from featx.classify import ClassifyWarning, compare, ensemble_cv
     from featx.common import to_jsonable, write_json
     from featx.common.progress import progress_callback
     from featx.pipelines._glue import load_feature_sets
@@ -107,7 +91,8 @@ def run_cv(args) -> int:
     pca, grids = args.pca, parse_grids(args.grid) or None  # typos fail before any reading
     from featx.pipelines._dedupe import apply_dedupe
 
-    feature_sets = _loaded_with_warnings(lambda: load_feature_sets(args.caches, args.layers, conflicts=args.conflicts))
+    with warning_lines(ClassifyWarning):  # exact copies and the like, as warning: lines
+        feature_sets = load_feature_sets(args.caches, args.layers, conflicts=args.conflicts)
     heads = list(args.heads)
     options = option_values(args, _cv_options())
     feature_sets, note = apply_dedupe(feature_sets, args.dedupe, folds=args.folds, repeats=args.repeats, seed=args.seed)
@@ -132,13 +117,14 @@ def run_cv(args) -> int:
 
 
 def run_fit(args) -> int:
-    from featx.classify import fit_bundle, save_bundle
+    from featx.classify import ClassifyWarning, fit_bundle, save_bundle
     from featx.extract import read_cache
     from featx.pipelines._glue import feature_sets_from_cache
 
     data = read_cache(args.cache, [args.layer] if args.layer else None)
     layer = args.layer or list(data.features)[0]
-    (fs,) = _loaded_with_warnings(lambda: feature_sets_from_cache(data, [layer], conflicts=args.conflicts))
+    with warning_lines(ClassifyWarning):
+        (fs,) = feature_sets_from_cache(data, [layer], conflicts=args.conflicts)
     bundle = fit_bundle(fs, args.head, pca=args.pca, whiten=args.whiten, search=args.search,
                         grid=parse_grids(args.grid).get(args.head), seed=args.seed, jobs=args.jobs,
                         search_metric=args.search_metric or args.metric)
@@ -163,14 +149,11 @@ def run_predict(args) -> int:
         raise PipelineError(f"model {args.model!r} does not exist; pass a bundle from 'featx fit' or a checkpoint from 'featx finetune'")
     if _is_checkpoint(args.model):
         return _predict_checkpoint(args)
-    from featx.classify import PickleBundleWarning, load_bundle
+    from featx.classify import PickleBundleWarning, load_bundle, write_predictions
     from featx.extract import extract, read_cache
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", PickleBundleWarning)
+    with warning_lines(PickleBundleWarning, shown=Warning):
         bundle = load_bundle(args.model)
-    for w in caught:
-        print(f"warning: {w.message}", file=sys.stderr)
     meta = bundle.meta
     layer = meta.get("layer")
     missing = [k for k in ("model", "weights_arg", "layer", "pooling") if not meta.get(k)]
@@ -187,7 +170,7 @@ def run_predict(args) -> int:
     proba = bundle.predict_proba(data.features[layer])
     labels = [bundle.class_names[i] for i in proba.argmax(1)]
     rows = [(path, label, list(p)) for path, label, p in zip(data.paths, labels, proba)]
-    _write_predictions(rows, bundle.class_names, args.output, data.failures)
+    write_predictions(rows, bundle.class_names, args.output, data.failures)
     print(f"predicted {len(rows)} image(s) ({len(data.failures)} failed to decode) with {bundle.head} on {layer}"
           + (f" -> {args.output}" if args.output else "") + f"; features cached in {cache}", file=sys.stderr)
     _print_accuracy(data, labels)
@@ -204,21 +187,6 @@ def _print_accuracy(data, labels) -> None:
         truth = [data.class_names[i] for i in data.labels]
         acc = sum(a == b for a, b in zip(truth, labels)) / max(1, len(labels))
         print(f"accuracy against the source's labels: {acc:.4f} ({len(labels)} images)", file=sys.stderr)
-
-
-def _write_predictions(rows, class_names, output, failures) -> None:
-    header = ["path", "predicted"] + [f"p_{c}" for c in class_names]
-    fh = open(output, "w", newline="", encoding="utf-8", errors="surrogateescape") if output else sys.stdout
-    try:
-        w = csv.writer(fh)
-        w.writerow(header)
-        for path, label, probs in rows:
-            w.writerow([path, label] + [f"{p:.6f}" for p in probs])
-        for path, reason in failures:
-            w.writerow([path, "", *([""] * len(class_names))])
-    finally:
-        if output:
-            fh.close()
 
 
 def _predict_checkpoint(args) -> int:

@@ -4,11 +4,12 @@ study's spec."""
 
 from __future__ import annotations
 
+import collections
 import os
 
 import numpy as np
 
-from featx.common import atomic_write, write_text
+from featx.common import write_text
 
 DIGITS_DIR = os.path.join("data", "digits")
 DEMO_LAYERS = ("blocks.4", "penultimate")
@@ -28,8 +29,9 @@ def write_digits(folder: str = DIGITS_DIR, *, per_class: int | None = None, size
     """Write the digits as ``folder/<digit>/<index>.png`` (upscaled to ``size`` pixels, grey on
     black as in the original) once; later calls reuse them. ``per_class`` keeps a stratified
     subset (the first images of each class)."""
-    from PIL import Image
     from sklearn.datasets import load_digits
+
+    from featx.extract import write_image_folder
 
     marker = os.path.join(folder, _MARKER)
     wanted = f"per_class={per_class} size={size}"
@@ -38,17 +40,13 @@ def write_digits(folder: str = DIGITS_DIR, *, per_class: int | None = None, size
             if fh.read().strip() == wanted:
                 return folder
     digits = load_digits()
-    counts: dict[int, int] = {}
-    for i, (image, label) in enumerate(zip(digits.images, digits.target)):
-        label = int(label)
-        if per_class is not None and counts.get(label, 0) >= per_class:
-            continue
-        counts[label] = counts.get(label, 0) + 1
-        out_dir = os.path.join(folder, str(label))
-        os.makedirs(out_dir, exist_ok=True)
-        pixels = np.clip(image / 16.0 * 255.0 + 0.5, 0, 255).astype(np.uint8)
-        with atomic_write(os.path.join(out_dir, f"{i:04d}.png"), "wb") as fh:
-            Image.fromarray(pixels).resize((size, size), Image.Resampling.NEAREST).save(fh, format="PNG")
+    keep, counts = [], collections.Counter()
+    for i, label in enumerate(digits.target.tolist()):
+        if per_class is None or counts[label] < per_class:
+            counts[label] += 1
+            keep.append(i)
+    pixels = np.clip(digits.images[keep] / 16.0 * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    write_image_folder(folder, pixels, digits.target[keep].tolist(), names=[f"{i:04d}.png" for i in keep], size=size)
     write_text(marker, wanted)
     return folder
 

@@ -29,7 +29,7 @@ from featx.common.files import remove_stale_tmp_in
 from featx.common.stages import Stages
 from featx.extract import FileLock
 from featx.pipelines._keys import cache_path_for, cv_key
-from featx.pipelines._spec import ResolvedBackbone, Spec, check_backbones, load_spec
+from featx.pipelines._spec import Spec, check_backbones, load_spec
 from featx.pipelines._stages import ResultCache, cached_cv, cached_explained_variance, cached_learning_curve, progress_bar
 
 
@@ -99,7 +99,7 @@ def run_job(spec, *, base_dir: str | None = None, output: str | None = None, job
         if jobs is not None:
             spec = spec.replace(classify=dataclasses.replace(spec.classify, jobs=int(jobs)))
         resolved = check_backbones(spec)
-        stages.say("  " + "; ".join(f"{name}: {', '.join(_layer_label(rb, l) for l in rb.layers)}"
+        stages.say("  " + "; ".join(f"{name}: {', '.join(rb.label(l) for l in rb.layers)}"
                                     for name, rb in resolved.items()))
     # one job per output folder: a second run on it fails fast; a lock left by a killed run is
     # released by the kernel and taken over (see featx.extract.FileLock)
@@ -169,11 +169,6 @@ def _run_stages(spec: Spec, resolved, stages: Stages, progress: bool, command: s
     return result
 
 
-def _layer_label(rb: ResolvedBackbone, layer: str) -> str:
-    alias = rb.aliases.get(layer, layer)
-    return layer if alias == layer else f"{layer} ({alias})"
-
-
 # -- extract ----------------------------------------------------------------------------------
 
 
@@ -191,9 +186,7 @@ def _extract_all(spec: Spec, resolved, stages: Stages, progress: bool) -> list[d
             stages.say(f"  {src.name} x {b.name} -> {os.path.relpath(path)}")
             s = extract(src.path, path, model=b.model, weights=b.weights, layers=rb.layers, pool=b.pool, overwrite=False,
                         strict=False, progress=progress, backbone=rb.backbone, **settings)
-            rec = {"source": src.name, "backbone": b.name, "cache": path, "rows": s.rows, "extracted": s.extracted,
-                   "reused": s.reused, "failed": s.failed, "seconds": s.seconds, "images_per_second": s.images_per_second,
-                   "device": s.device, "batch_size": s.batch_size, "complete": s.complete}
+            rec = {"source": src.name, "backbone": b.name, "cache": path, **s.as_record()}
             if s.extracted == 0 and path in previous:
                 rec["first_extraction"] = previous[path]
             elif s.extracted:

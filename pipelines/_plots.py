@@ -3,15 +3,10 @@ time per stage (on featx.classify's Agg figures; the plots of classical-ML analy
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from featx.classify import HEAD_COLOURS, METRIC_LABELS, agg_figure, png_bytes
-
-def ok_number(v) -> bool:
-    """True for a value to plot or print: not None, NaN or infinite."""
-    return v is not None and not (isinstance(v, float) and (math.isnan(v) or math.isinf(v)))
+from featx.common.html import is_number as ok_number
 
 
 def layer_scores(records: list[dict], metric: str, title: str) -> bytes:

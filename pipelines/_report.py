@@ -6,18 +6,17 @@ a builder ``section(page) -> list of HTML parts`` under its own heading and navi
 
 from __future__ import annotations
 
-import base64
 import datetime as _dt
-import html
 import json
 import os
 from importlib.resources import files
 from string import Template
 
-from featx.classify import METRIC_LABELS, PCA, confusion_png, learning_curve_png, variance_png
-from featx.common import atomic_write, to_jsonable, versions, write_json, write_text
+from featx.classify import METRIC_LABELS, PCA, confusion_png, learning_curve_png, params_text, variance_png
+from featx.common import to_jsonable, versions, write_json, write_text
+from featx.common.html import escape as _e, figure as _img, is_number as ok_number, kv_table as _kv_table, number as _f
+from featx.common.html import table as _grid
 from featx.pipelines import _plots
-from featx.pipelines._plots import ok_number
 from featx.pipelines._report_audit import audit_record, audit_section
 
 _VERSIONS = ("featx", "torch", "torchvision", "timm", "scikit-learn", "xgboost", "numpy", "h5py", "matplotlib")
@@ -26,14 +25,6 @@ _VERSIONS = ("featx", "torch", "torchvision", "timm", "scikit-learn", "xgboost",
 #: ``$output``, ``$nav``, ``$body``): ``report.css`` and ``report.html`` beside this module, package data
 CSS = files("featx.pipelines").joinpath("report.css").read_text(encoding="utf-8")
 PAGE = Template(files("featx.pipelines").joinpath("report.html").read_text(encoding="utf-8"))
-
-
-def _e(x) -> str:
-    return html.escape(str(x), quote=True)
-
-
-def _f(v, digits=3) -> str:
-    return f"{v:.{digits}f}" if ok_number(v) else "–"
 
 
 def spec_text(spec) -> str:
@@ -49,15 +40,8 @@ def spec_text(spec) -> str:
 
 
 def _backbones_doc(resolved) -> dict:
-    out = {}
-    for name, rb in resolved.items():
-        out[name] = {
-            "model": rb.spec.model, "weights": rb.spec.weights, "pool": rb.spec.pool,
-            "provenance": rb.provenance, "preprocessing": rb.preprocessing,
-            "layers": [{"name": l, "as_written": rb.aliases.get(l, l), "dim": rb.dims.get(l), "depth": rb.order.get(l)}
-                       for l in rb.layers],
-        }
-    return out
+    return {name: {"model": rb.spec.model, "weights": rb.spec.weights, "pool": rb.spec.pool, **rb.as_record()}
+            for name, rb in resolved.items()}
 
 
 def results_doc(result, resolved, command: str) -> dict:
@@ -92,17 +76,6 @@ def write_results_json(result, resolved, command: str) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
-def _params_text(params: dict) -> str:
-    if not params:
-        return ""
-    parts = []
-    for k, v in params.items():
-        short = k.split("__")[-1]
-        prefix = "pca." if k.startswith("pca__") else ""
-        parts.append(f"{prefix}{short}={v}")
-    return ", ".join(parts)
-
-
 def _params_cell(rec: dict) -> str:
     params = rec.get("best_params") or []
     if not params:
@@ -111,10 +84,10 @@ def _params_cell(rec: dict) -> str:
     mode = rec.get("params_mode") or {}
     shown = {k: v for k, v in mode.items() if k in searched} if searched else {}
     fixed = {k: v for k, v in mode.items() if k not in searched}
-    every = "; ".join(f"fold {i + 1}: {_params_text(p) or 'defaults'}" for i, p in enumerate(params))
+    every = "; ".join(f"fold {i + 1}: {params_text(p) or 'defaults'}" for i, p in enumerate(params))
     if fixed:
-        every += f" | fixed by the grid: {_params_text(fixed)}"
-    text = _params_text(shown) or ("single candidate" if mode else "defaults")
+        every += f" | fixed by the grid: {params_text(fixed)}"
+    text = params_text(shown) or ("single candidate" if mode else "defaults")
     return (f"<span title='{_e(every)}'>{_e(text)}</span> "
             f"<span class='ci'>({rec.get('params_mode_folds')}/{len(params)} folds)</span>")
 
@@ -153,29 +126,6 @@ def _results_table(records: list[dict], spec) -> str:
         out.append(f"<tr{cls}>" + "".join(cells) + "</tr>")
     out.append("</tbody></table></div>")
     return "\n".join(out)
-
-
-def _img(png: bytes, alt: str, caption: str, name: str, plots_dir: str | None, wide: bool = False) -> str:
-    if plots_dir:
-        with atomic_write(os.path.join(plots_dir, name), "wb") as fh:
-            fh.write(png)
-    b64 = base64.b64encode(png).decode("ascii")
-    cls = " class='wide'" if wide else ""
-    return (f"<figure{cls}><img alt='{_e(alt)}' src='data:image/png;base64,{b64}'>"
-            f"<figcaption>{caption}</figcaption></figure>")
-
-
-def _grid(head: list[str], rows, num: set = frozenset()) -> str:
-    """An HTML table: ``head`` labels, ``rows`` of cell HTML; the columns in ``num`` are numbers."""
-    def cls(i):
-        return " class='num'" if i in num else ""
-
-    return ("<table><tr>" + "".join(f"<th{cls(i)}>{h}</th>" for i, h in enumerate(head)) + "</tr>"
-            + "".join("<tr>" + "".join(f"<td{cls(i)}>{c}</td>" for i, c in enumerate(r)) + "</tr>" for r in rows) + "</table>")
-
-
-def _kv_table(rows) -> str:
-    return "<table>" + "".join(f"<tr><th>{_e(k)}</th><td>{v}</td></tr>" for k, v in rows) + "</table>"
 
 
 class _Page:
@@ -255,7 +205,7 @@ def _plots_section(page: _Page) -> list[str]:
             "the true class; numbers: counts).", f"{tag}-confusion.png", plots_dir))
         curve = result.learning_curves.get(src.name)
         if curve:
-            params = _params_text(curve.get("params") or {}) or "default hyperparameters"
+            params = params_text(curve.get("params") or {}) or "default hyperparameters"
             parts.append(_img(
                 learning_curve_png(curve, f"learning curve: {curve['feature_set']} / {curve['head']}"),
                 "learning curve of the best configuration",

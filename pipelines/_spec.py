@@ -29,16 +29,16 @@ import os
 import tomllib
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any
 
-from featx.classify import CONFLICTS, CV_OPTIONS, DEDUPE, FRACTIONS, HEAD_LIST, HEADS, JOBS, METRIC, METRICS, PCA, PROBABILITY, SEARCH_METRIC, WHITEN
-from featx.common import Option, OptionError
+from featx.classify import (CONFLICTS, CV_OPTIONS, DEDUPE, FRACTIONS, HEAD_LIST, JOBS, METRIC, METRICS, PCA, PROBABILITY,
+                            SEARCH_METRIC, WHITEN, check_head_tables)
+from featx.common import Option
 from featx.common.option_lists import ListOption
-from featx.common.options import got, suggest
+from featx.common.options import got
 from featx.common.settings import (Problems, Table, check_array, check_names, check_table, plain_data, safe_name,
                                    settings_class, settings_data)
 from featx.common.settings import to_toml  # noqa: F401 (the report and tests read it here)
-from featx.extract import DEFAULT_MODEL, EXTRACTION_OPTIONS, POOL
+from featx.extract import DEFAULT_MODEL, EXTRACTION_OPTIONS, POOL, ResolvedBackbone
 from featx.pipelines._errors import SpecError
 
 DEFAULT_OUTPUT = "featx-out/study"
@@ -286,11 +286,11 @@ def _parse(raw: dict, base: str, problems: Problems) -> Spec | None:
     cv = CVSpec(**_check_table(raw.get("cv", {}), "cv", "cv", problems))
     cls_raw = raw.get("classify", {})
     cls = _check_table(cls_raw, "classify", "classify", problems)
-    if cls["pca"] == "search" and not cv.nested:
-        problems.add("classify.pca", "'search' needs nested cross-validation (cv.nested = true); give a fixed value such as 0.95")
     cls_raw = cls_raw if isinstance(cls_raw, Mapping) else {}
-    cls["head_pca"] = _parse_head_pca(cls_raw.get("head_pca", {}), cls, cv, problems)
-    cls["grids"] = _parse_grids(cls_raw.get("grids", {}), cls, cv, problems)
+    cls["head_pca"], cls["grids"], found = check_head_tables(
+        cls_raw.get("head_pca", {}), cls_raw.get("grids", {}), heads=cls["heads"], pca=cls["pca"],
+        probability=cls["probability"], nested=cv.nested)
+    problems.items += found
 
     output = _abspath(top["output"], base)
     if os.path.exists(output) and not os.path.isdir(output):
@@ -333,63 +333,6 @@ def _check_models(bb_specs, problems: Problems) -> None:
             problems.add(f"backbones[{i}].model", message)
 
 
-def _head_entries(raw, what: str, cls: dict, problems: Problems):
-    """``(where, head, value)`` of a per-head table (``classify.head_pca``, ``classify.grids``)
-    for the heads in ``classify.heads``; other heads are problems."""
-    if not isinstance(raw, Mapping):
-        shape = "head = pca setting" if what == "head_pca" else "head -> table of parameter = [values]"
-        problems.add(f"classify.{what}", f"expected a table of {shape}, {got(raw)}")
-        return
-    heads = cls["heads"]
-    for head, value in raw.items():
-        where = f"classify.{what}.{head}"
-        if head not in heads:
-            hint = suggest(head, heads if head in HEADS else HEADS)
-            problems.add(where, f"head {head!r} is not in classify.heads{hint} (heads: {', '.join(heads)})")
-            continue
-        yield where, head, value
-
-
-def _parse_head_pca(raw, cls: dict, cv, problems: Problems) -> Mapping:
-    out = {}
-    for where, head, value in _head_entries(raw, "head_pca", cls, problems):
-        try:
-            out[head] = PCA.check(value, where)
-        except OptionError as exc:
-            problems.add("", str(exc))
-            continue
-        if out[head] == "search" and not cv.nested:
-            problems.add(where, "'search' needs nested cross-validation (cv.nested = true); give a fixed value such as 0.95")
-    return MappingProxyType(out)
-
-
-def _parse_grids(raw, cls: dict, cv, problems: Problems) -> Mapping:
-    from featx.classify import ClassifyError, grid_values, resolve_grid
-
-    out = {}
-    for where, head, grid in _head_entries(raw, "grids", cls, problems):
-        if not isinstance(grid, Mapping):
-            problems.add(where, f"expected a table of parameter = [values], {got(grid)}")
-            continue
-        if not cv.nested:
-            problems.add(where, "grids are only searched by nested cross-validation; set cv.nested = true or remove the grid")
-            continue
-        clean = {}
-        for key, values in grid.items():
-            try:
-                clean[key] = grid_values(values)
-            except ClassifyError as exc:
-                problems.add(f"{where}.{key}", str(exc))
-        try:
-            resolve_grid(head, {k: list(v) for k, v in clean.items()}, pca=cls["head_pca"].get(head, cls["pca"]),
-                         probability=cls["probability"])
-        except ClassifyError as exc:
-            problems.add(where, str(exc))
-            continue
-        out[head] = MappingProxyType(clean)
-    return MappingProxyType(out)
-
-
 def _check_sources(spec: Spec, problems: Problems) -> None:
     """List each source (no decoding): exists, labelled, >= 2 classes, groups for 'grouped'."""
     from featx.extract import check_source
@@ -412,39 +355,21 @@ def _check_sources(spec: Spec, problems: Problems) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclasses.dataclass
-class ResolvedBackbone:
-    """A backbone built for the job: the module (reused for extraction), its resolved layers in
-    network order, their dims, and each requested name's resolution."""
-
-    spec: BackboneSpec
-    backbone: Any
-    layers: list[str]
-    dims: dict[str, int]
-    aliases: dict[str, str]  # resolved name -> name as written (e.g. 'global_pool' -> 'penultimate')
-    order: dict[str, int]  # resolved name -> position in the network's module order
-    provenance: dict = dataclasses.field(default_factory=dict)
-    preprocessing: str = ""
-
-
 def check_backbones(spec: Spec) -> dict[str, ResolvedBackbone]:
     """Build every backbone (weights loaded) and check its layers with one dry run each.
 
     All problems are collected and raised at once as :class:`SpecError`.
     """
-    from featx.extract import check_backbone
+    from featx.extract import resolve_backbone
 
     problems = Problems()
     out: dict[str, ResolvedBackbone] = {}
     for i, b in enumerate(spec.backbones):
-        backbone, found, found_problems = check_backbone(b.model, b.weights, b.layers, b.pool)  # one dry run
-        for what, message in found_problems:
+        resolved, found = resolve_backbone(b.model, b.weights, b.layers, b.pool, spec=b)
+        for what, message in found:
             problems.add(f"backbones[{i}].{what}", message)
-        if found is not None and found.names:
-            layers = found.in_network_order()
-            out[b.name] = ResolvedBackbone(b, backbone, layers, dict(found.dims), dict(found.aliases),
-                                           {n: found.order[n] for n in layers}, backbone.provenance(),
-                                           backbone.preprocessing.describe())
+        if resolved is not None:
+            out[b.name] = resolved
     if problems.items:
         raise SpecError(problems.items)
     return out

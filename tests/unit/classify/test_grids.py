@@ -67,3 +67,11 @@ def test_calibrated_heads_route_clf_keys_to_the_wrapped_estimator():
     assert grid == {"clf__estimator__C": [0.5]}
     pipe = make_head("svm", probability=True).set_params(**{k: v[0] for k, v in grid.items()})
     assert pipe.get_params()["clf__estimator__C"] == 0.5
+
+
+def test_params_text_shortens_pipeline_keys():
+    from featx.classify import params_text
+
+    assert params_text({"clf__C": 0.1, "pca__n_components": 0.9, "clf__max_features": "sqrt"}) == \
+        "C=0.1, pca.n_components=0.9, max_features=sqrt"
+    assert params_text({}) == "" and params_text(None) == ""

@@ -9,7 +9,8 @@ import subprocess
 
 import pytest
 
-from featx.extract import Backbone, LayerResolution, SourceTable, check_backbone, check_model, check_source
+from featx.extract import (Backbone, LayerResolution, ResolvedBackbone, SourceTable, check_backbone, check_model, check_source,
+                           resolve_backbone)
 
 HYMENOPTERA = "/work/shared/data/hymenoptera/train"
 
@@ -68,3 +69,23 @@ def test_check_backbone_reports_bad_weights_and_models_by_field(tmp_path):
     assert len(problems) == 1 and problems[0][0] == "weights" and "does not exist" in problems[0][1]
     backbone, found, problems = check_backbone("efficientnet_lite9", "none")
     assert backbone is None and [w for w, _m in problems] == ["model"]
+
+
+def test_resolve_backbone_gives_a_record_in_network_order_or_none(tmp_path):
+    resolved, problems = resolve_backbone("efficientnet_lite0", "none", ["penultimate", "blocks.3", "blocks.1", "blocks.99"],
+                                          spec="asked")
+    assert isinstance(resolved, ResolvedBackbone) and isinstance(resolved.backbone, Backbone) and resolved.spec == "asked"
+    assert resolved.layers == ["blocks.1", "blocks.3", "global_pool"]
+    assert resolved.dims == {"blocks.1": 24, "blocks.3": 80, "global_pool": 1280}
+    assert resolved.aliases["global_pool"] == "penultimate"
+    assert resolved.order["blocks.1"] < resolved.order["blocks.3"] < resolved.order["global_pool"]
+    assert resolved.provenance["weights"].startswith("none") and resolved.preprocessing
+    assert [what for what, _m in problems] == ["layers"] and "blocks.99" in problems[0][1]
+    assert (resolved.label("global_pool"), resolved.label("blocks.1")) == ("global_pool (penultimate)", "blocks.1")
+    record = resolved.as_record()
+    assert record["provenance"] == resolved.provenance and record["preprocessing"] == resolved.preprocessing
+    assert [(r["name"], r["as_written"], r["dim"]) for r in record["layers"]] == [
+        ("blocks.1", "blocks.1", 24), ("blocks.3", "blocks.3", 80), ("global_pool", "penultimate", 1280)]
+    assert [r["depth"] for r in record["layers"]] == [resolved.order[n] for n in resolved.layers]
+    resolved, problems = resolve_backbone("efficientnet_lite0", str(tmp_path / "w.pt"))
+    assert resolved is None and [what for what, _m in problems] == ["weights"]
