@@ -52,8 +52,10 @@ class ExtractionSummary:
         return self.extracted / self.seconds if self.seconds > 0 else 0.0
 
     def as_record(self) -> dict:
-        """The summary as plain data: every field and ``images_per_second``."""
-        return {**asdict(self), "images_per_second": self.images_per_second}
+        """The summary as plain data: every field (``path`` named ``cache``) and ``images_per_second``."""
+        record = {**asdict(self), "images_per_second": self.images_per_second}
+        record["cache"] = record.pop("path")
+        return record
 
     def line(self) -> str:
         state = "complete" if self.complete else f"incomplete ({self.pending} pending)"

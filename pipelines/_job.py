@@ -186,7 +186,7 @@ def _extract_all(spec: Spec, resolved, stages: Stages, progress: bool) -> list[d
             stages.say(f"  {src.name} x {b.name} -> {os.path.relpath(path)}")
             s = extract(src.path, path, model=b.model, weights=b.weights, layers=rb.layers, pool=b.pool, overwrite=False,
                         strict=False, progress=progress, backbone=rb.backbone, **settings)
-            rec = {"source": src.name, "backbone": b.name, "cache": path, **s.as_record()}
+            rec = {"source": src.name, "backbone": b.name, **s.as_record()}
             if s.extracted == 0 and path in previous:
                 rec["first_extraction"] = previous[path]
             elif s.extracted:

@@ -53,7 +53,7 @@ def test_rerun_of_complete_job_does_no_model_work(colour_dataset, tmp_path):
     assert (s.extracted, s.reused) == (0, 18)
     record = s.as_record()
     assert json.loads(json.dumps(record)) == record  # plain data
-    assert record == {"path": out, "rows": 18, "extracted": 0, "reused": 18, "failed": 0, "pending": 0,
+    assert record == {"cache": out, "rows": 18, "extracted": 0, "reused": 18, "failed": 0, "pending": 0,
                       "seconds": s.seconds, "device": s.device, "batch_size": 4, "complete": True,
                       "runtime": s.runtime, "images_per_second": 0.0}
     np.testing.assert_array_equal(read_cache(out).features["global_pool"], before)
