@@ -7,7 +7,7 @@ its outputs are the pooled taps in the order asked. Converted models are kept on
 (:mod:`._ovcache`), so a second job loads one in a fraction of a second.
 
 Every image is its own inference request (batch 1, one thread per stream, ``threads`` streams in
-flight through an ``AsyncInferQueue``): a feature never depends on the batch it came in, the
+flight, one infer request each, waited for in turn): a feature never depends on the batch it came in, the
 batch size or the thread count, so caches come out bitwise the same whatever those are. The
 precision hint is always explicit (f32 unless ``bf16`` is asked): OpenVINO's own default on
 CPUs with AVX-512-BF16 or AMX is bf16, which would silently change the stored features.
@@ -139,30 +139,39 @@ class OpenVINOComputer:
             "INFERENCE_NUM_THREADS": self.threads, "PERFORMANCE_HINT": "THROUGHPUT",
         })
         self.dims = [int(o.get_partial_shape()[1].get_length()) for o in self.compiled.outputs]
-        self.queue = openvino.AsyncInferQueue(self.compiled, self.threads)
-        self._out: list[np.ndarray] = []
-        self.queue.set_callback(self._done)
+        # plain requests, waited for in order: no completion callbacks, so no OpenVINO thread ever
+        # waits for the GIL (AsyncInferQueue's callbacks deadlocked its destructor in close())
+        self.requests = [self.compiled.create_infer_request() for _ in range(self.threads)]
 
     def spec(self) -> dict:
         """The runtime as recorded in (and compared against) the cache spec."""
         return {"name": self.name, "version": self.version, "precision": self.precision}
 
-    def _done(self, request, row: int) -> None:
-        for out, j in zip(self._out, range(len(self._out))):
-            out[row] = request.get_output_tensor(j).data[0]
-
     def __call__(self, images) -> dict[str, np.ndarray]:
         nhwc = np.ascontiguousarray(_nhwc(images))
         n = len(nhwc)
-        self._out = [np.empty((n, d), dtype=np.float32) for d in self.dims]
-        for i in range(n):
-            self.queue.start_async({0: nhwc[i:i + 1]}, i)
-        self.queue.wait_all()
-        out, self._out = self._out, []
+        out = [np.empty((n, d), dtype=np.float32) for d in self.dims]
+        running: list[int | None] = [None] * len(self.requests)  # the row each request computes
+
+        def collect(k: int) -> None:
+            if running[k] is not None:
+                request = self.requests[k]
+                request.wait()
+                for j, o in enumerate(out):
+                    o[running[k]] = request.get_output_tensor(j).data[0]
+                running[k] = None
+
+        for i in range(n):  # one image per request, the requests in turn: N images in flight
+            k = i % len(self.requests)
+            collect(k)
+            self.requests[k].start_async({0: nhwc[i:i + 1]})
+            running[k] = i
+        for k in range(len(self.requests)):
+            collect(k)
         return dict(zip(self.layers, out))
 
     def close(self) -> None:
-        self.queue = None
+        self.requests = []
         self.compiled = None
 
 
