@@ -95,6 +95,11 @@ def _reason(exc: Exception) -> str:
     return f"{type(exc).__name__}: {text}"[:300]
 
 
+# compiled models and their infer requests, per (model key, precision hint, streams), kept for the
+# life of the process
+_COMPILED: dict = {}
+
+
 class OpenVINOComputer:
     """The runtime interface (see :mod:`._runtime`) on OpenVINO: ``__call__(uint8 (N, 3, H, W))
     -> {layer: (N, D) float32 array}``."""
@@ -132,16 +137,18 @@ class OpenVINOComputer:
             # compiled from the IR it was saved as, as a cached model is: a freshly converted
             # graph can differ in the last bits from its saved form (measured: 7e-6)
             model = _ovcache.store(key, model, cache_dir)
-        core = openvino.Core()
-        # one thread per stream, ``threads`` streams: see the module docstring
-        self.compiled = core.compile_model(model, "CPU", {
-            "INFERENCE_PRECISION_HINT": self.hint, "NUM_STREAMS": self.threads,
-            "INFERENCE_NUM_THREADS": self.threads, "PERFORMANCE_HINT": "THROUGHPUT",
-        })
+        compiled_key = (key, self.hint, self.threads)
+        if compiled_key not in _COMPILED:
+            # one thread per stream, ``threads`` streams: see the module docstring
+            compiled = openvino.Core().compile_model(model, "CPU", {
+                "INFERENCE_PRECISION_HINT": self.hint, "NUM_STREAMS": self.threads,
+                "INFERENCE_NUM_THREADS": self.threads, "PERFORMANCE_HINT": "THROUGHPUT",
+            })
+            # plain requests, waited for in order: no completion callbacks, so no OpenVINO thread
+            # ever waits for the GIL (AsyncInferQueue's callbacks deadlocked its destructor)
+            _COMPILED[compiled_key] = (compiled, [compiled.create_infer_request() for _ in range(self.threads)])
+        self.compiled, self.requests = _COMPILED[compiled_key]
         self.dims = [int(o.get_partial_shape()[1].get_length()) for o in self.compiled.outputs]
-        # plain requests, waited for in order: no completion callbacks, so no OpenVINO thread ever
-        # waits for the GIL (AsyncInferQueue's callbacks deadlocked its destructor in close())
-        self.requests = [self.compiled.create_infer_request() for _ in range(self.threads)]
 
     def spec(self) -> dict:
         """The runtime as recorded in (and compared against) the cache spec."""
@@ -171,6 +178,9 @@ class OpenVINOComputer:
         return dict(zip(self.layers, out))
 
     def close(self) -> None:
+        """Lets go of the model; the compiled model and its requests stay in this process's
+        registry, reused by the next computer of the same key and freed at exit (destroying
+        OpenVINO objects mid-process hung or crashed a long-lived test process)."""
         self.requests = []
         self.compiled = None
 
