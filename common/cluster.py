@@ -1,0 +1,152 @@
+"""Where a job's work runs: this process, or a Dask cluster.
+
+A cluster is named by one string, the same on the command line (``--cluster``), in a spec
+(``cluster = "local:2"``) and in Python, where a ``distributed.Client`` is accepted as well:
+
+- ``local:N``: a ``distributed.LocalCluster`` of N worker processes (one thread each) on
+  loopback, dashboard off, started for the job and closed after it;
+- ``tcp://host:8786`` (any address a ``distributed.Client`` takes): a running scheduler;
+- ``scheduler_file=FILE`` (``--scheduler-file``): the file a ``dask scheduler
+  --scheduler-file FILE`` wrote.
+
+dask and distributed are imported only when a cluster is asked for; without them the job fails
+with one line naming the install command. Workers are started non-daemonic (``local:N``), so a
+task may start DataLoader processes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from collections.abc import Iterator
+
+from featx.common.options import Option, OptionError
+
+INSTALL = "pip install 'dask[distributed]'"
+
+
+class ClusterError(RuntimeError):
+    """The cluster named cannot be used (dask missing, bad address, no scheduler, no workers)."""
+
+
+def _check_cluster(value):
+    if value is None or _is_client(value):
+        return value
+    if not isinstance(value, str) or not value.strip():
+        raise OptionError(f"expected 'local:N', a scheduler address such as 'tcp://host:8786', or unset; got {value!r}")
+    value = value.strip()
+    if value.startswith("local"):
+        parse_local(value)
+    elif "://" not in value and not re.fullmatch(r"[\w.\-]+:\d+", value):
+        raise OptionError(f"{value!r} is neither 'local:N' nor a scheduler address such as 'tcp://host:8786'")
+    return value
+
+
+class _ClusterOption(Option):
+    """``local:N``, a scheduler address, or unset (a ``distributed.Client`` in Python)."""
+
+    def _check(self, value):
+        return _check_cluster(value)
+
+    @property
+    def doc(self) -> str:
+        return "string ('local:N' or a scheduler address such as 'tcp://host:8786') or unset"
+
+
+CLUSTER = _ClusterOption(
+    "cluster", None,
+    "where the work runs: unset = this process; 'local:N' = N local Dask worker processes (one thread "
+    "each); or a Dask scheduler address such as tcp://host:8786",
+)
+
+
+def parse_local(value: str) -> int:
+    """The N of ``local:N`` (at least 1)."""
+    m = re.fullmatch(r"local:(\d+)", value.strip())
+    if not m or int(m.group(1)) < 1:
+        raise OptionError(f"{value!r}: write 'local:N' with N >= 1 worker processes, e.g. 'local:2'")
+    return int(m.group(1))
+
+
+def _is_client(value) -> bool:
+    return type(value).__name__ == "Client" and type(value).__module__.startswith("distributed")
+
+
+def require_distributed():
+    """The ``distributed`` module, or one line saying how to install it."""
+    try:
+        import dask  # noqa: F401
+        import distributed
+    except ImportError as exc:
+        raise ClusterError(f"a cluster needs dask and distributed ({exc}); install them: {INSTALL}") from None
+    return distributed
+
+
+def wanted(cluster=None, scheduler_file=None) -> bool:
+    """Whether a cluster is asked for at all."""
+    return cluster is not None or scheduler_file is not None
+
+
+@contextlib.contextmanager
+def connect(cluster=None, *, scheduler_file: str | None = None, timeout: float = 30) -> Iterator:
+    """A ``distributed.Client`` for ``cluster`` (see the module docstring), or ``None`` when none
+    is asked for. A client passed in is used as it is and left open; a client (and a ``local:N``
+    cluster) made here is closed on exit."""
+    if _is_client(cluster):
+        yield cluster
+        return
+    if not wanted(cluster, scheduler_file):
+        yield None
+        return
+    if cluster is not None and scheduler_file is not None:
+        raise ClusterError("give either a cluster address or a scheduler file, not both")
+    distributed = require_distributed()
+    with contextlib.ExitStack() as stack:
+        if scheduler_file is not None:
+            if not os.path.exists(scheduler_file):
+                raise ClusterError(f"scheduler file {scheduler_file!r} does not exist; start one with "
+                                   f"'dask scheduler --scheduler-file {scheduler_file}'")
+            client = _client(distributed, lambda: distributed.Client(scheduler_file=scheduler_file, timeout=timeout),
+                             f"the scheduler in {scheduler_file}")
+        else:
+            cluster = _check_cluster(cluster)
+            if cluster.startswith("local"):
+                local = stack.enter_context(local_cluster(parse_local(cluster)))
+                client = distributed.Client(local)
+            else:
+                client = _client(distributed, lambda: distributed.Client(cluster, timeout=timeout), cluster)
+        stack.enter_context(client)
+        yield client
+
+
+def _client(distributed, make, where: str):
+    try:
+        return make()
+    except (OSError, TimeoutError) as exc:
+        raise ClusterError(f"cannot reach {where}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}; "
+                           "is the scheduler running?") from None
+
+
+@contextlib.contextmanager
+def local_cluster(n_workers: int, *, threads_per_worker: int = 1):
+    """A loopback ``distributed.LocalCluster`` of ``n_workers`` non-daemonic worker processes,
+    dashboard off (what ``local:N`` and the tests use)."""
+    distributed = require_distributed()
+    import dask
+
+    # non-daemonic workers may start DataLoader processes of their own
+    with dask.config.set({"distributed.worker.daemon": False, "distributed.logging.distributed": "error"}):
+        cluster = distributed.LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker,
+                                           processes=True, host="127.0.0.1", dashboard_address=None, worker_dashboard_address=None,
+                                           silence_logs=40)
+    try:
+        yield cluster
+    finally:
+        cluster.close()
+
+
+def describe(client) -> str:
+    """``3 worker(s) at tcp://127.0.0.1:8786``: a client's cluster, for a job's first line."""
+    info = client.scheduler_info()
+    return f"{len(info.get('workers', {}))} worker(s) at {info.get('address', '?')}"
