@@ -3,9 +3,13 @@ perceptual hashes, two 5-fold logreg CVs, label issues, k-NN outliers, calibrati
 features with planted copies, at 1k, 10k and 100k rows by default.
 
 Prints one ``result`` line per size with the time of each part (the near-duplicate search on its
-own, then the whole audit) and the planted copies found.
+own, then the whole audit) and the planted copies found. ``--no-prune-too`` also times the audit
+without confident learning's prune-and-rescore (``prune=False``, one CV less) against the default,
+interleaved in the same run, and prints the ratios of the median wall and CPU seconds (with
+``--jobs 1`` all the work is in this process, so the CPU ratio does not depend on other load).
 
     .venv/bin/python benchmarks/bench_audit.py --sizes 1000,10000,100000 --dim 256
+    .venv/bin/python benchmarks/bench_audit.py --sizes 1000,10000 --no-prune-too --jobs 1
 """
 
 from __future__ import annotations
@@ -46,8 +50,13 @@ def main(argv=None) -> int:
     p.add_argument("--sizes", default="1000,10000,100000", help="comma-separated row counts")
     p.add_argument("--dim", type=int, default=256, help="features per row")
     p.add_argument("--jobs", type=int, default=2, help="cores for the CV folds")
+    p.add_argument("--no-prune-too", action="store_true",
+                   help="also time audit(prune=False) (the audit before prune-and-rescore) against audit(), interleaved")
+    p.add_argument("--repeats", type=int, default=3, help="interleaved runs of each with --no-prune-too (medians)")
     args = p.parse_args(argv)
     C.header("audit scaling", {"sizes": args.sizes, "dim": args.dim, "jobs": args.jobs})
+    X, y, sha, phash, _ = synthetic(200, args.dim)  # warm-up: imports and worker start-up outside the timings
+    audit(FeatureSet("warm-up", X, y, ["a", "b"]), [f"img{i}" for i in range(200)], sha256=sha, phash=phash, jobs=args.jobs)
     for n in (int(s) for s in args.sizes.split(",")):
         X, y, sha, phash, planted = synthetic(n, args.dim)
         t0 = time.perf_counter()
@@ -58,9 +67,22 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         result = audit(fs, [f"img{i}" for i in range(n)], sha256=sha, phash=phash, jobs=args.jobs)
         total = time.perf_counter() - t0
-        C.result("audit", n=n, dim=args.dim, near_s=near_s, audit_s=total, planted=len(planted),
+        extra = {}
+        if args.no_prune_too:  # interleaved repeats; CPU seconds (in-process with --jobs 1) resist other load
+            runs = {True: [], False: []}
+            for _ in range(args.repeats):
+                for prune in (False, True):
+                    with C.Timer() as t:
+                        audit(fs, [f"img{i}" for i in range(n)], sha256=sha, phash=phash, jobs=args.jobs, prune=prune)
+                    runs[prune].append(t)
+            for prune, key in ((True, "pruned"), (False, "no_prune")):
+                extra[f"wall_s_{key}"] = C.median([t.seconds for t in runs[prune]])
+                extra[f"cpu_s_{key}"] = C.median([t.cpu_seconds for t in runs[prune]])
+            extra["cpu_ratio"] = extra["cpu_s_pruned"] / extra["cpu_s_no_prune"]
+            extra["wall_ratio"] = extra["wall_s_pruned"] / extra["wall_s_no_prune"]
+        C.result("audit", n=n, dim=args.dim, near_s=near_s, audit_s=total, **extra, planted=len(planted),
                  planted_found=len(found & planted), clusters=len(near), label_issues=len(result.label_issues.rows),
-                 load=C.load())
+                 pruned=result.pruned, load=C.load())
     return 0
 
 

@@ -10,17 +10,12 @@ import warnings
 
 import numpy as np
 
-from featx.common import Option
-
 from ._audit_exact import exact_clusters, merge_groups, straddling
-from ._audit_labels import find_label_issues, mean_oof_proba
+from ._audit_labels import find_label_issues, mean_oof_proba, prune_and_rescore
 from ._audit_near import NearDuplicateRule, near_duplicates
 from ._audit_stats import calibration, knn_outliers, neighbours, reduce_features
 from ._errors import ClassifyWarning
-
-DEDUPE = Option("dedupe", "warn", "near-duplicate and exact-copy clusters in CV: 'warn' counts the clusters that fall on "
-                "both sides of a fold, 'group' makes each cluster a CV group (merged with the data's groups)",
-                choices=("warn", "group"))
+from ._options import DEDUPE  # noqa: F401 (defined in the light module)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,6 +36,7 @@ class Audit:
     oof_proba: np.ndarray
     labels: np.ndarray
     head: str
+    pruned: bool = False
 
     def to_json(self) -> dict:
         """The ``featx audit --json`` contract (see README)."""
@@ -55,7 +51,8 @@ class Audit:
         lines += [f"  {' = '.join(c)}" for c in j["exact_duplicates"][:top]]
         lines.append(f"near duplicates: {len(j['near_duplicates'])} cluster(s)")
         lines += [f"  {' ~ '.join(c['paths'])} (min cosine {c['min_similarity']:.3f})" for c in j["near_duplicates"][:top]]
-        lines.append(f"label issues: {len(j['label_issues'])} (head {self.head}, out-of-fold, confident learning)")
+        lines.append(f"label issues: {len(j['label_issues'])} (head {self.head}, out-of-fold, confident learning"
+                     f"{', pruned and rescored' if self.pruned else ''})")
         lines += [f"  {x['path']}: given {x['given']}, suggested {x['suggested']} (score {x['score']:.3f})" for x in j["label_issues"][:top]]
         lines.append("outliers (k-NN distance): " + ", ".join(j["outliers"][:top]))
         lines.append(f"calibration: ECE {self.calibration['ece']:.3f} (accuracy {self.calibration['accuracy']:.3f}, "
@@ -101,13 +98,15 @@ def leak_groups(n: int, exact, near, groups=None) -> np.ndarray:
 
 def audit(feature_set, paths, *, sha256=None, phash=None, head="logreg", folds: int = 5, seed: int = 0,
           metric: str = "balanced_accuracy", rule: NearDuplicateRule | None = None, n_outliers: int = 20,
-          jobs: int = 1, bins: int = 10) -> Audit:
+          jobs: int = 1, bins: int = 10, prune: bool = True) -> Audit:
     """Audit ``feature_set`` (its ``groups`` are the user's, if any); ``paths`` name its rows.
 
     ``sha256`` (content hashes) finds exact copies; ``phash`` (``featx.extract.phash_files``)
     sharpens near-duplicate detection. Two CVs of ``head`` on the same seed: plain (the user's
-    groups) and leak-proof (clusters as groups); label issues and calibration use the leak-proof
-    out-of-fold probabilities.
+    groups) and leak-proof (clusters as groups); calibration uses the leak-proof out-of-fold
+    probabilities, and so do the label issues, after ``prune`` (confident learning's prune, then
+    retrain: a third CV with the first pass's issues left out of training, every row scored;
+    :func:`prune_and_rescore`).
     """
     from ._cv import cross_validate_head
     from ._features import FeatureSet
@@ -129,9 +128,18 @@ def audit(feature_set, paths, *, sha256=None, phash=None, head="logreg", folds: 
     leak = {"straddling_clusters": straddling(clusters, plain_splits), "score_grouped": safe.mean(metric),
             "score_ungrouped": plain.mean(metric), "metric": metric}
     proba = mean_oof_proba(safe.oof_proba)
-    issues = find_label_issues(fs.y, proba)
+
+    def rescore(splits):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ClassifyWarning)
+            return cross_validate_head(grouped_fs, head, splits=splits, seed=seed, metric=metric, probability=True, jobs=jobs)
+
+    if prune:
+        issues, label_proba = prune_and_rescore(fs.y, proba, safe.fold_indices, rescore)
+    else:
+        issues, label_proba = find_label_issues(fs.y, proba), proba
     scores = knn_outliers(fs.X, Z=Z, knn=knn)
     top = np.argsort(-scores, kind="stable")[:n_outliers]
     return Audit(paths=list(paths), class_names=list(fs.class_names), exact=exact, near=near, label_issues=issues,
                  outliers=top, outlier_scores=scores, calibration=calibration(fs.y, proba, bins=bins), leak=leak,
-                 oof_pred=safe.oof_pred[0], oof_proba=proba, labels=fs.y, head=safe.head)
+                 oof_pred=safe.oof_pred[0], oof_proba=proba, labels=fs.y, head=safe.head, pruned=label_proba is not proba)

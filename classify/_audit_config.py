@@ -12,7 +12,7 @@ import numpy as np
 
 from ._audit import leak_groups
 from ._audit_exact import straddling
-from ._audit_labels import find_label_issues
+from ._audit_labels import find_label_issues, prune_and_rescore
 from ._audit_map import map_2d
 from ._audit_stats import calibration, knn_outliers
 from ._errors import ClassifyWarning, SplitError
@@ -21,12 +21,14 @@ from ._splits import make_splitter
 
 def audit_configuration(fs, result, splits, *, exact, near, cross_validate, base_groups=None, mode: str = "warn",
                         folds: int = 5, repeats: int = 1, seed: int = 0, metric: str = "balanced_accuracy",
-                        n_outliers: int = 20) -> dict:
+                        n_outliers: int = 20, prune: bool = True) -> dict:
     """JSON-ready findings of ``result`` (a CVResult of ``fs`` on ``splits``). ``exact`` and
     ``near`` (``(rows, min_similarity)``) are the duplicate clusters of ``fs``'s rows,
     ``base_groups`` the groups the rows had before any near-duplicate grouping, ``mode`` the
     ``DEDUPE`` setting the folds were made with; ``cross_validate(fs, splits)`` reruns the
-    configuration on the other folds (``mode == 'group'``: without near groups; else with them).
+    configuration on the other folds (``mode == 'group'``: without near groups; else with them)
+    and, with ``prune``, on ``splits`` with the first pass's label issues left out of training
+    (confident learning's prune, then retrain: :func:`prune_and_rescore`).
 
     Keys: leak (straddling_clusters, score_grouped, score_ungrouped, metric, mode, unavailable),
     class_names, labels, exact, near, oof_pred, label_issues, calibration (None without
@@ -51,7 +53,10 @@ def audit_configuration(fs, result, splits, *, exact, near, cross_validate, base
            "oof_pred": result.oof_pred[0].tolist(), "label_issues": [], "calibration": None}
     if result.oof_proba is not None and not np.isnan(result.oof_proba).any():
         proba = np.nanmean(result.oof_proba, axis=0)
-        issues = find_label_issues(fs.y, proba)
+        if prune:
+            issues, _ = prune_and_rescore(fs.y, proba, splits, lambda pruned: cross_validate(fs, pruned))
+        else:
+            issues = find_label_issues(fs.y, proba)
         out["label_issues"] = [{"row": int(r), "given": int(g), "suggested": int(s), "score": float(sc)}
                                for r, g, s, sc in zip(issues.rows, issues.given, issues.suggested, issues.score)]
         out["calibration"] = calibration(fs.y, proba)

@@ -15,10 +15,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from featx.common import Option
-
-CONFLICTS = Option("conflicts", "drop", "exact copies (same sha256) with different labels: 'drop' leaves them out of "
-                   "training and evaluation (with a warning), 'keep' keeps them as labelled", choices=("drop", "keep"))
+from ._options import CONFLICTS  # noqa: F401 (defined in the light module)
 
 
 def exact_clusters(hashes, order=None) -> list[np.ndarray]:

@@ -4,7 +4,8 @@ up to 4%, mirror, and pairs of these) and 5% label flips, extracted with the def
 
 The near-duplicate thresholds were calibrated on another planted set (seed 0, 40 copies); this
 one (seed 1) is held out. Measured here: exact recall 1.0; near-duplicate recall 1.0 (80/80),
-precision 1.0; 18 of the 20 flips within the top 30 label issues."""
+precision 1.0; 19 of the 20 flips within the top 30 label issues (confident learning with
+prune-and-rescore, the default)."""
 
 import json
 import os
@@ -52,10 +53,10 @@ def test_audit_finds_planted_copies_and_flips(tmp_path, capsys):
     n_flips = len(truth["flips"])
     top = [x["path"] for x in rec["label_issues"][: int(1.5 * n_flips)]]
     hit = sum(f in top for f in truth["flips"]) / n_flips
-    # the issue's target is 0.9; this seed measures 0.9, but 12 random flip draws on the same
-    # features measured 0.73-0.86 (mean 0.79): with the default backbone about 5% of the photos
-    # are misclassified anyway and compete with the flips (see BENCHMARKS.md, "Audit")
-    assert hit >= 0.85, hit
+    # the issue's target; this seed measures 0.95 (19/20) with prune-and-rescore (0.90 without).
+    # Over random flip draws it is borderline: about 5% of the photos are misclassified anyway
+    # and compete with the flips (benchmarks/bench_label_flips.py, BENCHMARKS.md "Audit")
+    assert hit >= 0.9, hit
     leak = rec["leak"]
     assert leak["straddling_clusters"] > 0 and leak["metric"] == "balanced_accuracy"
     assert 0 <= rec["calibration"]["ece"] <= 0.2
