@@ -93,6 +93,8 @@ def main(argv=None) -> int:
     p.add_argument("--repeats", type=int, default=1)
     p.add_argument("--seconds", type=float, default=8.0, help="seconds per forward-only ceiling")
     p.add_argument("--no-torch-e2e", action="store_true", help="skip featx --runtime torch end to end")
+    p.add_argument("--torch-e2e-max", type=int, default=0,
+                   help="run featx --runtime torch end to end only on sources of at most this many images (0: all)")
     args = p.parse_args(argv)
     import openvino
 
@@ -118,7 +120,7 @@ def main(argv=None) -> int:
                 cache = os.path.join(tmp, f"s{k}.h5")
                 # torch first: the rerun below reruns the default (OpenVINO) job that ran last
                 for case, extra in (("featx_torch", ["--runtime", "torch"]), ("featx", [])):
-                    if case == "featx_torch" and args.no_torch_e2e:
+                    if case == "featx_torch" and (args.no_torch_e2e or 0 < args.torch_e2e_max < n):
                         continue
                     seconds = process_seconds(["extract", source, "-o", cache, "--overwrite", *extra])
                     out.setdefault(f"{case}[{k}]", []).append(n / seconds)

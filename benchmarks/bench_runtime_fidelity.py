@@ -1,6 +1,8 @@
 """Fidelity of the OpenVINO runtime against torch, per built-in model: min cosine and max abs
 difference of the penultimate features on the same real images (fp32; random weights for models
-whose weights are not shipped, the shipped ImageNet weights for the default model).
+whose weights are not shipped, the shipped ImageNet weights for the default model). The reference
+is the eager model as it is (no BatchNorm folding); the torch runtime's CPU path (BatchNorms
+folded, see featx.extract._bnfold) is compared with the same reference (``torch_folded_*``).
 
     .venv/bin/python benchmarks/bench_runtime_fidelity.py --source ../shared/data/hymenoptera -n 16
 """
@@ -16,6 +18,11 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common as C  # noqa: E402
 from bench_runtime import preloaded  # noqa: E402
+
+
+def _agreement(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    cos = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+    return float(cos.min()), float(np.abs(a - b).max())
 
 
 def main(argv=None) -> int:
@@ -37,13 +44,18 @@ def main(argv=None) -> int:
         layers = resolve_layers(backbone, None, dims=False).names
         batch = preloaded(args.source, backbone, args.n)
         a = OpenVINOComputer(backbone, layers, "avg")(batch)[layers[0]]
-        tc = FeatureComputer(backbone, layers, "avg", torch.device("cpu"), None)
+        tc = FeatureComputer(backbone, layers, "avg", torch.device("cpu"), None, fold_bn=False)
         b = tc(batch)[layers[0]]
         tc.close()
-        cos = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
-        diff, scale = float(np.abs(a - b).max()), float(np.abs(b).max())
-        C.result(f"{name}[{weights}]", layer=layers[0], min_cosine=f"{float(cos.min()):.8f}",
-                 max_abs_diff=diff, max_abs_value=scale, relative=diff / scale)
+        folded = FeatureComputer(backbone, layers, "avg", torch.device("cpu"), None)
+        f = folded(batch)[layers[0]]
+        folded.close()
+        scale = float(np.abs(b).max())
+        cos, diff = _agreement(a, b)
+        fcos, fdiff = _agreement(f, b)
+        C.result(f"{name}[{weights}]", layer=layers[0], min_cosine=f"{cos:.8f}", max_abs_diff=diff,
+                 max_abs_value=scale, relative=diff / scale, torch_folded_pairs=folded.folded,
+                 torch_folded_min_cosine=f"{fcos:.8f}", torch_folded_relative=fdiff / scale)
     return 0
 
 

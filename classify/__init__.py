@@ -7,7 +7,10 @@ Works on numpy arrays plus a provenance dict (never imports featx.extract or tor
   and :func:`resolve_grid` for searches.
 - :func:`make_splitter` - seeded stratified (grouped, repeated) folds, the same for every head.
 - :func:`cross_validate_head` / :func:`compare` / :func:`ensemble_cv` - plain or nested CV,
-  heads x feature sets on identical folds, soft voting and stacking across feature sets.
+  heads x feature sets on identical folds, soft voting and stacking across feature sets;
+  :func:`prepare_head_cv` + :func:`run_head_jobs` run many configurations in one submission.
+  ``cluster=`` (``'local:N'``, a scheduler address or a ``distributed.Client``) runs the folds
+  and grid points on Dask with the same results (:class:`ClusterRun`: where and how much).
 - :func:`fit_bundle` / :func:`save_bundle` / :func:`load_bundle` - fitted heads with provenance;
   :func:`write_predictions` writes their predictions as CSV.
 - :func:`learning_curve` / :func:`explained_variance` - score vs training size on the CV's
@@ -15,6 +18,8 @@ Works on numpy arrays plus a provenance dict (never imports featx.extract or tor
 - :func:`confusion_png` / :func:`learning_curve_png` / :func:`variance_png` /
   :func:`reliability_png` / :func:`map_png` - those analyses drawn as PNG bytes (matplotlib Agg,
   imported only when drawing; :func:`agg_figure` and :func:`png_bytes` for plots of your own).
+- :func:`logme` / :func:`rank_logme` - LogME transferability scores (no CV) of feature sets,
+  beside a cross-validated ranking with rank correlations (:meth:`LogMERanking.versus`).
 - :func:`audit` - data checks on one feature set: exact copies (:func:`plan_duplicates`: unique
   keys, copies as CV groups, conflicting labels dropped or kept), near-duplicates
   (:func:`near_duplicates`: feature cosine + mirror-invariant perceptual hashes), clusters that
@@ -33,39 +38,7 @@ their sha256 sidecar before unpickling (catches damaged or swapped files, not ma
 warns with :class:`PickleBundleWarning`.
 """
 
-from ._bundle import (
-    COMPAT_KEYS,
-    Bundle,
-    PickleBundleWarning,
-    fit_bundle,
-    is_skops_file,
-    load_bundle,
-    save_bundle,
-    trusted_types,
-)
-from ._audit import DEDUPE, Audit, audit, cluster_rows, findings_json, leak_groups
-from ._audit_config import audit_configuration
-from ._audit_labels import LabelIssues, find_label_issues
-from ._audit_map import map_2d
-from ._audit_near import NearDuplicateRule, near_duplicates
-from ._audit_stats import calibration, knn_outliers
-from ._audit_exact import CONFLICTS, DuplicatePlan, exact_clusters, merge_groups, plan_duplicates, straddling, unique_keys
-from ._compare import Comparison, compare
-from ._curves import explained_variance, learning_curve, stratified_subset
-from ._display import (
-    HEAD_COLOURS,
-    agg_figure,
-    confusion_png,
-    learning_curve_png,
-    map_png,
-    png_bytes,
-    reliability_png,
-    variance_png,
-)
-from ._digests import features_digest, splits_digest
-from ._cv import CV_OPTIONS, INNER_FOLDS, JOBS, N_ITER, NESTED, cross_validate_head
-from ._ensemble import ensemble_cv
-from ._errors import (
+from ._errors import (  # light modules: no scikit-learn
     AlignmentError,
     BundleIntegrityError,
     ClassifyError,
@@ -79,21 +52,70 @@ from ._errors import (
     SplitError,
     UnknownHeadError,
 )
-from ._estimators import ColumnSlice, NearestCentroidL2, ReencodedXGBClassifier
-from ._features import AlignedFeatureSets, FeatureSet, align_feature_sets
-from ._grids import (DEFAULT_GRIDS, PCA_GRID, SEARCH, grid_values, most_common_params, params_text, parse_grid_text,
-                     resolve_grid)
-from ._head_tables import check_head_tables
-from ._heads import HEADS, PROBABILITY, WHITEN, make_head
-from ._options import FRACTIONS, HEAD_LIST, PCA, FractionsOption, PCAOption
-from ._metrics import METRIC, METRIC_LABELS, METRICS, SEARCH_METRIC, MetricScorer
-from ._predictions import write_predictions
-from ._result import CVResult
-from ._splits import FOLDS, REPEATS, SEED, make_splitter
+from ._options import (  # light modules: no scikit-learn
+    CONFLICTS,
+    CV_OPTIONS,
+    DEDUPE,
+    FOLDS,
+    FRACTIONS,
+    FractionsOption,
+    HEADS,
+    HEAD_LIST,
+    INNER_FOLDS,
+    JOBS,
+    METRIC,
+    METRICS,
+    NESTED,
+    N_ITER,
+    PCA,
+    PCAOption,
+    PROBABILITY,
+    REPEATS,
+    SEARCH,
+    SEARCH_METRIC,
+    SEED,
+    WHITEN,
+)
+from ._transfer_options import DATA_EFFICIENCY, HOLDOUT_FOLDS  # light: the transfer study's settings
+
+# imported on first use (PEP 562), so reading the settings (the CLI's start-up, the pipeline spec,
+# `featx --help`) does not import scikit-learn: public name -> private module. A new public name
+# goes here (or in the light imports above when its module imports neither numpy nor sklearn).
+_LAZY = {
+    "COMPAT_KEYS": "_bundle", "Bundle": "_bundle", "PickleBundleWarning": "_bundle", "fit_bundle": "_bundle",
+    "is_skops_file": "_bundle", "load_bundle": "_bundle", "save_bundle": "_bundle", "trusted_types": "_bundle",
+    "Audit": "_audit", "audit": "_audit", "cluster_rows": "_audit", "findings_json": "_audit",
+    "leak_groups": "_audit", "audit_configuration": "_audit_config", "LabelIssues": "_audit_labels",
+    "find_label_issues": "_audit_labels", "mean_oof_proba": "_audit_labels", "prune_and_rescore": "_audit_labels",
+    "map_2d": "_audit_map", "NearDuplicateRule": "_audit_near",
+    "near_duplicates": "_audit_near", "calibration": "_audit_stats", "knn_outliers": "_audit_stats",
+    "DuplicatePlan": "_audit_exact", "exact_clusters": "_audit_exact", "merge_groups": "_audit_exact",
+    "plan_duplicates": "_audit_exact", "straddling": "_audit_exact", "unique_keys": "_audit_exact",
+    "Comparison": "_compare", "compare": "_compare", "explained_variance": "_curves", "learning_curve": "_curves",
+    "stratified_subset": "_curves", "HEAD_COLOURS": "_display", "agg_figure": "_display", "confusion_png": "_display",
+    "learning_curve_png": "_display", "map_png": "_display", "png_bytes": "_display", "reliability_png": "_display",
+    "variance_png": "_display", "features_digest": "_digests", "splits_digest": "_digests",
+    "cross_validate_head": "_cv", "prepare_head_cv": "_cv", "run_head_jobs": "_cv", "ClusterRun": "_cluster", "ensemble_cv": "_ensemble", "ColumnSlice": "_estimators",
+    "NearestCentroidL2": "_estimators", "ReencodedXGBClassifier": "_estimators", "AlignedFeatureSets": "_features",
+    "FeatureSet": "_features", "align_feature_sets": "_features", "DEFAULT_GRIDS": "_grids", "PCA_GRID": "_grids",
+    "grid_values": "_grids", "most_common_params": "_grids", "params_text": "_grids", "parse_grid_text": "_grids",
+    "resolve_grid": "_grids", "check_head_tables": "_head_tables", "make_head": "_heads", "METRIC_LABELS": "_metrics",
+    "MetricScorer": "_metrics", "write_predictions": "_predictions", "CVResult": "_result",
+    "make_splitter": "_splits",
+    "Holdout": "_holdout", "efficiency_subsets": "_holdout", "holdout_splits": "_holdout",
+    "bootstrap_scores": "_bootstrap", "heldout_record": "_bootstrap", "describe_transfer": "_transfer_verdict", "negative_transfer": "_transfer_verdict",
+    "transfer_verdict": "_transfer_verdict", "TRANSFER_MATRIX": "_transfer_verdict",
+    "efficiency_png": "_transfer_plots", "convergence_png": "_transfer_plots",
+    "LogMERanking": "_logme", "best_cv_scores": "_logme", "logme": "_logme", "rank_logme": "_logme",
+}
 
 __all__ = [
     "AlignedFeatureSets",
     "CONFLICTS",
+    "LogMERanking",
+    "best_cv_scores",
+    "logme",
+    "rank_logme",
     "Audit",
     "DEDUPE",
     "LabelIssues",
@@ -104,6 +126,8 @@ __all__ = [
     "cluster_rows",
     "findings_json",
     "find_label_issues",
+    "mean_oof_proba",
+    "prune_and_rescore",
     "knn_outliers",
     "leak_groups",
     "map_2d",
@@ -170,6 +194,9 @@ __all__ = [
     "align_feature_sets",
     "compare",
     "cross_validate_head",
+    "prepare_head_cv",
+    "run_head_jobs",
+    "ClusterRun",
     "ensemble_cv",
     "explained_variance",
     "features_digest",
@@ -190,4 +217,20 @@ __all__ = [
     "stratified_subset",
     "trusted_types",
     "write_predictions",
+    "DATA_EFFICIENCY", "HOLDOUT_FOLDS", "Holdout", "efficiency_subsets", "holdout_splits", "bootstrap_scores", "heldout_record",
+    "describe_transfer", "negative_transfer", "transfer_verdict", "TRANSFER_MATRIX", "efficiency_png", "convergence_png",
 ]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(f"featx.classify.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'featx.classify' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -16,13 +16,11 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from featx.common import Option
 from featx.common.options import got
 
 from ._errors import GridError, check_option, unknown_message
 from ._heads import check_head, check_pca, make_head, pca_enabled
-
-SEARCH = Option("search", "grid", "inner search: exhaustive 'grid' or 'random' (n_iter candidates)", choices=("grid", "random"))
+from ._options import SEARCH  # noqa: F401 (defined in the light module)
 
 #: Values of ``pca__n_components`` searched when ``pca="search"``.
 PCA_GRID: list = [0.9, 0.99]

@@ -13,17 +13,9 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC, LinearSVC
 
-from featx.common import Option
-
 from ._errors import ParameterError, UnknownHeadError, check_option, unknown_message
 from ._estimators import NearestCentroidL2, ReencodedXGBClassifier
-
-#: Head names accepted by :func:`make_head`.
-HEADS: tuple[str, ...] = ("logreg", "svm", "svm_rbf", "rf", "xgb", "knn", "ridge", "centroid")
-
-WHITEN = Option("whiten", False, "whiten the PCA components (ignored without PCA)", kind=bool)
-PROBABILITY = Option("probability", False, "calibrate heads without predict_proba (svm, svm_rbf, ridge) so log loss "
-                     "and probability-based ROC AUC are available (slower)", kind=bool)
+from ._options import HEADS, PROBABILITY, WHITEN  # noqa: F401 (defined in the light module)
 
 
 def check_head(name) -> str:

@@ -19,18 +19,13 @@ from sklearn.metrics import (
 from featx.common import Option
 
 from ._errors import check_option
+from ._options import METRIC, METRICS, SEARCH_METRIC  # noqa: F401 (defined in the light module)
 
-#: Metrics computed on every outer fold; higher is better except ``log_loss``.
-METRICS: tuple[str, ...] = ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "log_loss")
 #: How each metric is written in plot axes and reports.
 METRIC_LABELS = {
     "balanced_accuracy": "balanced accuracy", "accuracy": "accuracy", "f1_macro": "macro F1",
     "roc_auc": "ROC AUC", "log_loss": "log loss",
 }
-METRIC = Option("metric", "balanced_accuracy", "metric that ranks configurations, picks the best and is plotted",
-                choices=METRICS)
-SEARCH_METRIC = Option("search_metric", None, "metric the inner hyperparameter search optimises (default: the "
-                       "ranking metric)", choices=METRICS)
 LOWER_IS_BETTER = frozenset({"log_loss"})
 #: Range of each metric; interval ends are clipped to it.
 BOUNDS = {"accuracy": (0.0, 1.0), "balanced_accuracy": (0.0, 1.0), "f1_macro": (0.0, 1.0), "roc_auc": (0.0, 1.0),

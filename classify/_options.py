@@ -1,6 +1,10 @@
-"""The classify settings that are more than one plain value, as :class:`featx.common.Option`:
-the PCA setting of a head's pipeline (``PCA``: the spec's ``classify.pca`` and ``head_pca``, the
-CLI's ``--pca``) and the training-set fractions of a learning curve (``FRACTIONS``)."""
+"""Every classify setting as a :class:`featx.common.Option`, in one light module (no scikit-learn,
+no numpy): the CLI's start-up, the pipeline spec and ``featx --help`` read them from here. The
+modules that use a setting import it from here (and keep re-exporting it under its old name).
+
+Beside the plain values: the PCA setting of a head's pipeline (``PCA``: the spec's
+``classify.pca`` and ``head_pca``, the CLI's ``--pca``), the training-set fractions of a learning
+curve (``FRACTIONS``) and the list of heads of a study (``HEAD_LIST``)."""
 
 from __future__ import annotations
 
@@ -10,7 +14,63 @@ from featx.common import Option, OptionError
 from featx.common.option_lists import ListOption
 from featx.common.options import got, suggest
 
-from ._heads import HEADS
+#: Head names accepted by :func:`featx.classify.make_head`.
+HEADS: tuple[str, ...] = ("logreg", "svm", "svm_rbf", "rf", "xgb", "knn", "ridge", "centroid")
+#: Metrics computed on every outer fold; higher is better except ``log_loss``.
+METRICS: tuple[str, ...] = ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "log_loss")
+
+# splits (used by _splits)
+FOLDS = Option("folds", 5, "outer folds (capped at the smallest class count, with a warning)", kind=int, minimum=2)
+REPEATS = Option("repeats", 1, "repeats of the outer K-fold (new shuffles from derived seeds)", kind=int, minimum=1)
+SEED = Option("seed", 0, "seed of the splits and estimators: the same seed gives the same folds for every head, "
+              "layer and model", kind=int, minimum=0)
+
+# heads (used by _heads)
+WHITEN = Option("whiten", False, "whiten the PCA components (ignored without PCA)", kind=bool)
+PROBABILITY = Option("probability", False, "calibrate heads without predict_proba (svm, svm_rbf, ridge) so log loss "
+                     "and probability-based ROC AUC are available (slower)", kind=bool)
+
+# searches (used by _grids)
+SEARCH = Option("search", "grid", "inner search: exhaustive 'grid' or 'random' (n_iter candidates)", choices=("grid", "random"))
+
+# metrics (used by _metrics)
+METRIC = Option("metric", "balanced_accuracy", "metric that ranks configurations, picks the best and is plotted",
+                choices=METRICS)
+SEARCH_METRIC = Option("search_metric", None, "metric the inner hyperparameter search optimises (default: the "
+                       "ranking metric)", choices=METRICS)
+
+# audit (used by _audit and _audit_exact)
+DEDUPE = Option("dedupe", "warn", "near-duplicate and exact-copy clusters in CV: 'warn' counts the clusters that fall on "
+                "both sides of a fold, 'group' makes each cluster a CV group (merged with the data's groups)",
+                choices=("warn", "group"))
+CONFLICTS = Option("conflicts", "drop", "exact copies (same sha256) with different labels: 'drop' leaves them out of "
+                   "training and evaluation (with a warning), 'keep' keeps them as labelled", choices=("drop", "keep"))
+
+# cross-validation (used by _cv)
+@dataclasses.dataclass(frozen=True)
+class _JobsOption(Option):
+    """An int >= 1, or -1 for all cores (0 is refused)."""
+
+    def _check(self, value):
+        value = super()._check(value)
+        if value == 0:
+            raise OptionError("expected an integer >= 1 or -1 (all cores), got 0")
+        return value
+
+    @property
+    def doc(self) -> str:
+        return "integer >= 1 or -1 (all cores)"
+
+
+NESTED = Option("nested", False, "tune hyperparameters with an inner search in every outer training fold "
+                "(the chosen parameters of each fold are reported)", kind=bool)
+INNER_FOLDS = Option("inner_folds", 3, "inner folds of the nested search", kind=int, minimum=2)
+N_ITER = Option("n_iter", 10, "candidates of a random search", kind=int, minimum=1)
+JOBS = _JobsOption("jobs", -1, "cores used: outer folds run in parallel (joblib), one core each; -1 = all cores",
+                   kind=int, minimum=-1)
+#: The cross-validation scheme's settings (the spec's [cv] table).
+CV_OPTIONS = (NESTED, FOLDS, INNER_FOLDS, REPEATS, SEED, SEARCH, N_ITER)
+
 
 _EXPECTED = "expected 'off', 'search', an integer >= 1 or a float in (0, 1)"
 

@@ -6,14 +6,8 @@ import warnings
 import numpy as np
 from sklearn.model_selection import RepeatedStratifiedKFold, StratifiedGroupKFold, StratifiedKFold
 
-from featx.common import Option
-
 from ._errors import ClassifyWarning, SplitError, check_option
-
-FOLDS = Option("folds", 5, "outer folds (capped at the smallest class count, with a warning)", kind=int, minimum=2)
-REPEATS = Option("repeats", 1, "repeats of the outer K-fold (new shuffles from derived seeds)", kind=int, minimum=1)
-SEED = Option("seed", 0, "seed of the splits and estimators: the same seed gives the same folds for every head, "
-              "layer and model", kind=int, minimum=0)
+from ._options import FOLDS, REPEATS, SEED  # noqa: F401 (defined in the light module)
 
 
 def _plain(value):

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from featx.extract._backbones import Backbone
+from featx.extract._bnfold import fold_batchnorms
 from featx.extract._errors import ExtractError
 from featx.extract._layers import LayerTap
 from featx.extract._options import DEVICE, PRECISION, PRECISIONS, TTA, TTAS  # noqa: F401 (re-exported)
@@ -78,18 +79,23 @@ def precision_name(autocast_dtype: torch.dtype | None) -> str:
 
 class FeatureComputer:
     """The torch runtime (see :mod:`._runtime`): normalise a uint8 batch, run the tapped backbone,
-    pool, return numpy."""
+    pool, return numpy. On the CPU it runs a copy of the backbone with its BatchNorms folded into
+    the convolutions (``fold_bn=False``: the module as it is; see :mod:`._bnfold`)."""
 
     name = "torch"
 
     def __init__(self, backbone: Backbone, layers: list[str], pool: str, device: torch.device,
-                 autocast_dtype: torch.dtype | None, tta: str = "none", channels_last: bool = True):
+                 autocast_dtype: torch.dtype | None, tta: str = "none", channels_last: bool = True,
+                 fold_bn: bool = True):
         self.backbone = backbone
         self.device = device
         self.autocast_dtype = autocast_dtype
         self.tta = check_tta(tta)
         self.channels_last = channels_last and device.type != "mps"
         module = backbone.module.to(device).eval()
+        self.folded = 0  # conv + BatchNorm pairs folded (CPU only: a copy of the module, see _bnfold)
+        if fold_bn and device.type == "cpu":
+            module, self.folded = fold_batchnorms(module, list(layers))
         if self.channels_last:
             module = module.to(memory_format=torch.channels_last)
         self.tap = LayerTap(module, layers, pool)

@@ -7,7 +7,7 @@ On the CPU the default is no worker process: the main process decodes with a thr
 batch between two forward passes: decoding *during* the forward pass would take cores from its
 OpenMP threads, and a preempted thread stalls the others at every barrier (measured in
 BENCHMARKS.md). OpenVINO's streams run independent single-threaded requests, so with it the
-pool decodes the next batch while the current one is computed. On a GPU the forward pass leaves the CPU free, so up to 4 worker processes decode
+pool decodes the next ``OPENVINO_AHEAD`` batches while the current one is computed. On a GPU the forward pass leaves the CPU free, so up to 4 worker processes decode
 the next batches meanwhile.
 """
 
@@ -24,6 +24,7 @@ from featx.extract._images import DEFAULT_MAX_PIXELS, decode_rgb, read_bytes, sh
 from featx.extract._options import JPEG_DRAFT, MAX_PIXELS, WORKERS  # noqa: F401 (re-exported)
 
 MAX_WORKERS = 4
+OPENVINO_AHEAD = 1  # batches decoding while OpenVINO computes one (measured in BENCHMARKS.md section 9)
 PREFETCH_BATCHES = 4  # per worker process
 # JPEG draft mode lets libjpeg decode at 1/2, 1/4 or 1/8 scale. The decoded image is kept at least
 # DRAFT_MARGIN times the resize target on both sides, so Pillow's antialiased resize still does the

@@ -6,8 +6,8 @@ taps) and converted with ``openvino.convert_model``; the model's input is one ui
 its outputs are the pooled taps in the order asked. Converted models are kept on disk
 (:mod:`._ovcache`), so a second job loads one in a fraction of a second.
 
-Every image is its own inference request (batch 1, one thread per stream, ``threads`` streams in
-flight, one infer request each, waited for in turn): a feature never depends on the batch it came in, the
+Every image is its own inference request (batch 1, one thread per stream, ``threads`` streams,
+``REQUESTS_PER_STREAM`` infer requests each, started and waited for in turn): a feature never depends on the batch it came in, the
 batch size or the thread count, so caches come out bitwise the same whatever those are. The
 precision hint is always explicit (f32 unless ``bf16`` is asked): OpenVINO's own default on
 CPUs with AVX-512-BF16 or AMX is bf16, which would silently change the stored features.
@@ -29,6 +29,9 @@ from featx.extract._layers import LayerTap
 
 GRAPH_VERSION = 1  # bump when the traced graph changes, so cached conversions are rebuilt
 HINTS = {"auto": "f32", "fp32": "f32", "bf16": "bf16"}
+# infer requests in flight per stream: with more than one, a stream starts its next image while
+# this thread is still collecting the last one (measured in BENCHMARKS.md section 9)
+REQUESTS_PER_STREAM = 2
 
 
 class RuntimeUnsupported(ExtractError):
@@ -137,7 +140,7 @@ class OpenVINOComputer:
             # compiled from the IR it was saved as, as a cached model is: a freshly converted
             # graph can differ in the last bits from its saved form (measured: 7e-6)
             model = _ovcache.store(key, model, cache_dir)
-        compiled_key = (key, self.hint, self.threads)
+        compiled_key = (key, self.hint, self.threads, REQUESTS_PER_STREAM)
         if compiled_key not in _COMPILED:
             # one thread per stream, ``threads`` streams: see the module docstring
             compiled = openvino.Core().compile_model(model, "CPU", {
@@ -146,7 +149,8 @@ class OpenVINOComputer:
             })
             # plain requests, waited for in order: no completion callbacks, so no OpenVINO thread
             # ever waits for the GIL (AsyncInferQueue's callbacks deadlocked its destructor)
-            _COMPILED[compiled_key] = (compiled, [compiled.create_infer_request() for _ in range(self.threads)])
+            requests = [compiled.create_infer_request() for _ in range(self.threads * REQUESTS_PER_STREAM)]
+            _COMPILED[compiled_key] = (compiled, requests)
         self.compiled, self.requests = _COMPILED[compiled_key]
         self.dims = [int(o.get_partial_shape()[1].get_length()) for o in self.compiled.outputs]
 
