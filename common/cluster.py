@@ -138,7 +138,7 @@ def local_cluster(n_workers: int, *, threads_per_worker: int = 1):
     # non-daemonic workers may start DataLoader processes of their own
     with dask.config.set({"distributed.worker.daemon": False, "distributed.logging.distributed": "error"}):
         cluster = distributed.LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker,
-                                           processes=True, host="127.0.0.1", dashboard_address=None, worker_dashboard_address=None,
+                                           processes=True, host="127.0.0.1", dashboard_address="127.0.0.1:0", worker_dashboard_address=None,
                                            silence_logs=40)
     try:
         yield cluster
@@ -150,3 +150,39 @@ def describe(client) -> str:
     """``3 worker(s) at tcp://127.0.0.1:8786``: a client's cluster, for a job's first line."""
     info = client.scheduler_info()
     return f"{len(info.get('workers', {}))} worker(s) at {info.get('address', '?')}"
+
+
+SCHEDULER_FILE = Option("scheduler_file", None, "the JSON file a 'dask scheduler --scheduler-file FILE' wrote "
+                        "(instead of --cluster ADDRESS)")
+
+
+class WorkerWatch:
+    """Counts, while a job runs, the workers that left the cluster (``lost``) and the tasks of
+    ``keys`` the scheduler ran again because their worker died (``retried``); call :meth:`poll`
+    now and then (one scheduler round trip each)."""
+
+    def __init__(self, client, keys=()):
+        self.client = client
+        self.keys = list(keys)
+        self.seen: set[str] = set(client.scheduler_info().get("workers", {}))
+        self.gone: set[str] = set()
+        self.retried = 0
+
+    @property
+    def lost(self) -> int:
+        return len(self.gone)
+
+    def poll(self) -> None:
+        now = set(self.client.scheduler_info().get("workers", {}))
+        self.gone |= self.seen - now
+        self.seen |= now
+        if self.keys:
+            keys = set(self.keys)
+
+            def suspicious(dask_scheduler):  # defined here: pickled by value, the scheduler needs no featx
+                return sum(getattr(ts, "suspicious", 0) for k, ts in dask_scheduler.tasks.items() if k in keys)
+
+            try:
+                self.retried = max(self.retried, int(self.client.run_on_scheduler(suspicious)))
+            except Exception:  # noqa: BLE001 - a count for the progress line, never worth failing a job
+                pass

@@ -15,6 +15,7 @@ from featx.extract._errors import (  # light modules: no torch
     CacheMismatchError,
     CacheWriteError,
     CheckpointError,
+    ClusterExtractError,
     ExtractError,
     ExtractionFailedError,
     SourceError,
@@ -35,9 +36,11 @@ from featx.extract._options import (  # light modules: no torch
     POOLS,
     PRECISION,
     RUNTIME,
+    TOKEN_POOLS,
     TTA,
     WORKERS,
 )
+from featx.extract._shards import SHARD_SIZE  # light: no torch, no h5py
 from featx.extract._registry import (  # light modules: no torch
     BUILTIN,
     DEFAULT_MODEL,
@@ -59,20 +62,20 @@ _LAZY = {
     "IMAGE_EXTENSIONS": "_sources", "SourceTable": "_sources", "open_source": "_sources",
     "check_backbone": "_checks", "check_model": "_checks", "check_source": "_checks",
     "ResolvedBackbone": "_checks", "resolve_backbone": "_checks", "thumbnail_jpeg": "_thumbs",
-    "write_image_folder": "_folders",
+    "write_image_folder": "_folders", "consolidate": "_join", "ClusterExtractionSummary": "_cluster",
 }
 
 __all__ = [
-    "BATCH_SIZE", "DEVICE", "DTYPE", "EXTRACTION_OPTIONS", "JPEG_DRAFT", "MAX_PIXELS", "POOL", "PRECISION", "RUNTIME", "TTA",
+    "BATCH_SIZE", "DEVICE", "DTYPE", "SHARD_SIZE", "EXTRACTION_OPTIONS", "JPEG_DRAFT", "MAX_PIXELS", "POOL", "PRECISION", "RUNTIME", "TTA",
     "WORKERS",
-    "BUILTIN", "DEFAULT_MAX_PIXELS", "DEFAULT_MODEL", "IMAGE_EXTENSIONS", "PENULTIMATE", "POOLS",
+    "BUILTIN", "DEFAULT_MAX_PIXELS", "DEFAULT_MODEL", "IMAGE_EXTENSIONS", "PENULTIMATE", "POOLS", "TOKEN_POOLS",
     "Backbone", "CacheData", "CacheDamagedError", "CacheError", "CacheLockedError", "CacheMismatchError", "CacheWriteError",
-    "CheckpointError", "ExtractError", "ExtractionFailedError", "ExtractionSummary", "FeatureComputer",
+    "CheckpointError", "ClusterExtractError", "ClusterExtractionSummary", "ExtractError", "ExtractionFailedError", "ExtractionSummary", "FeatureComputer",
     "FeatureExtractor", "FileLock", "LayerInfo", "LayerResolution", "LayerTap", "ModelSpec", "Preprocessing", "ResolvedBackbone", "SourceError",
     "SourceTable", "UnknownLayerError", "UnknownModelError", "WeightsError", "WeightsNotFoundError",
     "WorkerDiedError",
     "build_architecture", "build_backbone", "build_runtime", "cache_info", "check_backbone", "check_model", "check_source",
-    "decode_rgb", "extract", "list_layers",
+    "consolidate", "decode_rgb", "extract", "list_layers",
     "open_source", "penultimate_layer", "phash_files", "pool", "read_cache", "read_checkpoint", "resolve_device",
     "resolve_backbone", "resolve_layers", "resolve_precision", "resolve_spec", "save_checkpoint", "thumbnail_jpeg",
     "write_image_folder",

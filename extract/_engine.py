@@ -9,26 +9,21 @@ import functools
 import os
 import time
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from featx.common import remove_stale_tmp
-from featx.extract import _store
-from featx.extract._backbones import Backbone, build_backbone
-from featx.extract._compute import check_tta, one_thread, resolve_device
+from featx.extract import _rerun, _store
 from featx.extract._errors import ExtractError, ExtractionFailedError
 from featx.extract._images import DEFAULT_MAX_PIXELS
-from featx.extract._loading import (
-    JPEG_DRAFT, MAX_PIXELS, WORKERS, ImageRows, blocks, decoding_spec, default_workers, draft_size, is_worker_death,
-    make_loader, worker_died,
-)
 from featx.extract._lock import FileLock
-from featx.extract._options import BATCH_SIZE, DTYPE, DTYPES, EXTRACTION_OPTIONS  # noqa: F401 (re-exported)
-from featx.extract._planning import prepare_cache
+from featx.extract._options import BATCH_SIZE, DTYPE, DTYPES, EXTRACTION_OPTIONS, TTAS  # noqa: F401 (re-exported)
 from featx.extract._registry import DEFAULT_MODEL
-from featx.extract._resolve import layer_dims, resolve_layers
-from featx.extract._runtime import build_runtime
-from featx.extract._sources import open_source
+from featx.extract._sources import SourceTable, open_source
+
+if TYPE_CHECKING:  # the modules that import torch are imported once a job really computes
+    from featx.extract._backbones import Backbone
 
 
 @dataclass
@@ -87,6 +82,9 @@ def extract(
     jpeg_draft: bool = True,
     progress: bool = True,
     backbone: Backbone | None = None,
+    cluster=None,
+    scheduler_file: str | None = None,
+    shard_size: int | None = None,
 ) -> ExtractionSummary:
     """Extract features of ``source`` (folder or CSV manifest) into the HDF5 cache ``output``.
 
@@ -94,15 +92,56 @@ def extract(
     refuses to mix features made with other settings (``overwrite=True`` replaces the cache).
     ``runtime`` (auto, torch, openvino; see :mod:`featx.extract._runtime`) is part of those
     settings: its name, version and precision are recorded in the cache spec.
+
+    ``cluster`` ('local:N', a scheduler address or a ``distributed.Client``) or ``scheduler_file``
+    runs the job on Dask in shards of ``shard_size`` rows joined into ``output``: the same
+    datasets and values (see :mod:`featx.extract._cluster`).
     """
+    if cluster is not None or scheduler_file is not None:
+        from featx.extract._cluster import extract_on_cluster
+
+        return extract_on_cluster(source, output, cluster=cluster, scheduler_file=scheduler_file, shard_size=shard_size,
+                                  overwrite=overwrite, strict=strict, progress=progress, backbone=backbone, model=model,
+                                  weights=weights, layers=layers, pool=pool, batch_size=batch_size, workers=workers,
+                                  device=device, runtime=runtime, precision=precision, dtype=dtype, tta=tta,
+                                  max_pixels=max_pixels, jpeg_draft=jpeg_draft)
     t0 = time.perf_counter()
     output = os.fspath(output)
     if dtype not in DTYPES:
         raise ExtractError(f"dtype must be one of {', '.join(DTYPES)}; got {dtype!r}")
-    tta = check_tta(tta)
+    tta = tta or "none"
+    if tta not in TTAS:
+        raise ExtractError(f"tta must be one of {', '.join(TTAS)}; got {tta!r}")
     if int(batch_size) < 1:
         raise ExtractError(f"batch size must be at least 1; got {batch_size}")
-    table = open_source(source)
+    table = source if isinstance(source, SourceTable) else open_source(source)  # a shard's rows: a table
+    key = None
+    if backbone is None and _rerun.cpu_without_torch(device):
+        key = _rerun.request_key(model=model, weights=weights, layers=layers, pool=pool, dtype=dtype, tta=tta,
+                                 jpeg_draft=jpeg_draft, runtime=runtime, precision=precision, device=device)
+        finished = None if overwrite else _rerun.finished_summary(output, table, key)
+        if finished is not None:  # a finished job on unchanged images: answered without torch
+            rows, reused, failed, runtime_name = finished
+            summary = ExtractionSummary(output, rows, 0, reused, failed, 0, time.perf_counter() - t0, "cpu",
+                                        int(batch_size), True, runtime_name)
+            return _checked(summary, table, output, strict)
+    return _extract_built(table, output, t0, key, model=model, weights=weights, layers=layers, pool=pool,
+                          batch_size=batch_size, workers=workers, device=device, runtime=runtime,
+                          precision=precision, dtype=dtype, tta=tta, overwrite=overwrite, strict=strict,
+                          max_pixels=max_pixels, jpeg_draft=jpeg_draft, progress=progress, backbone=backbone)
+
+
+def _extract_built(table, output, t0, key, *, model, weights, layers, pool, batch_size, workers, device, runtime,
+                   precision, dtype, tta, overwrite, strict, max_pixels, jpeg_draft, progress,
+                   backbone) -> ExtractionSummary:
+    """The job with its backbone and runtime built; ``key`` (when not None) is recorded in the
+    cache once the job is finished, for the next rerun to be answered without building."""
+    from featx.extract._backbones import build_backbone
+    from featx.extract._compute import one_thread, resolve_device
+    from featx.extract._loading import decoding_spec
+    from featx.extract._resolve import layer_dims, resolve_layers
+    from featx.extract._runtime import build_runtime
+
     if backbone is None:
         with one_thread():  # small init ops: see one_thread
             backbone = build_backbone(model, weights)
@@ -123,12 +162,20 @@ def extract(
     # fallback to torch) is what the spec records (a converted OpenVINO model loads from disk)
     computer = build_runtime(runtime, backbone, layer_names, pool, dev, precision, tta)
     spec["runtime"] = computer.spec()
+    if computer.name == "openvino" and pool != "none":  # the compiled model's outputs give the sizes
+        dims = dict(zip(layer_names, computer.dims))  # (no dry run; 'none' keeps its large-size warning)
     try:
         summary = _extract_locked(output, table, spec, dims, dtype, overwrite, backbone, computer, dev,
-                                  int(batch_size), workers, max_pixels, jpeg_draft, progress)
+                                  int(batch_size), workers, max_pixels, jpeg_draft, progress, key)
     finally:
         computer.close()
     summary.seconds = time.perf_counter() - t0
+    return _checked(summary, table, output, strict)
+
+
+def _checked(summary: ExtractionSummary, table, output: str, strict: bool) -> ExtractionSummary:
+    """``summary``, or the error of a job none of whose images decoded (or, under ``strict``,
+    any of them)."""
     if table and summary.failed == len(table):
         raise ExtractionFailedError(f"none of the {len(table)} images could be decoded (see 'featx info {output}'); check the source")
     if strict and summary.failed:
@@ -137,8 +184,12 @@ def extract(
 
 
 def _extract_locked(output, table, spec, dims, dtype, overwrite, backbone, computer, dev, batch_size, workers,
-                    max_pixels, jpeg_draft, progress) -> ExtractionSummary:
+                    max_pixels, jpeg_draft, progress, key=None) -> ExtractionSummary:
     """Plan, compute and write under the cache's lock."""
+    from featx.extract import _loading
+    from featx.extract._loading import ImageRows, blocks, default_workers, draft_size, make_loader
+    from featx.extract._planning import prepare_cache
+
     with FileLock(output):
         remove_stale_tmp(output)  # what a job killed while creating the file left
         reused = prepare_cache(output, table, spec, dims, dtype, overwrite)
@@ -156,7 +207,7 @@ def _extract_locked(output, table, spec, dims, dtype, overwrite, backbone, compu
                     dataset = ImageRows([table.absolute(i) for i in range(len(table))], pre.pil_transform(),
                                         max_pixels, draft_size(pre, jpeg_draft))
                     n_workers = default_workers(len(pending), batch_size, dev) if workers is None else int(workers)
-                    ahead = 1 if computer.name == "openvino" else 0  # see _loading's module docstring
+                    ahead = _loading.OPENVINO_AHEAD if computer.name == "openvino" else 0  # see _loading's docstring
                     loader = make_loader(dataset, blocks(pending, batch_size), n_workers, dev.type == "cuda", ahead)
                     extracted = _run(writer, loader, computer, len(pending), progress)
                 complete = writer.finish()
@@ -165,6 +216,8 @@ def _extract_locked(output, table, spec, dims, dtype, overwrite, backbone, compu
             finally:
                 writer.close()
         left = int((done == 0).sum())
+        if key is not None and complete and not left:
+            _rerun.record_key(output, key)
     return ExtractionSummary(output, len(table), extracted, reused, failed, left, 0.0, str(dev), batch_size,
                              complete, computer.name)
 
@@ -173,6 +226,8 @@ def _run(writer: _store.CacheWriter, loader, computer, n_pending: int, progress:
     """Compute and write every batch of ``loader``; returns the images extracted. A dead decoding
     worker ends the job with one line (finished rows are kept)."""
     from tqdm.auto import tqdm
+
+    from featx.extract._loading import is_worker_death, worker_died
 
     layers = computer.layers
     np_dtype = np.dtype(writer.f["features"][layers[0]].dtype)

@@ -65,6 +65,11 @@ class ExtractionFailedError(ExtractError, RuntimeError):
     """Nothing could be extracted, or --strict was given and some images failed."""
 
 
+class ClusterExtractError(ExtractError, RuntimeError):
+    """An extraction on a cluster cannot run (no dask, no scheduler, a worker that cannot see the
+    source, a shard task that failed)."""
+
+
 def suggest(name: str, choices, n: int = 3) -> str:
     """``"; did you mean 'x'?"`` for the closest choices, or an empty string."""
     close = difflib.get_close_matches(str(name), list(dict.fromkeys(str(c) for c in choices)), n=n, cutoff=0.6)

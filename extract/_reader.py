@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from featx.extract._errors import CacheDamagedError, CacheError, UnknownLayerError, suggest
+from featx.extract._join import check_shards
 from featx.extract._store import _dec, _first_line, open_cache, read_spec
 
 
@@ -63,6 +64,7 @@ def read_cache(path: str, layers: list[str] | None = None, *, allow_incomplete: 
     """Load the extracted rows of ``path`` (all layers, or ``layers``) as float32 arrays."""
     path = os.fspath(path)
     with open_cache(path) as f:
+        check_shards(path, f)  # a joined cache: every shard there and unchanged, or one line naming it
         try:
             spec = read_spec(f)
             available = list(f["features"].keys())
@@ -139,6 +141,10 @@ def cache_info(path: str) -> dict:
             except Exception as exc:  # report what is unreadable, keep going
                 info["problems"].append(f"{key}: {_first_line(exc)}")
 
+        try:  # a joined cache (extracted on a cluster): a missing or changed shard, named
+            check_shards(path, f)
+        except CacheDamagedError as exc:
+            info["problems"].append(str(exc))
         attempt("spec", lambda: read_spec(f))
         attempt("created", lambda: str(f.attrs.get("created", "")))
         attempt("featx_version", lambda: str(f.attrs.get("featx_version", "")))

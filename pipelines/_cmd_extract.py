@@ -1,4 +1,4 @@
-"""``featx extract``, ``featx info``, ``featx models`` and ``featx layers``."""
+"""``featx extract``, ``featx consolidate``, ``featx info``, ``featx models`` and ``featx layers``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from featx.pipelines._args import add_options, option_values
 
 
 def register(sub, parents) -> None:
-    from featx.extract import EXTRACTION_OPTIONS, POOL
+    from featx.common.cluster import CLUSTER, SCHEDULER_FILE
+    from featx.extract import EXTRACTION_OPTIONS, POOL, SHARD_SIZE
 
     p = sub.add_parser("extract", parents=parents, help="extract layer activations of images into an HDF5 cache",
                        description="Run a pretrained backbone over a folder or CSV manifest of images and cache "
@@ -22,7 +23,15 @@ def register(sub, parents) -> None:
     add_options(p, (POOL, *EXTRACTION_OPTIONS))
     p.add_argument("--overwrite", action="store_true", help="replace an existing cache made with other settings")
     p.add_argument("--strict", action="store_true", help="exit non-zero when any image fails")
+    add_options(p, (CLUSTER, SCHEDULER_FILE, SHARD_SIZE))
     p.set_defaults(func=run_extract)
+
+    p = sub.add_parser("consolidate", parents=parents, help="copy a cache joined from cluster shards into one ordinary file",
+                       description="Copy OUT.h5, written by 'featx extract --cluster' as a join of the shard caches in "
+                                   "OUT.h5.shards/, into one ordinary cache file (the shards are left as they are).")
+    p.add_argument("cache", help="joined HDF5 cache written by 'featx extract --cluster'")
+    p.add_argument("-o", "--output", default=None, help="file to write (default: replace CACHE itself)")
+    p.set_defaults(func=run_consolidate)
 
     p = sub.add_parser("info", parents=parents, help="describe an HDF5 cache (also half-written ones)")
     p.add_argument("cache", help="HDF5 cache written by 'featx extract'")
@@ -49,12 +58,21 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
 
 
 def run_extract(args) -> int:
-    from featx.extract import EXTRACTION_OPTIONS, POOL, extract
+    from featx.common.cluster import CLUSTER, SCHEDULER_FILE
+    from featx.extract import EXTRACTION_OPTIONS, POOL, SHARD_SIZE, extract
 
     summary = extract(args.source, args.output, model=args.model, weights=args.weights, layers=args.layers,
                       overwrite=args.overwrite, strict=args.strict, progress=True,
-                      **option_values(args, (POOL, *EXTRACTION_OPTIONS)))
+                      **option_values(args, (POOL, *EXTRACTION_OPTIONS, CLUSTER, SCHEDULER_FILE, SHARD_SIZE)))
     print(summary.line())
+    return 0
+
+
+def run_consolidate(args) -> int:
+    from featx.extract import consolidate
+
+    written = consolidate(args.cache, args.output)
+    print(f"consolidated {args.cache} -> {written} (one ordinary cache file; the shards can be deleted)")
     return 0
 
 

@@ -34,6 +34,7 @@ COMMAND_MODULES = (
 COMMAND_OWNERS = {
     "extract": "featx.pipelines._cmd_extract", "info": "featx.pipelines._cmd_extract",
     "models": "featx.pipelines._cmd_extract", "layers": "featx.pipelines._cmd_extract",
+    "consolidate": "featx.pipelines._cmd_extract",
     "cv": "featx.pipelines._cmd_classify", "fit": "featx.pipelines._cmd_classify",
     "predict": "featx.pipelines._cmd_classify", "run": "featx.pipelines._cmd_run",
     "finetune": "featx.pipelines._cmd_finetune", "audit": "featx.pipelines._cmd_audit",
