@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from featx.common import to_jsonable, write_json
 
-from ._cv import NESTED, _check_feature_set, check_jobs, check_search_metric, prepare_head_cv, run_head_jobs
+from ._cv import NESTED, _check_feature_set, check_cluster, check_jobs, check_search_metric, prepare_head_cv, run_head_jobs
 from ._errors import AlignmentError, MissingDependencyError, OutputExistsError, ParameterError, unknown_message
 from ._features import FeatureSet, check_same_rows
 from ._heads import head_entries
@@ -139,6 +139,7 @@ def compare(
     progress: Callable[[int, int, str], None] | None = None,
     metric: str = METRIC.default,
     search_metric: str | None = SEARCH_METRIC.default,
+    cluster=None,
     **cv_kwargs,
 ) -> Comparison:
     """Cross-validate every head on every feature set on identical folds.
@@ -157,10 +158,16 @@ def compare(
     as each configuration completes (in order). Further keyword arguments go to
     :func:`cross_validate_head` (``inner_folds``, ``search``, ``n_iter``, ``whiten``,
     ``probability``...).
+
+    ``cluster`` (``"local:N"``, a scheduler address or a ``distributed.Client``) runs every
+    fold of every configuration, and a nested search's grid points, on a Dask cluster in one
+    submission (``jobs`` is then ignored), with the same results; the feature sets are sent to
+    every worker once.
     """
     feature_sets = _check_feature_sets(feature_sets)
     entries = head_entries(heads)
     jobs = check_jobs(jobs)
+    cluster = check_cluster(cluster)
     check_search_metric(search_metric, metric)
     check_same_rows(feature_sets, what="compare")
     labels = [label for label, _ in entries]
@@ -180,5 +187,5 @@ def compare(
         for fs in feature_sets
         for label, est in entries
     ]
-    results = run_head_jobs(cv_jobs, jobs=jobs, progress=progress)  # all folds of all configs in one pool
+    results = run_head_jobs(cv_jobs, jobs=jobs, progress=progress, cluster=cluster)  # all folds of all configs in one pool
     return Comparison(results=tuple(results), splits=splits, metric=metric)

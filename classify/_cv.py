@@ -22,8 +22,9 @@ from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
-from featx.common import Option, OptionError, to_jsonable
+from featx.common import to_jsonable
 
+from ._cluster import cluster_pool
 from ._errors import ClassifyWarning, GridError, ParameterError, SplitError, check_option
 from ._features import FeatureSet
 from ._grids import PCA_GRID, SEARCH, check_search, grid_size, is_search_pca, resolve_grid
@@ -40,33 +41,9 @@ from ._metrics import (
     pooled_report,
     summarise,
 )
+from ._options import CV_OPTIONS, INNER_FOLDS, JOBS, N_ITER, NESTED  # noqa: F401 (re-exported)
 from ._result import CVResult
 from ._splits import FOLDS, REPEATS, SEED, check_splits, make_splitter, repeat_ids
-
-
-@dataclasses.dataclass(frozen=True)
-class _JobsOption(Option):
-    """An int >= 1, or -1 for all cores (0 is refused)."""
-
-    def _check(self, value):
-        value = super()._check(value)
-        if value == 0:
-            raise OptionError("expected an integer >= 1 or -1 (all cores), got 0")
-        return value
-
-    @property
-    def doc(self) -> str:
-        return "integer >= 1 or -1 (all cores)"
-
-
-NESTED = Option("nested", False, "tune hyperparameters with an inner search in every outer training fold "
-                "(the chosen parameters of each fold are reported)", kind=bool)
-INNER_FOLDS = Option("inner_folds", 3, "inner folds of the nested search", kind=int, minimum=2)
-N_ITER = Option("n_iter", 10, "candidates of a random search", kind=int, minimum=1)
-JOBS = _JobsOption("jobs", -1, "cores used: outer folds run in parallel (joblib), one core each; -1 = all cores",
-                   kind=int, minimum=-1)
-#: The cross-validation scheme's settings (the spec's [cv] table).
-CV_OPTIONS = (NESTED, FOLDS, INNER_FOLDS, REPEATS, SEED, SEARCH, N_ITER)
 
 
 def check_jobs(jobs) -> int:
@@ -123,14 +100,23 @@ def fit_search(searcher, X, y, *, where: str):
     return searcher
 
 
-def _run_fold(estimator, X, y, groups, train, test, n_classes, search_spec, seed, inner_folds):
+def _run_fold(estimator, X, y, groups, train, test, n_classes, search_spec, seed, inner_folds, on_cluster=False):
     # one core per fold: ``jobs`` is the number of cores a CV uses, and multithreaded BLAS on
     # small matrices mostly spin-waits (15x more CPU time on a busy 2-core machine)
-    with threadpool_limits(limits=1):
-        return _run_fold_body(estimator, X, y, groups, train, test, n_classes, search_spec, seed, inner_folds)
+    with threadpool_limits(limits=1), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = _run_fold_body(estimator, X, y, groups, train, test, n_classes, search_spec, seed, inner_folds, on_cluster)
+    # a fold's warnings travel back with its result (from a worker process or a cluster too)
+    out["fit_warnings"] = [(w.category, str(w.message).splitlines()[0][:200] if str(w.message) else "")
+                           for w in caught if issubclass(w.category, _FOLD_WARNINGS)]
+    return out
 
 
-def _run_fold_body(estimator, X, y, groups, train, test, n_classes, search_spec, seed, inner_folds):
+#: warnings of a fold's fit that are shown to the user (once per configuration)
+_FOLD_WARNINGS = (UserWarning, RuntimeWarning, FutureWarning)
+
+
+def _run_fold_body(estimator, X, y, groups, train, test, n_classes, search_spec, seed, inner_folds, on_cluster):
     est = clone(estimator)
     X_train, y_train = X[train], y[train]
     g_train = None if groups is None else groups[train]
@@ -149,12 +135,15 @@ def _run_fold_body(estimator, X, y, groups, train, test, n_classes, search_spec,
         est.set_params(cv=inner_splits())
     if search_spec is not None and search_spec["grid"]:
         with tempfile.TemporaryDirectory(prefix="featx-cv-") as cache:
-            if isinstance(est, Pipeline) and est.named_steps.get("pca", "passthrough") != "passthrough":
+            # on a cluster the candidates' fits run on other workers (other machines): no shared
+            # folder for the cache there, and fitting PCA again gives the same transformer
+            if not on_cluster and isinstance(est, Pipeline) and est.named_steps.get("pca", "passthrough") != "passthrough":
                 # candidates that share scale/PCA parameters reuse the fitted transformers of an
                 # inner fold instead of refitting PCA for every classifier setting
                 est.set_params(memory=Memory(cache, verbose=0))
             searcher = make_search(est, search_spec["grid"], search=search_spec["search"], n_iter=search_spec["n_iter"],
-                                   inner=inner_splits(), seed=seed, metric=search_spec["metric"])
+                                   inner=inner_splits(), seed=seed, metric=search_spec["metric"],
+                                   n_jobs=-1 if on_cluster else 1)  # on a cluster: the grid points are cluster tasks too
             fit_search(searcher, X_train, y_train, where=f"an outer training fold of {len(train)} rows")
             best_params = dict(searcher.best_params_)
             est = searcher.best_estimator_
@@ -189,45 +178,60 @@ class CVJob:
     inner_folds: int = 3
     config: dict = dataclasses.field(default_factory=dict)
 
-    def tasks(self):
+    def tasks(self, on_cluster: bool = False):
+        # X, y and groups are arguments as they are (the same objects): on a cluster they are
+        # scattered once and every task refers to them by key (see _cluster.cluster_pool)
         fs = self.fs
         return [
             delayed(_run_fold)(self.estimator, fs.X, fs.y, fs.groups, train, test, fs.n_classes,
-                               self.search_spec, self.seed, self.inner_folds)
+                               self.search_spec, self.seed, self.inner_folds, on_cluster)
             for train, test in self.splits
         ]
 
 
-def run_jobs(cv_jobs: list[CVJob], *, jobs: int = 1, progress=None) -> list[CVResult]:
-    """Run the folds of all configurations in one joblib pool (balanced across workers).
+def run_jobs(cv_jobs: list[CVJob], *, jobs: int = 1, progress=None, cluster=None, report=None,
+             on_result=None) -> list[CVResult]:
+    """Run the folds of all configurations in one joblib pool (balanced across workers), or
+    on ``cluster`` (a ``CLUSTER`` value or a ``distributed.Client``; ``jobs`` is then the
+    cluster's cores), with the same results.
 
-    ``progress(done, total, label)`` is called as each configuration completes, in order.
+    ``progress(done, total, label)`` is called as each configuration completes, in order, and
+    ``on_result(i, result)`` with the ``i``-th job's result (e.g. to store it at once);
+    ``report(ClusterRun)`` once at the end of a cluster run.
     """
-    tasks, owner = [], []
-    for i, job in enumerate(cv_jobs):
-        t = job.tasks()
-        tasks += t
-        owner += [i] * len(t)
-    remaining = [len(job.splits) for job in cv_jobs]
-    outs: list[list] = [[] for _ in cv_jobs]
-    results: list[CVResult | None] = [None] * len(cv_jobs)
-    done = 0
-    for i, out in zip(owner, Parallel(n_jobs=jobs, return_as="generator")(tasks)):
-        outs[i].append(out)
-        remaining[i] -= 1
-        if remaining[i] == 0:
-            results[i] = _assemble(cv_jobs[i], outs[i])
-            outs[i] = []
-            done += 1
-            if progress is not None:
-                progress(done, len(cv_jobs), f"{cv_jobs[i].fs.name}/{cv_jobs[i].head_label}")
+    shared = [a for job in cv_jobs for a in (job.fs.X, job.fs.y, job.fs.groups)]
+    with cluster_pool(cluster, shared, report=report) as run:
+        on_cluster = run is not None
+        tasks, owner = [], []
+        for i, job in enumerate(cv_jobs):
+            t = job.tasks(on_cluster)
+            tasks += t
+            owner += [i] * len(t)
+        if on_cluster:
+            run.tasks, run.configurations = len(tasks), len(cv_jobs)
+        remaining = [len(job.splits) for job in cv_jobs]
+        outs: list[list] = [[] for _ in cv_jobs]
+        results: list[CVResult | None] = [None] * len(cv_jobs)
+        done = 0
+        for i, out in zip(owner, Parallel(n_jobs=-1 if on_cluster else jobs, return_as="generator")(tasks)):
+            outs[i].append(out)
+            remaining[i] -= 1
+            if remaining[i] == 0:
+                results[i] = _assemble(cv_jobs[i], outs[i])
+                outs[i] = []
+                done += 1
+                if on_result is not None:
+                    on_result(i, results[i])
+                if progress is not None:
+                    progress(done, len(cv_jobs), f"{cv_jobs[i].fs.name}/{cv_jobs[i].head_label}")
     return results
 
 
-def run_cv(fs: FeatureSet, estimator, *, head_label: str, splits, search_spec=None, seed=0, inner_folds=3, jobs=1, config=None) -> CVResult:
+def run_cv(fs: FeatureSet, estimator, *, head_label: str, splits, search_spec=None, seed=0, inner_folds=3, jobs=1, config=None,
+           cluster=None) -> CVResult:
     """Cross-validate a ready estimator on ``fs`` over ``splits`` (internal engine)."""
     job = CVJob(fs, estimator, head_label, splits, search_spec, seed, inner_folds, dict(config or {}))
-    return run_jobs([job], jobs=jobs)[0]
+    return run_jobs([job], jobs=jobs, cluster=cluster)[0]
 
 
 def _assemble(job: CVJob, outs: list) -> CVResult:
@@ -238,6 +242,8 @@ def _assemble(job: CVJob, outs: list) -> CVResult:
     if inner:
         warnings.warn(f"inner search of {fs.name}/{job.head_label}: {inner[0]}" + (f" (and {len(inner) - 1} similar)" if len(inner) > 1 else ""),
                       ClassifyWarning, stacklevel=4)
+    for category, message in dict.fromkeys(w for o in outs for w in o.get("fit_warnings", ())):
+        warnings.warn(f"{fs.name}/{job.head_label}: {message}", category, stacklevel=4)
 
     reps = repeat_ids(splits, n)
     n_rep = max(reps) + 1
@@ -301,6 +307,7 @@ def cross_validate_head(
     head_params: dict | None = None,
     metric: str = METRIC.default,
     search_metric: str | None = SEARCH_METRIC.default,
+    cluster=None,
 ) -> CVResult:
     """Cross-validate ``head`` on ``feature_set`` and return a :class:`CVResult`.
 
@@ -338,10 +345,16 @@ def cross_validate_head(
         The metric of ``METRICS`` you rank results by (recorded in ``result.config``).
     search_metric : str, optional
         The metric the inner search maximises (minimises for log_loss); default ``metric``.
+    cluster : str or distributed.Client, optional
+        Run the folds (and a nested search's grid points) on a Dask cluster: ``"local:N"``, a
+        scheduler address (``"tcp://host:8786"``) or a ``Client`` (see
+        :mod:`featx.common.cluster`); ``jobs`` is then ignored. The features are sent to every
+        worker once; the result is the same as without a cluster.
     """
     settings = dict(locals())
     jobs = check_jobs(settings.pop("jobs"))
-    return run_head_jobs([_head_job(**settings)], jobs=jobs)[0]
+    cluster = check_cluster(settings.pop("cluster"))
+    return run_head_jobs([_head_job(**settings)], jobs=jobs, cluster=cluster)[0]
 
 
 _SIGNATURE = inspect.signature(cross_validate_head)
@@ -350,12 +363,13 @@ _SIGNATURE = inspect.signature(cross_validate_head)
 def prepare_head_cv(feature_set: FeatureSet, head, **settings) -> CVJob:
     """The job of ``cross_validate_head(feature_set, head, **settings)`` (any of its arguments
     but ``jobs``), validated, to run with others in one pool by :func:`run_head_jobs`."""
-    if "jobs" in settings:
-        raise TypeError("prepare_head_cv() takes no 'jobs': pass it to run_head_jobs")
+    for name in ("jobs", "cluster"):
+        if name in settings:
+            raise TypeError(f"prepare_head_cv() takes no {name!r}: pass it to run_head_jobs")
     bound = _SIGNATURE.bind(feature_set, head, **settings)
     bound.apply_defaults()
     arguments = dict(bound.arguments)
-    del arguments["jobs"]
+    del arguments["jobs"], arguments["cluster"]
     return _head_job(**arguments)
 
 
@@ -446,8 +460,23 @@ def _custom_estimator(label, estimator, grid, *, pca, whiten, probability, head_
     return estimator, resolved
 
 
-def run_head_jobs(cv_jobs: list[CVJob], *, jobs: int, progress=None) -> list[CVResult]:
+def check_cluster(cluster):
+    """``cluster`` checked as ``featx.common.cluster.CLUSTER`` (a Client passes as it is)."""
+    from featx.common import OptionError
+    from featx.common.cluster import CLUSTER
+
     try:
-        return run_jobs(cv_jobs, jobs=jobs, progress=progress)
+        return CLUSTER.check(cluster)
+    except OptionError as exc:
+        raise ParameterError(f"{exc} (or pass a distributed.Client)") from None
+
+
+def run_head_jobs(cv_jobs: list[CVJob], *, jobs: int, progress=None, cluster=None, report=None,
+                  on_result=None) -> list[CVResult]:
+    """Run prepared jobs (:func:`prepare_head_cv`) together: all their folds in one pool, or on
+    ``cluster``; ``on_result(i, result)`` as each completes, ``report(ClusterRun)`` after a
+    cluster run (see :func:`run_jobs`)."""
+    try:
+        return run_jobs(cv_jobs, jobs=jobs, progress=progress, cluster=cluster, report=report, on_result=on_result)
     except SplitError as exc:  # an inner split could not be made in some outer training fold
         raise SplitError(f"inner cross-validation: {exc}") from None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
+import time
 
 from featx.common.cli_warnings import warning_lines
 from featx.pipelines._args import add_options, option_values
@@ -26,6 +27,9 @@ def register(sub, parents) -> None:
                    help="also evaluate an ensemble of every head x feature set on the same folds")
     p.add_argument("--json", default=None, help="write the tidy results to this JSON file")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
+    p.add_argument("--logme", action="store_true", help="also rank the feature sets by LogME (no CV: seconds) and print "
+                   "its rank correlation with the cross-validated ranking")
+    add_cluster_args(p, "the folds and grid points")
     p.set_defaults(func=run_cv)
 
     p = sub.add_parser("fit", parents=parents, help="fit a head on every row of a cache and save it as a bundle")
@@ -48,7 +52,34 @@ def register(sub, parents) -> None:
     add_options(p, (BATCH_SIZE, WORKERS, DEVICE, RUNTIME, PRECISION, TTA),
                 precision={"help": "precision of a checkpoint's forward pass (a bundle uses its cache's)"},
                 tta={"help": "checkpoints only: average the image's and its mirror's logits"})
+    add_cluster_args(p, "the feature extraction of a bundle's source")
     p.set_defaults(func=run_predict)
+
+
+def add_cluster_args(p, what: str, note: str = "") -> None:
+    """``--cluster`` (featx.common.cluster's CLUSTER) and ``--scheduler-file``."""
+    from featx.common.cluster import CLUSTER, SCHEDULER_FILE
+
+    add_options(p, (CLUSTER, SCHEDULER_FILE), cluster={"help": f"run {what} on a Dask cluster: 'local:N' (N local worker "
+                                                               f"processes) or a scheduler address such as tcp://host:8786; "
+                                                               f"the same results as without{note}"})
+
+
+def cluster_client(args, *, announce: bool = True):
+    """``connect()`` to the cluster the command line names (a context manager yielding a
+    ``distributed.Client``, or None without --cluster / --scheduler-file); says where on stderr."""
+    import contextlib
+
+    from featx.common.cluster import connect, describe
+
+    @contextlib.contextmanager
+    def client():
+        with connect(args.cluster, scheduler_file=args.scheduler_file) as c:
+            if c is not None and announce:
+                print(f"{args.command} on a Dask cluster: {describe(c)}", file=sys.stderr)
+            yield c
+
+    return client()
 
 
 def _cv_options() -> tuple:
@@ -81,16 +112,21 @@ def parse_grids(items: list[str]) -> dict:
 
 
 def run_cv(args) -> int:
+    if args.json and os.path.exists(args.json) and not args.overwrite:
+        raise PipelineError(f"--json {args.json!r} exists; pass --overwrite to replace it, or choose another path")
+    grids = parse_grids(args.grid) or None  # typos fail before any reading
+    with cluster_client(args) as client:  # a cluster that cannot be used fails before any reading too
+        return _cv(args, grids, client)
+
+
+def _cv(args, grids, client) -> int:
     from featx.classify import ClassifyWarning, compare, ensemble_cv
     from featx.common import to_jsonable, write_json
     from featx.common.progress import progress_callback
+    from featx.pipelines._dedupe import apply_dedupe
     from featx.pipelines._glue import load_feature_sets
 
-    if args.json and os.path.exists(args.json) and not args.overwrite:
-        raise PipelineError(f"--json {args.json!r} exists; pass --overwrite to replace it, or choose another path")
-    pca, grids = args.pca, parse_grids(args.grid) or None  # typos fail before any reading
-    from featx.pipelines._dedupe import apply_dedupe
-
+    pca = args.pca
     with warning_lines(ClassifyWarning):  # exact copies and the like, as warning: lines
         feature_sets = load_feature_sets(args.caches, args.layers, conflicts=args.conflicts)
     heads = list(args.heads)
@@ -99,7 +135,11 @@ def run_cv(args) -> int:
     if note:
         print(f"{'warning: ' if args.dedupe == 'warn' else ''}{note}", file=sys.stderr)
     metric = args.metric
-    result = compare(feature_sets, heads, pca=pca, grids=grids, progress=progress_callback("cv"), **options)
+    t0 = time.perf_counter()
+    result = compare(feature_sets, heads, pca=pca, grids=grids, progress=progress_callback("cv"), cluster=client, **options)
+    if client is not None:
+        print(f"cluster: {len(result.splits) * len(result)} fold task(s) of {len(result)} configuration(s) done in "
+              f"{time.perf_counter() - t0:.1f} s", file=sys.stderr)
     print(result.table(metric=metric))
     records = result.records()
     if args.ensemble:
@@ -111,6 +151,10 @@ def run_cv(args) -> int:
         records.append(ens.summary_record())
     best = result.best(metric)
     print(f"best: {best.feature_set} + {best.head}: {metric} {best.metrics[metric]['mean']:.3f}")
+    if args.logme:  # the LogME pre-screen beside the CV ranking (issue 15)
+        from featx.classify import best_cv_scores, rank_logme
+
+        print("\n" + rank_logme(feature_sets).versus(best_cv_scores(result, metric), metric).table())
     if args.json:
         print(f"wrote {write_json(args.json, to_jsonable(records))}")
     return 0
@@ -150,7 +194,7 @@ def run_predict(args) -> int:
     if _is_checkpoint(args.model):
         return _predict_checkpoint(args)
     from featx.classify import PickleBundleWarning, load_bundle, write_predictions
-    from featx.extract import extract, read_cache
+    from featx.extract import read_cache
 
     with warning_lines(PickleBundleWarning, shown=Warning):
         bundle = load_bundle(args.model)
@@ -160,11 +204,8 @@ def run_predict(args) -> int:
     if missing:
         raise PipelineError(f"bundle {args.model!r} lacks the provenance needed to extract features ({', '.join(missing)}); refit it with 'featx fit'")
     cache = args.cache or _predict_cache_path(args.model, args.source)
-    summary = extract(args.source, cache, model=meta["model"], weights=meta["weights_arg"], layers=[layer],
-                      pool=meta["pooling"], dtype=meta.get("dtype", "float16"), tta=meta.get("tta", "none"),
-                      jpeg_draft=(meta.get("decoding") or {}).get("jpeg_draft", True),
-                      batch_size=args.batch_size, workers=args.workers, device=args.device, runtime=args.runtime,
-                      progress=True)
+    with cluster_client(args) as client:
+        _extract_for_predict(args, meta, layer, cache, client)
     data = read_cache(cache, [layer])
     bundle.check_compatible(data.layer_meta(layer))
     proba = bundle.predict_proba(data.features[layer])
@@ -175,6 +216,18 @@ def run_predict(args) -> int:
           + (f" -> {args.output}" if args.output else "") + f"; features cached in {cache}", file=sys.stderr)
     _print_accuracy(data, labels)
     return 0
+
+
+def _extract_for_predict(args, meta: dict, layer: str, cache: str, client):
+    """The bundle's features of ``args.source`` into ``cache`` (on ``client``'s cluster when given)."""
+    from featx.extract import extract
+
+    on_cluster = {} if client is None else {"cluster": client}
+    return extract(args.source, cache, model=meta["model"], weights=meta["weights_arg"], layers=[layer],
+                   pool=meta["pooling"], dtype=meta.get("dtype", "float16"), tta=meta.get("tta", "none"),
+                   jpeg_draft=(meta.get("decoding") or {}).get("jpeg_draft", True),
+                   batch_size=args.batch_size, workers=args.workers, device=args.device, runtime=args.runtime,
+                   progress=True, **on_cluster)
 
 
 def _predict_cache_path(model_path: str, source: str) -> str:

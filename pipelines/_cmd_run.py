@@ -27,6 +27,9 @@ def register(sub, parents) -> None:
     p.add_argument("-o", "--output", default=None,
                    help=f"output folder (overrides the spec's 'output'; demo default {DEMO_OUTPUT})")
     add_options(p, (JOBS,), jobs={"default": None, "help": "parallel outer CV folds (overrides classify.jobs; -1 = all cores)"})
+    from featx.pipelines._cmd_classify import add_cluster_args
+
+    add_cluster_args(p, "extraction and cross-validation", " (overrides the spec's 'cluster')")
     p.add_argument("--data-dir", default="data", help="demo only: where the digits PNGs are written (default data)")
     p.add_argument("--per-class", type=int, default=None,
                    help="demo only: a stratified subset with this many images per class")
@@ -41,6 +44,10 @@ def _command(args) -> str:
         parts += ["--output", args.output]
     if args.jobs is not None:
         parts += ["--jobs", str(args.jobs)]
+    if args.cluster is not None:
+        parts += ["--cluster", args.cluster]
+    if args.scheduler_file is not None:
+        parts += ["--scheduler-file", args.scheduler_file]
     if not args.spec:
         if args.data_dir != "data":
             parts += ["--data-dir", args.data_dir]
@@ -70,7 +77,14 @@ def run(args) -> int:
 
     from featx.pipelines._job import run_job
 
-    result = run_job(spec, output=args.output, jobs=args.jobs, progress=True, command=_command(args))
+    import contextlib
+
+    from featx.pipelines._cmd_classify import cluster_client
+
+    # --cluster (or the spec's 'cluster') is connected by run_job after the spec checks
+    where = cluster_client(args, announce=False) if args.scheduler_file else contextlib.nullcontext(args.cluster)
+    with where as cluster:
+        result = run_job(spec, output=args.output, jobs=args.jobs, progress=True, command=_command(args), cluster=cluster)
     for line in result.summary_lines():
         print(line)
     return 0

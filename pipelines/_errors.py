@@ -24,19 +24,21 @@ def _user_error_types() -> tuple[type[BaseException], ...]:
     import sys
 
     from featx.common import OptionError
+    from featx.common.cluster import ClusterError  # dask missing, no scheduler: one line too
     from featx.extract import ExtractError  # light: `import featx.pipelines` stays light
 
     # a ClassifyError can only come from a loaded featx.classify: importing scikit-learn here,
     # while an error is handled, would cost a second and let a late signal interrupt the import
     classify = sys.modules.get("featx.classify")
     extra = (classify.ClassifyError,) if classify is not None else ()
-    return (PipelineError, ExtractError, *extra, OptionError)
+    return (PipelineError, ExtractError, *extra, OptionError, ClusterError)
 
 
 def user_errors(debug: bool = False):
     """Run a CLI handler (``with user_errors(debug) as outcome``). User errors become one
     ``error:`` line and exit code 2: a :class:`PipelineError`, featx.extract's ``ExtractError``,
-    featx.classify's ``ClassifyError``, featx.common's ``OptionError`` (a rejected setting), their
+    featx.classify's ``ClassifyError``, featx.common's ``OptionError`` (a rejected setting) and
+    ``ClusterError`` (dask missing, no scheduler), their
     subclasses, and any ``OSError`` (a path, permission or disk problem); ``debug`` re-raises
     them. Ctrl-C exits 130. A closed stdout (``featx info x.h5 | head -1``) is no error: the
     command stops quietly with exit code :data:`BROKEN_PIPE_EXIT`, as Unix tools do (see

@@ -36,6 +36,16 @@ class ResultCache:
 def cached_cv(cache: ResultCache, key: str, fs, compute) -> tuple:
     """``(CVResult, was_cached)``: the stored result of ``key`` (named after ``fs`` as it is now),
     else ``compute()``'s, stored."""
+    result = load_cv(cache, key, fs)
+    if result is not None:
+        return result, True
+    result = compute()
+    store_cv(cache, key, result)
+    return result, False
+
+
+def load_cv(cache: ResultCache, key: str, fs):
+    """The stored CVResult of ``key`` named after ``fs`` as it is now, or None."""
     import dataclasses
 
     from featx.classify import ClassifyError, CVResult
@@ -43,12 +53,14 @@ def cached_cv(cache: ResultCache, key: str, fs, compute) -> tuple:
     doc = cache.load(key)
     if doc is not None and doc.get("v") == CV_CACHE_VERSION:
         try:
-            return dataclasses.replace(CVResult.from_record(doc), feature_set=fs.name, meta=dict(fs.meta)), True
+            return dataclasses.replace(CVResult.from_record(doc), feature_set=fs.name, meta=dict(fs.meta))
         except (ClassifyError, KeyError, TypeError, ValueError):
             pass  # an entry of another layout: recompute and overwrite
-    result = compute()
+    return None
+
+
+def store_cv(cache: ResultCache, key: str, result) -> None:
     cache.save(key, {"v": CV_CACHE_VERSION, **result.to_record(predictions=True)})
-    return result, False
 
 
 def cached_learning_curve(spec, fs, result, splits, cache: ResultCache, progress: bool) -> dict:
