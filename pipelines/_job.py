@@ -25,12 +25,14 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from featx.classify import features_digest, most_common_params, splits_digest
+from featx.common.cluster import connect, describe, require_distributed
 from featx.common.files import remove_stale_tmp_in
 from featx.common.stages import Stages
 from featx.extract import FileLock
 from featx.pipelines._keys import cache_path_for, cv_key
 from featx.pipelines._spec import Spec, check_backbones, load_spec
-from featx.pipelines._stages import ResultCache, cached_cv, cached_explained_variance, cached_learning_curve, progress_bar
+from featx.pipelines._stages import (ResultCache, cached_cv, cached_explained_variance, cached_learning_curve, load_cv,
+                                     progress_bar, store_cv)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,6 +62,8 @@ class JobResult:
     datasets: Mapping = dataclasses.field(default_factory=dict)
     notes: tuple = ()
     audits: Mapping = dataclasses.field(default_factory=dict)
+    transfer: Mapping = dataclasses.field(default_factory=dict)  # the [finetune] study (pipelines._transfer_stage)
+    logme: Mapping = dataclasses.field(default_factory=dict)  # source -> LogMERanking (pipelines._report_logme)
 
     @property
     def best_record(self) -> dict:
@@ -75,6 +79,13 @@ class JobResult:
                 f"{_fmt(rec[f'{main}_mean'])} +/- {_fmt(rec[f'{main}_std'])} "
                 f"(95% CI {_fmt(rec[f'{main}_ci95_low'])}-{_fmt(rec[f'{main}_ci95_high'])})"
             )
+        from featx.classify import describe_transfer
+
+        for source, verdict in (self.transfer.get("verdicts") or {}).items():
+            if verdict.get("winner"):  # the [finetune] study's winner on the held-out rows
+                w = verdict["winner"]
+                lines.append(f"transfer [{source}]: {describe_transfer(w)} wins, held-out {main} {_fmt(w[f'{main}_mean'])} "
+                             f"(95% CI {_fmt(w[f'{main}_ci95_low'])}-{_fmt(w[f'{main}_ci95_high'])})")
         lines.append(f"report: {self.report_path}")
         return lines
 
@@ -84,10 +95,11 @@ def _fmt(v, digits=3) -> str:
 
 
 def run_job(spec, *, base_dir: str | None = None, output: str | None = None, jobs: int | None = None,
-            progress: bool = True, command: str | None = None) -> JobResult:
+            progress: bool = True, command: str | None = None, cluster=None) -> JobResult:
     """Run the study described by ``spec`` (a TOML path, a dict or a :class:`Spec`).
 
-    ``output`` and ``jobs`` override the spec's; ``command`` is recorded in the report (default:
+    ``output``, ``jobs`` and ``cluster`` (``'local:N'``, a scheduler address or a
+    ``distributed.Client``) override the spec's; ``command`` is recorded in the report (default:
     a note that the job ran from Python). Raises :class:`SpecError` listing every problem of the
     spec before anything is computed.
     """
@@ -98,16 +110,22 @@ def run_job(spec, *, base_dir: str | None = None, output: str | None = None, job
             spec = spec.replace(output=os.path.abspath(output))
         if jobs is not None:
             spec = spec.replace(classify=dataclasses.replace(spec.classify, jobs=int(jobs)))
+        cluster = spec.cluster if cluster is None else cluster
+        if cluster is not None:
+            require_distributed()  # a missing dask fails before any model is built
         resolved = check_backbones(spec)
         stages.say("  " + "; ".join(f"{name}: {', '.join(rb.label(l) for l in rb.layers)}"
                                     for name, rb in resolved.items()))
     # one job per output folder: a second run on it fails fast; a lock left by a killed run is
-    # released by the kernel and taken over (see featx.extract.FileLock)
-    with FileLock(spec.output):
-        return _run_stages(spec, resolved, stages, progress, command)
+    # released by the kernel and taken over (see featx.extract.FileLock); one cluster for the
+    # whole job (a 'local:N' one is started once, and closed at the end)
+    with FileLock(spec.output), connect(cluster) as client:
+        if client is not None:
+            stages.say(f"  on a Dask cluster: {describe(client)}")
+        return _run_stages(spec, resolved, stages, progress, command, client)
 
 
-def _run_stages(spec: Spec, resolved, stages: Stages, progress: bool, command: str | None) -> JobResult:
+def _run_stages(spec: Spec, resolved, stages: Stages, progress: bool, command: str | None, client=None) -> JobResult:
     os.makedirs(spec.cache_folder, exist_ok=True)
     cv_cache = ResultCache(os.path.join(spec.output, "cv-cache"))
     # temporary files a killed run left (results.json, report.html, plots, cv-cache entries); this
@@ -118,7 +136,7 @@ def _run_stages(spec: Spec, resolved, stages: Stages, progress: bool, command: s
     caught: list[str] = []
 
     with stages.run("extract", "extracting features (cached per source x backbone)"):
-        extractions = _extract_all(spec, resolved, stages, progress)
+        extractions = _extract_all(spec, resolved, stages, progress, client)
     for rb in resolved.values():  # the networks are not needed any more
         rb.backbone = None
 
@@ -129,11 +147,12 @@ def _run_stages(spec: Spec, resolved, stages: Stages, progress: bool, command: s
     cv = spec.cv
     with stages.run("cv", f"cross-validating {total} configuration(s) ({'nested ' if cv.nested else ''}{cv.scheme}, "
                           f"{cv.folds} folds{f' x {cv.repeats} repeats' if cv.repeats > 1 else ''})"):
-        comparisons, records, counts = _cv_all(spec, feature_sets, cv_cache, caught, progress_bar(total, "cv", progress, "config"))
+        comparisons, records, counts = _cv_all(spec, feature_sets, cv_cache, caught, progress_bar(total, "cv", progress, "config"),
+                                               client, stages.say)
         stages.say(f"  {counts['computed']} computed, {counts['cached']} reused from {os.path.relpath(cv_cache.folder)}")
     best = _pick_best(spec, comparisons, records)
     with stages.run("audit", "auditing the best configuration (fold leaks, label issues, outliers, calibration)"):
-        audits = _audit_all(spec, feature_sets, comparisons, best, audit_info, cv_cache, caught)
+        audits = _audit_all(spec, feature_sets, comparisons, best, audit_info, cv_cache, caught, client)
 
     curves = {}
     if spec.report.learning_curve:
@@ -149,6 +168,17 @@ def _run_stages(spec: Spec, resolved, stages: Stages, progress: bool, command: s
             for src in spec.sources:
                 pca[src.name] = {fs.name: cached_explained_variance(fs, cv_cache) for fs in feature_sets[src.name]}
 
+    with stages.run("logme", "LogME pre-screen of every feature set (no CV)"):
+        from featx.pipelines._report_logme import logme_rankings
+
+        logme = logme_rankings(feature_sets, comparisons, spec.metrics.main)
+    transfer = {}
+    if spec.finetune is not None:
+        from featx.pipelines._transfer_stage import run_transfer
+
+        with stages.run("transfer", "transfer study: frozen vs fine-tuned vs scratch on the same held-out rows"):
+            transfer = run_transfer(spec, feature_sets, stages, progress, caught)
+
     from featx.pipelines._report import write_report, write_results_json
 
     command = command or "featx.pipelines.run_job(...) from Python"
@@ -159,7 +189,7 @@ def _run_stages(spec: Spec, resolved, stages: Stages, progress: bool, command: s
         timings=stages.timings, cv_computed=counts["computed"], cv_cached=counts["cached"],
         learning_curves=MappingProxyType(curves), pca=MappingProxyType(pca),
         datasets=MappingProxyType(datasets), notes=tuple(notes + list(dict.fromkeys(caught))),
-        audits=MappingProxyType(audits),
+        audits=MappingProxyType(audits), transfer=MappingProxyType(transfer), logme=MappingProxyType(logme),
     )
     with stages.run("report", "writing report.html and results.json"):
         stages.timings["total"] = stages.total()  # the report shows the time up to itself
@@ -172,8 +202,9 @@ def _run_stages(spec: Spec, resolved, stages: Stages, progress: bool, command: s
 # -- extract ----------------------------------------------------------------------------------
 
 
-def _extract_all(spec: Spec, resolved, stages: Stages, progress: bool) -> list[dict]:
-    """One cache per (source, backbone); each record keeps the first extraction's speed."""
+def _extract_all(spec: Spec, resolved, stages: Stages, progress: bool, client=None) -> list[dict]:
+    """One cache per (source, backbone); each record keeps the first extraction's speed. On a
+    cluster, each cache is written in shards by the workers and joined (featx.extract)."""
     from featx.extract import extract
 
     previous = _previous_extractions(spec.output)
@@ -183,9 +214,14 @@ def _extract_all(spec: Spec, resolved, stages: Stages, progress: bool) -> list[d
         for b in spec.backbones:
             rb = resolved[b.name]
             path = cache_path_for(src.name, src.path, rb, spec)
-            stages.say(f"  {src.name} x {b.name} -> {os.path.relpath(path)}")
+            # a cache one process wrote (an earlier run without a cluster) is reused and updated
+            # here; a new one, or one joined from shards (OUT.h5.shards/), is made on the cluster
+            on_cluster = client is not None and (not os.path.exists(path) or os.path.isdir(path + ".shards"))
+            stages.say(f"  {src.name} x {b.name} -> {os.path.relpath(path)}"
+                       + ("" if on_cluster or client is None else " (written without a cluster before: updated here)"))
             s = extract(src.path, path, model=b.model, weights=b.weights, layers=rb.layers, pool=b.pool, overwrite=False,
-                        strict=False, progress=progress, backbone=rb.backbone, **settings)
+                        strict=False, progress=progress, backbone=rb.backbone, **settings,
+                        **({"cluster": client} if on_cluster else {}))
             rec = {"source": src.name, "backbone": b.name, **s.as_record()}
             if s.extracted == 0 and path in previous:
                 rec["first_extraction"] = previous[path]
@@ -248,11 +284,13 @@ def _load_features(spec: Spec, resolved, extractions, notes: list):
 # -- cv ---------------------------------------------------------------------------------------
 
 
-def _cv_all(spec: Spec, feature_sets, cv_cache: ResultCache, caught: list, bar):
-    """Every head on every feature set of every source, on the source's one set of folds."""
+def _cv_all(spec: Spec, feature_sets, cv_cache: ResultCache, caught: list, bar, client=None, say=print):
+    """Every head on every feature set of every source, on the source's one set of folds: the
+    configurations the cv-cache lacks are run together (one submission, one pool or the
+    cluster), then stored."""
     from featx.classify import Comparison, make_splitter
 
-    comparisons, records, counts = {}, [], {"computed": 0, "cached": 0}
+    plan, todo = [], []  # per source (name, splits, entries); the entries to compute
     try:
         for src in spec.sources:
             fsets = feature_sets[src.name]
@@ -263,24 +301,38 @@ def _cv_all(spec: Spec, feature_sets, cv_cache: ResultCache, caught: list, bar):
                                        seed=spec.cv.seed, class_names=first.class_names)
             caught += [f"{src.name}: {x.message}" for x in w]
             sdig = splits_digest(splits)
-            results = []
+            entries = []
             for fs in fsets:
                 fdig = features_digest(fs)
                 for head in spec.classify.heads:
-                    bar.set_postfix_str(f"{src.name}:{fs.name}/{head}", refresh=True)
-                    r, was_cached = cached_cv(cv_cache, cv_key(spec, fdig, sdig, head), fs,
-                                              lambda: _cross_validate(spec, fs, head, splits, caught))
-                    counts["cached" if was_cached else "computed"] += 1
-                    results.append(r)
-                    records.append(_record(src.name, fs, r, was_cached))
-                    bar.update(1)
-            comparisons[src.name] = Comparison(results=tuple(results), splits=splits)
+                    key = cv_key(spec, fdig, sdig, head)
+                    entry = {"fs": fs, "head": head, "splits": splits, "key": key, "result": load_cv(cv_cache, key, fs)}
+                    entry["cached"] = entry["result"] is not None
+                    if entry["cached"]:
+                        bar.update(1)
+                    else:
+                        todo.append(entry)
+                    entries.append(entry)
+            plan.append((src.name, splits, entries))
+
+        def done(i, result):  # stored at once: a killed run keeps every configuration it finished
+            store_cv(cv_cache, todo[i]["key"], result)
+            todo[i]["result"] = result
+            bar.set_postfix_str(f"{todo[i]['fs'].name}/{todo[i]['head']}", refresh=False)
+            bar.update(1)
+
+        _cross_validate_all(spec, [(e["fs"], e["head"], e["splits"]) for e in todo], caught, client, on_result=done,
+                            report=lambda run: say(f"  cluster: {run.line()}"))
     finally:
         bar.close()
-    return comparisons, records, counts
+    comparisons, records = {}, []
+    for name, splits, entries in plan:
+        records += [_record(name, e["fs"], e["result"], e["cached"]) for e in entries]
+        comparisons[name] = Comparison(results=tuple(e["result"] for e in entries), splits=splits)
+    return comparisons, records, {"computed": len(todo), "cached": sum(len(p[2]) for p in plan) - len(todo)}
 
 
-def _audit_all(spec: Spec, feature_sets, comparisons, best, audit_info, cv_cache: ResultCache, caught: list) -> dict:
+def _audit_all(spec: Spec, feature_sets, comparisons, best, audit_info, cv_cache: ResultCache, caught: list, client=None) -> dict:
     """Per source, the audit of its best configuration (``featx.pipelines._audit_stage``); the
     rerun on the other folds (with / without leak-proof groups) is cached like every CV."""
     from featx.pipelines._audit_stage import audit_best
@@ -293,31 +345,40 @@ def _audit_all(spec: Spec, feature_sets, comparisons, best, audit_info, cv_cache
 
         def rerun(f, splits, head=rec["head"]):
             key = cv_key(spec, features_digest(f), splits_digest(splits), head)
-            return cached_cv(cv_cache, key, f, lambda: _cross_validate(spec, f, head, splits, caught))[0]
+            return cached_cv(cv_cache, key, f, lambda: _cross_validate(spec, f, head, splits, caught, client))[0]
 
         audits[src.name] = audit_best(spec, fs, result, comparisons[src.name].splits, audit_info[src.name], rerun)
     return audits
 
 
-def _cross_validate(spec: Spec, fs, head: str, splits, caught: list):
-    from featx.classify import cross_validate_head
+def _cross_validate_all(spec: Spec, configs, caught: list, client=None, on_result=None, report=None) -> list:
+    """The CVResults of ``configs`` ((feature set, head, splits) each), all folds run together
+    (in one joblib pool, or on ``client``'s cluster)."""
+    if not configs:
+        return []
+    from featx.classify import prepare_head_cv, run_head_jobs
 
     c, cv = spec.classify, spec.cv
     with warnings.catch_warnings(record=True) as w:
         warnings.simplefilter("always")
         warnings.filterwarnings("ignore", category=DeprecationWarning)
         warnings.filterwarnings("ignore", category=FutureWarning)
-        r = cross_validate_head(
-            fs, head, pca=c.pca_for(head), whiten=c.whiten, seed=cv.seed, nested=cv.nested,
-            inner_folds=cv.inner_folds, search=cv.search, n_iter=cv.n_iter, search_metric=spec.search_metric,
-            grid=c.grid_overrides(head) if cv.nested else None, jobs=c.jobs, splits=splits,
-            probability=c.probability,
-        )
-    for x in w:
+        jobs = [prepare_head_cv(fs, head, pca=c.pca_for(head), whiten=c.whiten, seed=cv.seed, nested=cv.nested,
+                                inner_folds=cv.inner_folds, search=cv.search, n_iter=cv.n_iter,
+                                search_metric=spec.search_metric, grid=c.grid_overrides(head) if cv.nested else None,
+                                splits=splits, probability=c.probability)
+                for fs, head, splits in configs]
+        results = run_head_jobs(jobs, jobs=c.jobs, cluster=client, report=report, on_result=on_result)
+    for x in w:  # featx.classify names the configuration in each warning ("lite0:blocks.1/logreg: ...")
         text = str(x.message).splitlines()[0][:200]
         if x.category.__name__ in ("ConvergenceWarning", "ClassifyWarning", "UserWarning"):
-            caught.append(f"{fs.name}/{head}: {x.category.__name__}: {text}")
-    return r
+            caught.append(f"{x.category.__name__}: {text}")
+    return results
+
+
+def _cross_validate(spec: Spec, fs, head: str, splits, caught: list, client=None):
+    """One configuration's CVResult (see :func:`_cross_validate_all`)."""
+    return _cross_validate_all(spec, [(fs, head, splits)], caught, client)[0]
 
 
 def _record(source: str, fs, r, was_cached: bool) -> dict:

@@ -18,6 +18,8 @@ from featx.common.html import escape as _e, figure as _img, is_number as ok_numb
 from featx.common.html import table as _grid
 from featx.pipelines import _plots
 from featx.pipelines._report_audit import audit_record, audit_section
+from featx.pipelines._report_logme import logme_records, logme_section
+from featx.pipelines._report_transfer import transfer_section
 
 _VERSIONS = ("featx", "torch", "torchvision", "timm", "scikit-learn", "xgboost", "numpy", "h5py", "matplotlib")
 
@@ -59,6 +61,10 @@ def results_doc(result, resolved, command: str) -> dict:
         "extractions": list(result.extractions),
         "learning_curves": dict(result.learning_curves),
         "audit": {s: audit_record(a) for s, a in result.audits.items()},
+        "logme": logme_records(result.logme),  # the LogME pre-screen beside the CV ranking
+        "transfer": list(result.transfer.get("records", [])),  # the [finetune] study: one record per approach
+        "transfer_efficiency": list(result.transfer.get("efficiency", [])),
+        "transfer_study": {k: result.transfer[k] for k in ("holdout", "verdicts") if k in result.transfer},
         "pca": {s: {fs: {k: v for k, v in d.items() if k != "ratio"} for fs, d in docs.items()} for s, docs in result.pca.items()},
         "timings": dict(result.timings),
         "cv": {"computed": result.cv_computed, "cached": result.cv_cached},
@@ -183,7 +189,7 @@ def _results_section(page: _Page) -> list[str]:
         rows = [[_e(c), _f(s["precision"]), _f(s["recall"]), _f(s["f1"]), s["support"]] for c, s in r.per_class.items()]
         parts.append(f"<details><summary>Per-class scores of the best configuration ({_e(best['feature_set'])} / {_e(best['head'])})"
                      f"</summary>{_grid(['class', 'precision', 'recall', 'F1', 'support'], rows, {1, 2, 3, 4})}</details>")
-    return parts
+    return parts + logme_section(page)
 
 
 def _plots_section(page: _Page) -> list[str]:
@@ -292,6 +298,7 @@ SECTIONS = (
     ("results", "Results", "Results: every backbone × layer × head", _results_section),
     ("plots", "Plots", "Plots", _plots_section),
     ("audit", "Audit", "Audit: duplicates, leaks, label issues", audit_section),
+    ("transfer", "Transfer", "Frozen vs fine-tuned vs scratch", transfer_section),  # with a [finetune] section only
     ("data", "Data", "Data", _data_section),
     ("backbones", "Backbones", "Backbones and preprocessing", _backbones_section),
     ("timing", "Timing", "Timing", _timing_section),
@@ -307,10 +314,11 @@ def write_report(result, resolved, command: str) -> str:
     os.makedirs(plots_dir, exist_ok=True)
     page = _Page(result, results_doc(result, resolved, command), command, plots_dir)
     parts = _summary(page)
-    for anchor, _, heading, section in SECTIONS:
+    sections = [s for s in SECTIONS if s[0] != "transfer" or page.result.transfer]
+    for anchor, _, heading, section in sections:
         parts.append(f"<h2 id='{anchor}'>{heading}</h2>")
         parts += section(page)
-    nav = "".join(f"<a href='#{anchor}'>{link}</a>" for anchor, link, _, _ in SECTIONS)
+    nav = "".join(f"<a href='#{anchor}'>{link}</a>" for anchor, link, _, _ in sections)
     write_text(result.report_path, PAGE.substitute(title=_e(spec.title), css=CSS, version=_e(page.doc["versions"].get("featx")),
                                                    created=_e(page.doc["created"]), output=_e(spec.output), nav=nav,
                                                    body="\n".join(parts)))

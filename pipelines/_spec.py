@@ -30,15 +30,17 @@ import tomllib
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from featx.classify import (CONFLICTS, CV_OPTIONS, DEDUPE, FRACTIONS, HEAD_LIST, JOBS, METRIC, METRICS, PCA, PROBABILITY,
+from featx.classify import (CONFLICTS, CV_OPTIONS, DATA_EFFICIENCY, DEDUPE, HOLDOUT_FOLDS, FRACTIONS, HEAD_LIST, JOBS, METRIC, METRICS, PCA, PROBABILITY,
                             SEARCH_METRIC, WHITEN, check_head_tables)
 from featx.common import Option
+from featx.common.cluster import CLUSTER
 from featx.common.option_lists import ListOption
 from featx.common.options import got
 from featx.common.settings import (Problems, Table, check_array, check_names, check_table, plain_data, safe_name,
                                    settings_class, settings_data)
 from featx.common.settings import to_toml  # noqa: F401 (the report and tests read it here)
 from featx.extract import DEFAULT_MODEL, EXTRACTION_OPTIONS, POOL, ResolvedBackbone
+from featx.extract.finetune import FINETUNE_OPTIONS, SCRATCH, STRATEGIES
 from featx.pipelines._errors import SpecError
 
 DEFAULT_OUTPUT = "featx-out/study"
@@ -59,6 +61,9 @@ SCHEMA: Mapping[str, Mapping] = MappingProxyType({
         ListOption("notes", (), "Remarks shown at the top of the report (e.g. how the data was subset).", min_len=0, unique=False),
         Option("output", DEFAULT_OUTPUT, "Output folder: report.html, results.json, cache/ and cv-cache/ go here."),
         Option("cache_dir", None, "Folder of the extraction caches (default <output>/cache); share one between studies to reuse features."),
+        dataclasses.replace(CLUSTER, help="Where extraction and cross-validation run: unset = this machine; 'local:N' = N local "
+                                          "Dask worker processes; or a Dask scheduler address (tcp://host:8786); the same "
+                                          "results either way (see README 'On a cluster'; 'featx run --cluster' overrides it)."),
         Table("sources", None, "Image sources, one [[sources]] table each (at least one).", type_doc="array of tables"),
         Table("backbones", None, f"Feature extractors, one [[backbones]] table each (default: one {DEFAULT_MODEL} with its "
                                  "penultimate layer).", type_doc="array of tables"),
@@ -67,6 +72,8 @@ SCHEMA: Mapping[str, Mapping] = MappingProxyType({
         Table("cv", None, "Cross-validation scheme (below)."),
         Table("metrics", None, "Ranking metric and table columns (below)."),
         Table("report", None, "Extra report computations (below)."),
+        Table("finetune", None, "The transfer study: frozen features vs fine-tuning vs scratch on the same held-out rows "
+                                "(below); absent: no study."),
     ),
     "sources": _table(
         Option("name", None, "Short name used in tables and cache file names (default: the folder or file name)."),
@@ -109,6 +116,13 @@ SCHEMA: Mapping[str, Mapping] = MappingProxyType({
         FRACTIONS,
         Option("pca_plot", True, "Plot the PCA explained variance of every layer.", kind=bool),
     ),
+    "finetune": _table(
+        Option("backbone", None, "The [[backbones]] entry (its name) to fine-tune and compare; default: the first."),
+        Option("layer", "penultimate", "The layer whose features the classical heads use, frozen and fine-tuned (one of "
+                                       "the backbone's layers)."),
+        STRATEGIES, SCRATCH, DATA_EFFICIENCY, HOLDOUT_FOLDS,
+        *(o for o in FINETUNE_OPTIONS if o.name != "strategy"),
+    ),
 })
 REQUIRED = frozenset({"sources", "sources.path"})
 
@@ -144,6 +158,8 @@ CVSpec = _section("CVSpec", "cv", "Cross-validation scheme: stratified or groupe
 MetricsSpec = _section("MetricsSpec", "metrics", "``main`` ranks configurations and drives the plots; ``show`` are "
                                                  "the table's columns.")
 ReportSpec = _section("ReportSpec", "report", "What the report computes beyond the CV table.")
+FinetuneSpec = _section("FinetuneSpec", "finetune", "The transfer study: strategies, scratch, data efficiency, held-out "
+                                                   "folds and every fine-tuning setting (featx finetune's defaults).")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -158,8 +174,10 @@ class Spec:
     cv: CVSpec = CVSpec()
     metrics: MetricsSpec = MetricsSpec()
     report: ReportSpec = ReportSpec()
+    finetune: FinetuneSpec | None = None
     output: str = os.path.abspath(DEFAULT_OUTPUT)
     cache_dir: str | None = None
+    cluster: str | None = None
     title: str = SCHEMA[""]["title"].default
     origin: str = "<dict>"
     raw: Mapping = dataclasses.field(default_factory=lambda: MappingProxyType({}), compare=False)
@@ -303,8 +321,25 @@ def _parse(raw: dict, base: str, problems: Problems) -> Spec | None:
         classify=ClassifySpec(**cls), cv=cv,
         metrics=MetricsSpec(**_check_table(raw.get("metrics", {}), "metrics", "metrics", problems)),
         report=ReportSpec(**_check_table(raw.get("report", {}), "report", "report", problems)),
-        output=output, cache_dir=cache_dir, title=top["title"], notes=tuple(top["notes"]),
+        finetune=_finetune(raw, [b for _, b in bb_specs], problems),
+        output=output, cache_dir=cache_dir, cluster=top["cluster"], title=top["title"], notes=tuple(top["notes"]),
     )
+
+
+def _finetune(raw, backbones, problems: Problems):
+    """The [finetune] section (None when absent): its backbone must be a [[backbones]] entry and
+    its layer one of that backbone's layers."""
+    if "finetune" not in raw:
+        return None
+    ft = FinetuneSpec(**_check_table(raw["finetune"], "finetune", "finetune", problems))
+    names = [b.name for b in backbones]
+    chosen = next((b for b in backbones if b.name == (ft.backbone or (names[0] if names else None))), None)
+    if ft.backbone is not None and chosen is None:
+        problems.add("finetune.backbone", f"{ft.backbone!r} is not a [[backbones]] name; use one of {', '.join(names)}")
+    elif chosen is not None and ft.layer not in chosen.layers:
+        problems.add("finetune.layer", f"{ft.layer!r} is not a layer of backbone {chosen.name!r} ({', '.join(chosen.layers)}); "
+                                       "add it to that backbone's layers or choose one of them")
+    return ft
 
 
 def _backbone(i: int, b: dict, base: str, problems: Problems) -> BackboneSpec:

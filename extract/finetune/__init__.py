@@ -18,7 +18,7 @@ The loop is a :class:`Trainer` whose policies are callbacks (:class:`Unfreezer`,
 in :data:`FINETUNE_OPTIONS` (the ``featx finetune`` flags are built from them).
 """
 
-from featx.extract.finetune._config import BN_MODES, FINETUNE_OPTIONS, FinetuneConfig, OPTIMIZERS, Strategy
+from featx.extract.finetune._config import BN_MODES, FINETUNE_OPTIONS, OPTIMIZERS, SCRATCH, STRATEGIES, FinetuneConfig, Strategy
 from featx.extract.finetune._errors import ArchitectureMismatchError, FinetuneConfigError, FinetuneDataError, FinetuneError, ResumeMismatchError
 
 # imported on first use (PEP 562): the settings above are read by the CLI without torch
@@ -33,7 +33,7 @@ _LAZY = {
 }
 
 __all__ = [
-    "BN_MODES", "FINETUNE_OPTIONS", "OPTIMIZERS", "ArchitectureMismatchError", "BlockGroup", "Callback", "EarlyStopping",
+    "BN_MODES", "FINETUNE_OPTIONS", "OPTIMIZERS", "SCRATCH", "STRATEGIES", "ArchitectureMismatchError", "BlockGroup", "Callback", "EarlyStopping",
     "EpochLog", "FinetuneConfig", "FinetuneConfigError", "FinetuneDataError", "FinetuneError", "FinetuneModel",
     "FinetuneResult", "Freezer", "Prediction", "Predictions", "ResumeCheckpoint", "ResumeMismatchError", "Strategy",
     "Trainer", "Unfreezer", "block_groups", "build_model", "evaluate", "find_head",

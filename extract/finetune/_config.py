@@ -16,6 +16,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
+from featx.common.option_lists import ListOption
 from featx.common.options import Option, OptionError
 from featx.common.settings import settings_class
 from featx.extract import DEVICE, PRECISION, WORKERS
@@ -94,6 +95,31 @@ FINETUNE_OPTIONS = (STRATEGY, EPOCHS, LR, BACKBONE_LR_MULT, LAYER_DECAY, OPTIMIZ
                     MIXUP, AUGMENT, BATCH_SIZE, VAL_FRACTION, PATIENCE, UNFREEZE_EVERY, BN, INPUT_SIZE, SEED,
                     DEVICE, PRECISION, WORKERS)
 OPTIMIZERS = OPTIMIZER.choices
+
+
+@dataclass(frozen=True)
+class _StrategiesOption(ListOption):
+    """A list of strategies, each in a form :meth:`Strategy.parse` reads; ``check`` returns them
+    normalised (``"partial:2"``)."""
+
+    def _check(self, value):
+        out = super()._check(value)
+        try:
+            return tuple(dict.fromkeys(str(Strategy.parse(x)) for x in out))
+        except FinetuneConfigError as exc:
+            raise OptionError(str(exc)) from None
+
+    @property
+    def doc(self) -> str:
+        return f"array of strategies ({STRATEGY_FORMS})"
+
+
+# the transfer study's settings (``featx run``'s [finetune] section): which strategies to compare
+# and the same architecture trained from random init as the baseline
+STRATEGIES = _StrategiesOption("strategies", ("head", "partial:2"), "Fine-tuning strategies to compare, each trained on the "
+                               "training part only: head, partial:K, gradual[:K], full.")
+SCRATCH = Option("scratch", True, "Also train the same architecture from random init (strategy full, the same epochs, "
+                 "patience and learning rate) as the baseline that shows whether pretraining helps.", kind=bool)
 BN_MODES = BN.choices
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -59,10 +60,11 @@ class Predictions:
 
 def predict_with_checkpoint(checkpoint: str, source, *, batch_size: int = 64, workers: int | None = None,
                             device: str = "auto", precision: str = "auto", tta: str = "none",
-                            progress: bool = False, runtime: str = "auto") -> Predictions:
+                            progress: bool = False, runtime: str = "auto", rows=None) -> Predictions:
     """Run the checkpoint's classifier over ``source`` (folder, CSV manifest or SourceTable), on
     the inference ``runtime`` (auto, torch, openvino) extraction uses: the logits are the head's
-    output, tapped like any layer."""
+    output, tapped like any layer. ``rows`` restricts it to those row indices of the source (e.g.
+    a study's held-out rows)."""
     checkpoint = os.fspath(checkpoint)
     if not os.path.isfile(checkpoint):
         raise CheckpointError(f"checkpoint {checkpoint!r} does not exist; check the path or run 'featx finetune' first")
@@ -76,6 +78,11 @@ def predict_with_checkpoint(checkpoint: str, source, *, batch_size: int = 64, wo
             "predict needs a checkpoint written by 'featx finetune'"
         )
     table = source if isinstance(source, SourceTable) else open_source(source)
+    if rows is not None:
+        rows = [int(r) for r in rows]
+        table = dataclasses.replace(table, paths=[table.paths[r] for r in rows], labels=table.labels[rows],
+                                    groups=[table.groups[r] for r in rows] if table.groups else [],
+                                    splits=[table.splits[r] for r in rows] if table.splits else [])
     dev = resolve_device(device)
     computer = build_runtime(runtime, backbone, [head], "avg", dev, precision, tta)
     pre = backbone.preprocessing

@@ -1,0 +1,159 @@
+"""The transfer study of a [finetune] section on tiny real images with their own train/val split:
+the ``transfer`` records, the held-out discipline (no held-out image is seen by any training or
+early stopping), reruns that recompute nothing, adding a strategy trains only it, and the report
+section drawn by headless Chromium."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import sys
+
+import pytest
+import torch
+
+from featx.extract import open_source, read_checkpoint
+from featx.pipelines._job import run_job
+from transfer_helpers import checkpoint_times, split_source, transfer_spec
+
+E2E = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "e2e")
+METRICS = ("balanced_accuracy", "accuracy", "f1_macro", "roc_auc")
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    root = tmp_path_factory.mktemp("transfer")
+    source = split_source(root / "colours")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        result = run_job(transfer_spec(source, str(root / "out")), progress=False, command="featx run transfer.toml")
+    finally:
+        torch.set_num_threads(threads)
+    with open(result.results_path, encoding="utf-8") as fh:
+        doc = json.load(fh)
+    return {"root": root, "source": source, "result": result, "doc": doc, "times": checkpoint_times(result.output)}
+
+
+def _rerun(study, output, **finetune):
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return run_job(transfer_spec(study["source"], output, **finetune), progress=False)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_one_record_per_source_approach_strategy_head(study):
+    records = study["doc"]["transfer"]
+    assert [(r["approach"], r["strategy"], r["head"]) for r in records] == [
+        ("frozen", None, "logreg"), ("frozen", None, "centroid"), ("finetuned", "head", None),
+        ("finetuned_features", "head", "logreg"), ("finetuned_features", "head", "centroid"), ("scratch", "full", None)]
+    for r in records:
+        assert r["source"] == "colours" and r["n_train"] == 18 and r["n_test"] == 9 and r["fraction"] == 1.0
+        for m in METRICS:
+            low, mean, high = r[f"{m}_ci95_low"], r[f"{m}_mean"], r[f"{m}_ci95_high"]
+            assert 0.0 <= low <= mean <= high <= 1.0, (r["approach"], m)
+        assert r["seconds"] > 0 and r["cached"] is False
+        tuned = r["approach"] in ("finetuned", "scratch")
+        assert (r["epochs_run"] == 1) if tuned else r["epochs_run"] is None
+        assert ("history" in r) == tuned
+    # the frozen pretrained features separate the colours; a 1-epoch scratch net on 18 images cannot
+    by = {(r["approach"], r["head"]): r for r in records}
+    assert by[("frozen", "logreg")]["balanced_accuracy_mean"] == 1.0
+    holdout = study["doc"]["transfer_study"]["holdout"]["colours"]
+    assert holdout["kind"] == "source" and "18 training images (train) and 9 held-out images (val)" in holdout["description"]
+    points = study["doc"]["transfer_efficiency"]
+    assert {(p["approach"], p["fraction"]) for p in points} >= {("frozen", 0.5), ("finetuned", 0.5), ("scratch", 0.5),
+                                                                ("frozen", 1.0), ("finetuned", 1.0), ("scratch", 1.0)}
+    assert all(p["n_train"] < 18 for p in points if p["fraction"] == 0.5)
+    verdict = study["doc"]["transfer_study"]["verdicts"]["colours"]["text"]
+    assert "With 18 training images (6 per class, 9 held out)" in verdict and "Training from scratch reaches" in verdict
+
+
+def test_no_held_out_image_is_seen_by_training_or_early_stopping(study):
+    """Every checkpoint records the rows it trained and early-stopped on: none is held out."""
+    held_out = set(study["doc"]["transfer_study"]["holdout"]["colours"]["splits"][0]["test_paths"])
+    table = open_source(study["source"])
+    assert held_out == {p for p in table.paths if p.startswith("val" + os.sep)}
+    folder = os.path.join(study["result"].output, "transfer")
+    checkpoints = [n for n in os.listdir(folder) if n.endswith(".pt")]
+    assert len(checkpoints) == 4  # head and scratch, at fractions 0.5 and 1
+    for name in checkpoints:
+        info = read_checkpoint(os.path.join(folder, name))["extra"]["finetune"]
+        seen = {table.paths[r] for r in info["train_rows"] + info["val_rows"]}
+        assert info["val_rows"], "early stopping had no validation rows"
+        assert not seen & held_out, f"{name} trained or early-stopped on held-out images"
+        assert len(seen) in (18, 9)  # the whole training part, or its stratified half
+    starts = {n.split("--")[1]: read_checkpoint(os.path.join(folder, n))["extra"]["finetune"]["start"] for n in checkpoints}
+    assert starts["scratch-full"]["weights"].startswith("none") and "efficientnet-lite0" in starts["pretrained-head"]["weights"]
+
+
+def test_a_rerun_recomputes_nothing(study):
+    result = _rerun(study, study["result"].output)
+    assert all(r["cached"] for r in result.transfer["records"])
+    assert checkpoint_times(result.output) == study["times"]
+    assert [r["balanced_accuracy_mean"] for r in result.transfer["records"]] == [
+        r["balanced_accuracy_mean"] for r in study["doc"]["transfer"]]
+
+
+def test_adding_a_strategy_trains_only_that_strategy(study, tmp_path):
+    output = str(tmp_path / "out")
+    shutil.copytree(study["result"].output, output)
+    before = checkpoint_times(output)
+    result = _rerun(study, output, strategies=["head", "partial:1"], data_efficiency="off")
+    after = checkpoint_times(output)
+    assert {k: v for k, v in after.items() if k in before} == before  # nothing rewritten
+    new = sorted(k for k in after if k not in before and k.endswith(".pt"))
+    assert len(new) == 1 and "--pretrained-partial1--" in new[0]
+    cached = {(r["approach"], r["strategy"], r["head"]): r["cached"] for r in result.transfer["records"]}
+    assert [k for k, c in cached.items() if not c] == [("finetuned", "partial:1", None),
+                                                     ("finetuned_features", "partial:1", "logreg"),
+                                                     ("finetuned_features", "partial:1", "centroid")]
+
+
+PROBE = """
+<script>
+window.addEventListener('load', function () {
+  var sec = document.getElementById('transfer');
+  var imgs = [], el = sec;
+  while ((el = el.nextElementSibling) && el.tagName !== 'H2') {
+    imgs = imgs.concat(Array.prototype.slice.call(el.querySelectorAll('img')));
+  }
+  var decoded = imgs.filter(function (i) { return i.complete && i.naturalWidth > 0 && i.getBoundingClientRect().width > 0; });
+  var rows = document.querySelectorAll('table.transfer tr');
+  var verdict = document.getElementById('transfer-verdict');
+  var cell = document.querySelector('table.matrix td.best');
+  var out = document.createElement('pre');
+  out.id = 'featx-probe';
+  out.textContent = 'PROBE images=' + imgs.length + ' decoded=' + decoded.length + ' rows=' + rows.length +
+    ' verdict=' + (verdict ? Math.round(verdict.getBoundingClientRect().height) : 0) +
+    ' cellbg=' + (cell ? getComputedStyle(cell).backgroundColor.replace(/ /g, '') : 'none') +
+    ' nav=' + (document.querySelector("nav a[href='#transfer']") ? 1 : 0) + ' END';
+  document.body.appendChild(out);
+});
+</script>
+"""
+
+
+def test_report_section_renders_in_chromium(study, tmp_path):
+    sys.path.insert(0, E2E)
+    from test_run_render import browser, chromium
+
+    binary = chromium()
+    with open(study["result"].report_path, encoding="utf-8") as fh:
+        page = fh.read()
+    assert "Frozen vs fine-tuned vs scratch" in page
+    probe = tmp_path / "probe.html"
+    probe.write_text(page.replace("</body>", PROBE + "</body>"), encoding="utf-8")
+    done = browser(binary, str(tmp_path / "profile"), "--virtual-time-budget=10000", "--window-size=1280,2000",
+                   "--dump-dom", probe.as_uri())
+    found = re.search(r"PROBE (.*?) END", done.stdout)
+    assert found, f"no probe output (exit {done.returncode}): {done.stderr[-2000:]}"
+    values = dict(kv.split("=", 1) for kv in found.group(1).split())
+    assert values["images"] == values["decoded"] == "2"  # the data-efficiency and convergence plots
+    assert int(values["rows"]) == 1 + len(study["doc"]["transfer"])  # header + one row per record
+    assert int(values["verdict"]) > 20 and values["nav"] == "1"
+    assert values["cellbg"] == "rgb(255,244,194)"  # the matrix cell the measurements point to
