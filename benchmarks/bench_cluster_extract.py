@@ -15,6 +15,7 @@ difference of one worker on half-size and on 4x shards, per extra shard.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import sys
@@ -23,6 +24,15 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common as C  # noqa: E402
+
+
+def _pin_process(core: int) -> int:
+    """Pin every thread of this (worker) process to one core; returns the pid."""
+    for tid in os.listdir("/proc/self/task"):
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(int(tid), {core})
+    os.sched_setaffinity(0, {core})  # threads started later inherit it
+    return os.getpid()
 
 
 def bench_extract(args, work: str) -> dict:
@@ -54,6 +64,9 @@ def bench_extract(args, work: str) -> dict:
         for n in (1, 2):
             lc = stack.enter_context(local_cluster(n))
             clients[n] = stack.enter_context(distributed.Client(lc))
+            if args.pin:  # worker i on core i: a worker then uses exactly one core (decode pool included)
+                for core, address in enumerate(sorted(clients[n].scheduler_info()["workers"])):
+                    clients[n].run(_pin_process, core, workers=[address])
             extract(warm, os.path.join(work, f"warm{n}.h5"), cluster=clients[n], shard_size=8, **kw)  # workers warm
         extract(warm, os.path.join(work, "warm.h5"), **kw)  # this process warm (conversion cache filled)
         for _round in range(args.rounds):
@@ -157,6 +170,8 @@ def main() -> int:
     p.add_argument("--rows", type=int, default=1_000_000)
     p.add_argument("--join-shard-size", type=int, default=10_048)
     p.add_argument("--dim", type=int, default=16)
+    p.add_argument("--pin", action="store_true",
+                   help="pin worker i's process (every thread) to core i, so that a worker is one core")
     args = p.parse_args()
     C.header("cluster extraction (issue 13)", vars(args))
     work = tempfile.mkdtemp(prefix="featx-bench-cluster-")
