@@ -38,6 +38,7 @@ their sha256 sidecar before unpickling (catches damaged or swapped files, not ma
 warns with :class:`PickleBundleWarning`.
 """
 
+from featx.common.lazy import lazy_names
 from ._errors import (  # light modules: no scikit-learn
     AlignmentError,
     BundleIntegrityError,
@@ -222,15 +223,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name):
-    if name in _LAZY:
-        import importlib
-
-        value = getattr(importlib.import_module(f"featx.classify.{_LAZY[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'featx.classify' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_names(__name__, _LAZY, globals())

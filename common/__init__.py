@@ -12,6 +12,8 @@ them (nor torch or scikit-learn), so the import direction stays one way:
 - :mod:`featx.common.settings` - a frozen dataclass made from Options, and the check of one table
   of keys against them (every problem collected)
 - :mod:`featx.common.stages` - a long job's timed stages and the lines announcing them
+- :mod:`featx.common.lazy` - a package's public names imported on first use (PEP 562)
+- :mod:`featx.common.cluster` - where work runs: this process or a Dask cluster
 """
 
 from featx.common.files import atomic_write, fsync_path, remove_stale_tmp, write_json, write_text

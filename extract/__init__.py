@@ -8,6 +8,7 @@ Typical use::
     X, y = data.features[data.meta["layers"][0]], data.labels
 """
 
+from featx.common.lazy import lazy_names
 from featx.extract._errors import (  # light modules: no torch
     CacheDamagedError,
     CacheError,
@@ -60,7 +61,7 @@ _LAZY = {
     "Preprocessing": "_preprocess", "CacheData": "_reader", "cache_info": "_reader", "read_cache": "_reader",
     "LayerResolution": "_resolve", "resolve_layers": "_resolve", "build_runtime": "_runtime",
     "IMAGE_EXTENSIONS": "_sources", "SourceTable": "_sources", "open_source": "_sources",
-    "check_backbone": "_checks", "check_model": "_checks", "check_source": "_checks",
+    "check_backbone": "_checks", "FeatureExtractor": "_transformer", "check_model": "_checks", "check_source": "_checks",
     "ResolvedBackbone": "_checks", "resolve_backbone": "_checks", "thumbnail_jpeg": "_thumbs",
     "write_image_folder": "_folders", "consolidate": "_join", "ClusterExtractionSummary": "_cluster",
 }
@@ -82,20 +83,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name):
-    if name in _LAZY:
-        import importlib
-
-        value = getattr(importlib.import_module(f"featx.extract.{_LAZY[name]}"), name)
-        globals()[name] = value
-        return value
-    # the scikit-learn transformer is imported on first use: sklearn costs seconds to import
-    if name == "FeatureExtractor":
-        from featx.extract._transformer import FeatureExtractor
-
-        return FeatureExtractor
-    raise AttributeError(f"module 'featx.extract' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_names(__name__, _LAZY, globals())

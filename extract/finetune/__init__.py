@@ -18,6 +18,7 @@ The loop is a :class:`Trainer` whose policies are callbacks (:class:`Unfreezer`,
 in :data:`FINETUNE_OPTIONS` (the ``featx finetune`` flags are built from them).
 """
 
+from featx.common.lazy import lazy_names
 from featx.extract.finetune._config import BN_MODES, FINETUNE_OPTIONS, OPTIMIZERS, SCRATCH, STRATEGIES, FinetuneConfig, Strategy
 from featx.extract.finetune._errors import ArchitectureMismatchError, FinetuneConfigError, FinetuneDataError, FinetuneError, ResumeMismatchError
 
@@ -41,11 +42,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name):
-    if name in _LAZY:
-        import importlib
-
-        value = getattr(importlib.import_module(f"featx.extract.finetune.{_LAZY[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'featx.extract.finetune' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_names(__name__, _LAZY, globals())

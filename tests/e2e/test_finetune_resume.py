@@ -5,12 +5,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 import torch
 
-from featx_testdata import write_colour_dataset
+from featx_testdata import sigkill_when, write_colour_dataset
 from featx.extract import read_checkpoint
 from featx.extract.finetune import finetune
 
@@ -33,20 +32,9 @@ def test_sigkill_then_rerun_resumes(tmp_path):
     src = write_colour_dataset(tmp_path / "colours", per_class=8)
     out = str(tmp_path / "model.pt")
     resume = out + ".resume"
-    proc = subprocess.Popen(_command(src, out), env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 300
-        while not os.path.exists(resume):
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "no epoch finished within 300 s"
-            time.sleep(0.02)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == -signal.SIGKILL
+    status = sigkill_when(_command(src, out), _env(), lambda: os.path.exists(resume), within=300,
+                          waiting_for="epoch finished")
+    assert status == -signal.SIGKILL
     assert not os.path.exists(out), "the run finished before it could be killed"
     state = torch.load(resume, weights_only=True)
     done = int(state["epoch"])

@@ -56,6 +56,18 @@ def browser(binary: str, profile: str, *args: str) -> subprocess.CompletedProces
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
 
 
+def probe_values(binary: str, page: str, probe: str, folder) -> dict:
+    """Load ``page`` with the ``probe`` script appended in headless Chromium and return the
+    ``key=value`` pairs it printed between ``PROBE`` and ``END`` (the DOM after load)."""
+    probe_page = folder / "probe.html"
+    probe_page.write_text(page.replace("</body>", probe + "</body>"), encoding="utf-8")
+    done = browser(binary, str(folder / "profile"), "--virtual-time-budget=10000", "--window-size=1280,2000",
+                   "--dump-dom", probe_page.as_uri())
+    found = re.search(r"PROBE (.*?) END", done.stdout)
+    assert found, f"no probe output (exit {done.returncode}): {done.stderr[-2000:]}"
+    return dict(kv.split("=", 1) for kv in found.group(1).split())
+
+
 def test_chromium_renders_table_and_images(tmp_path):
     binary = chromium()
     report = run_tiny(tmp_path)
@@ -63,13 +75,7 @@ def test_chromium_renders_table_and_images(tmp_path):
         page = fh.read()
 
     # 1. the DOM after load: every image decoded and laid out, the table's rows and highlight
-    probe_page = tmp_path / "probe.html"
-    probe_page.write_text(page.replace("</body>", PROBE + "</body>"), encoding="utf-8")
-    done = browser(binary, str(tmp_path / "profile"), "--virtual-time-budget=10000", "--window-size=1280,2000",
-                   "--dump-dom", probe_page.as_uri())
-    found = re.search(r"PROBE (.*?) END", done.stdout)
-    assert found, f"no probe output (exit {done.returncode}): {done.stderr[-2000:]}"
-    values = dict(kv.split("=", 1) for kv in found.group(1).split())
+    values = probe_values(binary, page, PROBE, tmp_path)
     # 5 plots, the audit's reliability diagram and 2-D map, and its embedded thumbnails
     assert int(values["images"]) == page.count("<img ") >= 7 and values["decoded"] == values["images"]
     assert page.count("src='data:image/jpeg;base64,") >= 1

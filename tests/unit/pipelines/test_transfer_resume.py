@@ -9,9 +9,9 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 from featx.pipelines._spec import to_toml
+from featx_testdata import sigkill_when
 from transfer_helpers import checkpoint_times, split_source, transfer_spec
 
 
@@ -34,20 +34,9 @@ def test_sigkill_mid_study_then_rerun_reuses_what_finished(tmp_path):
     spec_path.write_text(to_toml(spec), encoding="utf-8")
     command = [sys.executable, "-m", "featx.pipelines.cli", "run", str(spec_path)]
 
-    proc = subprocess.Popen(command, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 600
-        while not _finished_checkpoints(output):
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "no fine-tune finished within 600 s"
-            time.sleep(0.02)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == -signal.SIGKILL
+    status = sigkill_when(command, _env(), lambda: bool(_finished_checkpoints(output)), within=600,
+                          waiting_for="fine-tune finished")
+    assert status == -signal.SIGKILL
     assert not os.path.exists(os.path.join(output, "results.json")), "the study finished before it could be killed"
     finished = _finished_checkpoints(output)
     assert len(finished) == 1 and "--pretrained-head--" in finished[0]

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import sys
 
@@ -140,19 +139,13 @@ window.addEventListener('load', function () {
 
 def test_report_section_renders_in_chromium(study, tmp_path):
     sys.path.insert(0, E2E)
-    from test_run_render import browser, chromium
+    from test_run_render import chromium, probe_values
 
     binary = chromium()
     with open(study["result"].report_path, encoding="utf-8") as fh:
         page = fh.read()
     assert "Frozen vs fine-tuned vs scratch" in page
-    probe = tmp_path / "probe.html"
-    probe.write_text(page.replace("</body>", PROBE + "</body>"), encoding="utf-8")
-    done = browser(binary, str(tmp_path / "profile"), "--virtual-time-budget=10000", "--window-size=1280,2000",
-                   "--dump-dom", probe.as_uri())
-    found = re.search(r"PROBE (.*?) END", done.stdout)
-    assert found, f"no probe output (exit {done.returncode}): {done.stderr[-2000:]}"
-    values = dict(kv.split("=", 1) for kv in found.group(1).split())
+    values = probe_values(binary, page, PROBE, tmp_path)
     assert values["images"] == values["decoded"] == "2"  # the data-efficiency and convergence plots
     assert int(values["rows"]) == 1 + len(study["doc"]["transfer"])  # header + one row per record
     assert int(values["verdict"]) > 20 and values["nav"] == "1"
