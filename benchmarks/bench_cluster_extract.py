@@ -93,9 +93,9 @@ def bench_join(args, work: str) -> dict:
     import numpy as np
 
     from featx.extract import consolidate, read_cache
-    from featx.extract._join import join
-    from featx.extract._shards import plan_shards, table_digest
-    from featx.extract._store import RowPlan, create, open_cache
+    from featx.extract.cache._join import join
+    from featx.extract.cluster._shards import plan_shards, table_digest
+    from featx.extract.cache._store import RowPlan, create, open_cache
 
     n, size, dim = args.rows, args.join_shard_size, args.dim
     paths = [f"c{i % 10}/{i:08d}.jpg" for i in range(n)]
@@ -132,7 +132,7 @@ def bench_join(args, work: str) -> dict:
     C.result("read_joined", rows=len(data), dim=dim, seconds=t.seconds)
     with C.Timer() as t:
         with h5py.File(joined, "r") as f:
-            from featx.extract._join import check_shards
+            from featx.extract.cache._join import check_shards
 
             check_shards(joined, f)
     C.result("verify_shards_only", shards=len(shard_paths), seconds=t.seconds)

@@ -46,7 +46,7 @@ def main(argv=None) -> int:
     from torchvision.transforms import InterpolationMode, v2
 
     from featx.extract import build_backbone
-    from featx.extract._loading import ImageRows as _ImageRows, draft_size
+    from featx.extract.images._loading import ImageRows as _ImageRows, draft_size
 
     pre = build_backbone("efficientnet_lite0").preprocessing
     C.header("worker-side decode cost", {"images": args.images, "repeats": args.repeats, "preprocessing": pre.describe()})

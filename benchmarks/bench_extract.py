@@ -40,7 +40,7 @@ CASES = ("ceiling", "eager_nchw_fp32", "featx", "featx_pool2", "cache_hit", "pla
 def _plain_model(backbone):
     """The model as a user would strip it: classifier replaced by Identity, NCHW fp32."""
     import torch
-    from featx.extract._layers import classifier_name
+    from featx.extract.models._layers import classifier_name
 
     model = copy.deepcopy(backbone.module).to(memory_format=torch.contiguous_format).eval()
     name = classifier_name(model)
@@ -119,7 +119,7 @@ def main(argv=None) -> int:
     pre = backbone.preprocessing
 
     # preloaded inputs: the first batch of real images, preprocessed exactly as featx does
-    from featx.extract._images import decode_rgb, read_bytes
+    from featx.extract.images._images import decode_rgb, read_bytes
 
     tf = pre.pil_transform()
     batch = torch.stack([tf(decode_rgb(read_bytes(f), draft_size=pre.resize_size)) for f in files[:args.batch_size]])

@@ -39,7 +39,7 @@ FEATX = [sys.executable, "-m", "featx.pipelines.cli"]
 
 def preloaded(source: str, backbone, n: int):
     """The first ``n`` images of ``source`` as one uint8 NCHW channels_last batch."""
-    from featx.extract._loading import ImageRows, collate
+    from featx.extract.images._loading import ImageRows, collate
 
     files, _ = C.image_files(source)
     rows = ImageRows(files[:n], backbone.preprocessing.pil_transform(), hashes=False)
@@ -70,7 +70,7 @@ def _rate(step, n: int, seconds: float) -> float:
 
 
 def decode_core_seconds(source: str, backbone, n: int) -> float:
-    from featx.extract._loading import ImageRows, draft_size
+    from featx.extract.images._loading import ImageRows, draft_size
 
     files, _ = C.image_files(source)
     pre = backbone.preprocessing
@@ -102,7 +102,7 @@ def main(argv=None) -> int:
     import torch
 
     from featx.extract import build_backbone
-    from featx.extract._openvino import OpenVINOComputer
+    from featx.extract.runtime._openvino import OpenVINOComputer
 
     cores = torch.get_num_threads()
     backbone = build_backbone("efficientnet_lite0")

@@ -2,7 +2,7 @@
 difference of the penultimate features on the same real images (fp32; random weights for models
 whose weights are not shipped, the shipped ImageNet weights for the default model). The reference
 is the eager model as it is (no BatchNorm folding); the torch runtime's CPU path (BatchNorms
-folded, see featx.extract._bnfold) is compared with the same reference (``torch_folded_*``).
+folded, see featx.extract.runtime._bnfold) is compared with the same reference (``torch_folded_*``).
 
     .venv/bin/python benchmarks/bench_runtime_fidelity.py --source ../shared/data/hymenoptera -n 16
 """
@@ -36,7 +36,7 @@ def main(argv=None) -> int:
     import torch
 
     from featx.extract import BUILTIN, FeatureComputer, build_backbone, resolve_layers
-    from featx.extract._openvino import OpenVINOComputer
+    from featx.extract.runtime._openvino import OpenVINOComputer
 
     cases = [("efficientnet_lite0", "default")] + [(name, "none") for name in BUILTIN]
     for name, weights in cases:

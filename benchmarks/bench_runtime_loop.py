@@ -28,7 +28,10 @@ def main(argv=None) -> int:
     p.add_argument("--warm", action="store_true")
     args = p.parse_args(argv)
     C.header("runtime_loop", {"n": args.n, "warm": args.warm})
-    from featx.extract import _loading, _openvino, _store, build_backbone, extract
+    from featx.extract import build_backbone, extract
+    from featx.extract.images import _loading
+    from featx.extract.runtime import _openvino
+    from featx.extract.cache import _store
 
     spent: dict[str, float] = collections.defaultdict(float)
 

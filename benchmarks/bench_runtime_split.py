@@ -46,8 +46,12 @@ def main(argv=None) -> int:
     C.header("runtime_split", {"n": args.n, "repeats": args.repeats})
     import torch
 
-    from featx.extract import _loading, _openvino, build_backbone, extract, read_cache
-    from featx.extract._openvino import OpenVINOComputer
+    from featx.extract import build_backbone, extract, read_cache
+
+    from featx.extract.images import _loading
+
+    from featx.extract.runtime import _openvino
+    from featx.extract.runtime._openvino import OpenVINOComputer
 
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from bench_runtime import openvino_ceiling, preloaded

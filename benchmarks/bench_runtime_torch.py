@@ -1,4 +1,4 @@
-"""The torch runtime's CPU wins, side by side in one run: BatchNorm folding (featx.extract._bnfold)
+"""The torch runtime's CPU wins, side by side in one run: BatchNorm folding (featx.extract.runtime._bnfold)
 and chunked forward passes (a batch of 64 run as chunks of 4, 8, 16 or 64 images), forward-only
 on preloaded real images, channels_last fp32, the cases interleaved round by round. Each case's
 features are compared with the unfolded batch-64 reference: bitwise equality across chunk sizes,
@@ -29,7 +29,7 @@ def main(argv=None) -> int:
     import torch
 
     from featx.extract import build_backbone
-    from featx.extract._bnfold import fold_batchnorms
+    from featx.extract.runtime._bnfold import fold_batchnorms
 
     for name in args.model or ["efficientnet_lite0", "resnet18"]:
         backbone = build_backbone(name, "default" if name == "efficientnet_lite0" else "none")

@@ -47,8 +47,8 @@ def mark(k):
 import torch; mark("import_torch")
 import timm; mark("import_timm")
 from featx.extract import build_backbone, resolve_layers
-from featx.extract._compute import one_thread
-from featx.extract._runtime import build_runtime
+from featx.extract.runtime._compute import one_thread
+from featx.extract.runtime._runtime import build_runtime
 mark("import_featx_extract")
 with one_thread():
     b = build_backbone("efficientnet_lite0")

@@ -39,7 +39,7 @@ warns with :class:`PickleBundleWarning`.
 """
 
 from featx.common.lazy import lazy_names
-from ._errors import (  # light modules: no scikit-learn
+from featx.classify._errors import (  # light modules: no scikit-learn
     AlignmentError,
     BundleIntegrityError,
     ClassifyError,
@@ -53,7 +53,7 @@ from ._errors import (  # light modules: no scikit-learn
     SplitError,
     UnknownHeadError,
 )
-from ._options import (  # light modules: no scikit-learn
+from featx.classify.heads._options import (  # light modules: no scikit-learn
     CONFLICTS,
     CV_OPTIONS,
     DEDUPE,
@@ -77,7 +77,7 @@ from ._options import (  # light modules: no scikit-learn
     SEED,
     WHITEN,
 )
-from ._transfer_options import DATA_EFFICIENCY, HOLDOUT_FOLDS  # light: the transfer study's settings
+from featx.classify.transfer._options import DATA_EFFICIENCY, HOLDOUT_FOLDS  # light: the transfer study's settings
 
 # imported on first use (PEP 562), so reading the settings (the CLI's start-up, the pipeline spec,
 # `featx --help`) does not import scikit-learn: public name -> private module. A new public name
@@ -85,28 +85,28 @@ from ._transfer_options import DATA_EFFICIENCY, HOLDOUT_FOLDS  # light: the tran
 _LAZY = {
     "COMPAT_KEYS": "_bundle", "Bundle": "_bundle", "PickleBundleWarning": "_bundle", "fit_bundle": "_bundle",
     "is_skops_file": "_bundle", "load_bundle": "_bundle", "save_bundle": "_bundle", "trusted_types": "_bundle",
-    "Audit": "_audit", "audit": "_audit", "cluster_rows": "_audit", "findings_json": "_audit",
-    "leak_groups": "_audit", "audit_configuration": "_audit_config", "LabelIssues": "_audit_labels",
-    "find_label_issues": "_audit_labels", "mean_oof_proba": "_audit_labels", "prune_and_rescore": "_audit_labels",
-    "map_2d": "_audit_map", "NearDuplicateRule": "_audit_near",
-    "near_duplicates": "_audit_near", "calibration": "_audit_stats", "knn_outliers": "_audit_stats",
-    "DuplicatePlan": "_audit_exact", "exact_clusters": "_audit_exact", "merge_groups": "_audit_exact",
-    "plan_duplicates": "_audit_exact", "straddling": "_audit_exact", "unique_keys": "_audit_exact",
-    "Comparison": "_compare", "compare": "_compare", "explained_variance": "_curves", "learning_curve": "_curves",
+    "Audit": "audits._audit", "audit": "audits._audit", "cluster_rows": "audits._audit", "findings_json": "audits._audit",
+    "leak_groups": "audits._audit", "audit_configuration": "audits._config", "LabelIssues": "audits._labels",
+    "find_label_issues": "audits._labels", "mean_oof_proba": "audits._labels", "prune_and_rescore": "audits._labels",
+    "map_2d": "audits._map", "NearDuplicateRule": "audits._near",
+    "near_duplicates": "audits._near", "calibration": "audits._stats", "knn_outliers": "audits._stats",
+    "DuplicatePlan": "audits._exact", "exact_clusters": "audits._exact", "merge_groups": "audits._exact",
+    "plan_duplicates": "audits._exact", "straddling": "audits._exact", "unique_keys": "audits._exact",
+    "Comparison": "cv._compare", "compare": "cv._compare", "explained_variance": "_curves", "learning_curve": "_curves",
     "stratified_subset": "_curves", "HEAD_COLOURS": "_display", "agg_figure": "_display", "confusion_png": "_display",
     "learning_curve_png": "_display", "map_png": "_display", "png_bytes": "_display", "reliability_png": "_display",
     "variance_png": "_display", "features_digest": "_digests", "splits_digest": "_digests",
-    "cross_validate_head": "_cv", "prepare_head_cv": "_cv", "run_head_jobs": "_cv", "ClusterRun": "_cluster", "ensemble_cv": "_ensemble", "ColumnSlice": "_estimators",
-    "NearestCentroidL2": "_estimators", "ReencodedXGBClassifier": "_estimators", "AlignedFeatureSets": "_features",
-    "FeatureSet": "_features", "align_feature_sets": "_features", "DEFAULT_GRIDS": "_grids", "PCA_GRID": "_grids",
-    "grid_values": "_grids", "most_common_params": "_grids", "params_text": "_grids", "parse_grid_text": "_grids",
-    "resolve_grid": "_grids", "check_head_tables": "_head_tables", "make_head": "_heads", "METRIC_LABELS": "_metrics",
-    "MetricScorer": "_metrics", "write_predictions": "_predictions", "CVResult": "_result",
-    "make_splitter": "_splits",
-    "Holdout": "_holdout", "efficiency_subsets": "_holdout", "holdout_splits": "_holdout",
-    "bootstrap_scores": "_bootstrap", "heldout_record": "_bootstrap", "describe_transfer": "_transfer_verdict", "negative_transfer": "_transfer_verdict",
-    "transfer_verdict": "_transfer_verdict", "TRANSFER_MATRIX": "_transfer_verdict",
-    "efficiency_png": "_transfer_plots", "convergence_png": "_transfer_plots",
+    "cross_validate_head": "cv._cv", "prepare_head_cv": "cv._cv", "run_head_jobs": "cv._cv", "ClusterRun": "cv._cluster", "ensemble_cv": "heads._ensemble", "ColumnSlice": "heads._estimators",
+    "NearestCentroidL2": "heads._estimators", "ReencodedXGBClassifier": "heads._estimators", "AlignedFeatureSets": "_features",
+    "FeatureSet": "_features", "align_feature_sets": "_features", "DEFAULT_GRIDS": "heads._grids", "PCA_GRID": "heads._grids",
+    "grid_values": "heads._grids", "most_common_params": "heads._grids", "params_text": "heads._grids", "parse_grid_text": "heads._grids",
+    "resolve_grid": "heads._grids", "check_head_tables": "heads._head_tables", "make_head": "heads._heads", "METRIC_LABELS": "_metrics",
+    "MetricScorer": "_metrics", "write_predictions": "cv._predictions", "CVResult": "cv._result",
+    "make_splitter": "cv._splits",
+    "Holdout": "transfer._holdout", "efficiency_subsets": "transfer._holdout", "holdout_splits": "transfer._holdout",
+    "bootstrap_scores": "transfer._bootstrap", "heldout_record": "transfer._bootstrap", "describe_transfer": "transfer._verdict", "negative_transfer": "transfer._verdict",
+    "transfer_verdict": "transfer._verdict", "TRANSFER_MATRIX": "transfer._verdict",
+    "efficiency_png": "transfer._plots", "convergence_png": "transfer._plots",
     "LogMERanking": "_logme", "best_cv_scores": "_logme", "logme": "_logme", "rank_logme": "_logme",
 }
 

@@ -27,19 +27,19 @@ from threadpoolctl import threadpool_limits
 
 from featx.common import atomic_write, to_jsonable, versions, write_text
 
-from ._cv import N_ITER, _check_feature_set, build_estimator, check_jobs, fit_search, make_search
-from ._errors import (
+from featx.classify.cv._cv import N_ITER, _check_feature_set, build_estimator, check_jobs, fit_search, make_search
+from featx.classify._errors import (
     BundleIntegrityError,
     IncompatibleBundleError,
     OutputExistsError,
     ParameterError,
     check_option,
 )
-from ._features import FeatureSet
-from ._grids import PCA_GRID, SEARCH, check_search, is_search_pca, resolve_grid
-from ._heads import PROBABILITY, WHITEN, check_head, check_pca
-from ._metrics import METRIC, check_metric, global_scores
-from ._splits import SEED, make_splitter
+from featx.classify._features import FeatureSet
+from featx.classify.heads._grids import PCA_GRID, SEARCH, check_search, is_search_pca, resolve_grid
+from featx.classify.heads._heads import PROBABILITY, WHITEN, check_head, check_pca
+from featx.classify._metrics import METRIC, check_metric, global_scores
+from featx.classify.cv._splits import SEED, make_splitter
 
 #: The libraries whose versions a bundle records.
 VERSION_DISTS = ("featx", "scikit-learn", "xgboost", "numpy", "joblib")
@@ -69,7 +69,7 @@ def trusted_types() -> frozenset[str]:
     from sklearn.neighbors import BallTree, KDTree
     from sklearn.tree._tree import Tree
 
-    from ._estimators import ColumnSlice, NearestCentroidL2, ReencodedXGBClassifier
+    from featx.classify.heads._estimators import ColumnSlice, NearestCentroidL2, ReencodedXGBClassifier
 
     names = {_type_name(c) for c in (Bundle, NearestCentroidL2, ReencodedXGBClassifier, ColumnSlice, Tree,
                                      _CalibratedClassifier, _SigmoidCalibration, IsotonicRegression,
@@ -91,7 +91,7 @@ def _skops():
     try:
         import skops.io as sio
     except ImportError:  # pragma: no cover - skops is a dependency
-        from ._errors import MissingDependencyError
+        from featx.classify._errors import MissingDependencyError
 
         raise MissingDependencyError("saving and loading .skops bundles needs skops; pip install skops") from None
     return sio

@@ -10,12 +10,12 @@ import numpy as np
 from joblib import Parallel, delayed
 from sklearn.base import clone
 
-from ._cv import _check_feature_set, build_estimator, check_jobs
-from ._errors import ParameterError
-from ._grids import PCA_GRID, is_search_pca
-from ._heads import head_entry
-from ._metrics import METRIC, MetricScorer
-from ._splits import SEED, check_splits
+from featx.classify.cv._cv import _check_feature_set, build_estimator, check_jobs
+from featx.classify._errors import ParameterError
+from featx.classify.heads._grids import PCA_GRID, is_search_pca
+from featx.classify.heads._heads import head_entry
+from featx.classify._metrics import METRIC, MetricScorer
+from featx.classify.cv._splits import SEED, check_splits
 
 #: Cumulative explained-variance levels whose component counts ``explained_variance`` reports.
 VARIANCE_LEVELS = (0.5, 0.9, 0.95, 0.99)
@@ -132,7 +132,7 @@ def explained_variance(fs) -> dict:
     from sklearn.decomposition import PCA
     from sklearn.preprocessing import StandardScaler
 
-    from ._features import FeatureSet
+    from featx.classify._features import FeatureSet
 
     if not isinstance(fs, FeatureSet):
         raise ParameterError(f"expected a FeatureSet, got {type(fs).__name__}; wrap arrays with FeatureSet(name, X, y, class_names)")

@@ -12,7 +12,7 @@ import io
 
 import numpy as np
 
-from ._metrics import METRIC_LABELS
+from featx.classify._metrics import METRIC_LABELS
 
 #: Line colour of each head in plots that compare heads.
 HEAD_COLOURS = {

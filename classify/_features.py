@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ._errors import AlignmentError, FeatureSetError
+from featx.classify._errors import AlignmentError, FeatureSetError
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

@@ -20,8 +20,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from ._errors import FeatureSetError, ParameterError
-from ._features import FeatureSet
+from featx.classify._errors import FeatureSetError, ParameterError
+from featx.classify._features import FeatureSet
 
 
 def log_evidence(alpha: float, beta: float, s2: np.ndarray, z: np.ndarray, t_norm2: float, n: int, d: int):
@@ -215,7 +215,7 @@ def rank_logme(feature_sets: Sequence[FeatureSet] | Mapping[str, tuple], y=None)
 def best_cv_scores(comparison, metric: str) -> dict:
     """Feature set -> its best head's mean ``metric`` in a :class:`featx.classify.Comparison`
     (negated for log_loss, so higher is better as for LogME)."""
-    from ._metrics import LOWER_IS_BETTER
+    from featx.classify._metrics import LOWER_IS_BETTER
 
     sign = -1.0 if metric in LOWER_IS_BETTER else 1.0
     best: dict = {}

@@ -18,8 +18,8 @@ from sklearn.metrics import (
 
 from featx.common import Option
 
-from ._errors import check_option
-from ._options import METRIC, METRICS, SEARCH_METRIC  # noqa: F401 (defined in the light module)
+from featx.classify._errors import check_option
+from featx.classify.heads._options import METRIC, METRICS, SEARCH_METRIC  # noqa: F401 (defined in the light module)
 
 #: How each metric is written in plot axes and reports.
 METRIC_LABELS = {

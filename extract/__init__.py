@@ -41,8 +41,8 @@ from featx.extract._options import (  # light modules: no torch
     TTA,
     WORKERS,
 )
-from featx.extract._shards import SHARD_SIZE  # light: no torch, no h5py
-from featx.extract._registry import (  # light modules: no torch
+from featx.extract.cluster._shards import SHARD_SIZE  # light: no torch, no h5py
+from featx.extract.models._registry import (  # light modules: no torch
     BUILTIN,
     DEFAULT_MODEL,
     ModelSpec,
@@ -52,18 +52,18 @@ from featx.extract._registry import (  # light modules: no torch
 # imported on first use (PEP 562), so reading the settings or the model names (the CLI's
 # start-up, the pipeline spec) does not import torch: public name -> private module
 _LAZY = {
-    "Backbone": "_backbones", "build_architecture": "_backbones", "build_backbone": "_backbones",
-    "read_checkpoint": "_checkpoint", "save_checkpoint": "_checkpoint", "FeatureComputer": "_compute",
-    "resolve_device": "_compute", "resolve_precision": "_compute", "ExtractionSummary": "_engine",
-    "extract": "_engine", "DEFAULT_MAX_PIXELS": "_images", "decode_rgb": "_images", "LayerInfo": "_layers",
-    "LayerTap": "_layers", "PENULTIMATE": "_layers", "list_layers": "_layers",
-    "penultimate_layer": "_layers", "FileLock": "_lock", "phash_files": "_phash", "pool": "_pooling",
-    "Preprocessing": "_preprocess", "CacheData": "_reader", "cache_info": "_reader", "read_cache": "_reader",
-    "LayerResolution": "_resolve", "resolve_layers": "_resolve", "build_runtime": "_runtime",
-    "IMAGE_EXTENSIONS": "_sources", "SourceTable": "_sources", "open_source": "_sources",
+    "Backbone": "models._backbones", "build_architecture": "models._backbones", "build_backbone": "models._backbones",
+    "read_checkpoint": "models._checkpoint", "save_checkpoint": "models._checkpoint", "FeatureComputer": "runtime._compute",
+    "resolve_device": "runtime._compute", "resolve_precision": "runtime._compute", "ExtractionSummary": "_engine",
+    "extract": "_engine", "DEFAULT_MAX_PIXELS": "images._images", "decode_rgb": "images._images", "LayerInfo": "models._layers",
+    "LayerTap": "models._layers", "PENULTIMATE": "models._layers", "list_layers": "models._layers",
+    "penultimate_layer": "models._layers", "FileLock": "cache._lock", "phash_files": "images._phash", "pool": "models._pooling",
+    "Preprocessing": "_preprocess", "CacheData": "cache._reader", "cache_info": "cache._reader", "read_cache": "cache._reader",
+    "LayerResolution": "models._resolve", "resolve_layers": "models._resolve", "build_runtime": "runtime._runtime",
+    "IMAGE_EXTENSIONS": "images._sources", "SourceTable": "images._sources", "open_source": "images._sources",
     "check_backbone": "_checks", "FeatureExtractor": "_transformer", "check_model": "_checks", "check_source": "_checks",
-    "ResolvedBackbone": "_checks", "resolve_backbone": "_checks", "thumbnail_jpeg": "_thumbs",
-    "write_image_folder": "_folders", "consolidate": "_join", "ClusterExtractionSummary": "_cluster",
+    "ResolvedBackbone": "_checks", "resolve_backbone": "_checks", "thumbnail_jpeg": "images._thumbs",
+    "write_image_folder": "images._folders", "consolidate": "cache._join", "ClusterExtractionSummary": "cluster._cluster",
 }
 
 __all__ = [

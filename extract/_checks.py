@@ -18,7 +18,7 @@ def check_source(path: str, *, labelled: bool = True):
     ``table`` is the :class:`SourceTable`, or None when the source cannot be used at all (it is
     missing or unreadable - :func:`open_source`'s message -, or ``labelled`` and it has no labels);
     ``problems`` holds one line per problem (with ``labelled``: a study needs at least two classes)."""
-    from featx.extract._sources import open_source
+    from featx.extract.images._sources import open_source
 
     try:
         table = open_source(path)
@@ -34,7 +34,7 @@ def check_source(path: str, *, labelled: bool = True):
 def check_model(model: str) -> list[str]:
     """Problems with a model name or checkpoint path, found without building it: an unknown
     name (with a suggestion) or a checkpoint file that does not exist."""
-    from featx.extract._registry import resolve_spec
+    from featx.extract.models._registry import resolve_spec
 
     try:
         spec = resolve_spec(model)
@@ -52,8 +52,8 @@ def check_backbone(model: str, weights: str = "default", layers=None, pool: str 
     ``backbone`` is the :class:`Backbone` (None when it cannot be built), ``found`` the
     :class:`LayerResolution` (None when the layers could not be resolved at all) and ``problems``
     a list of ``(what, message)`` where ``what`` is ``'model'``, ``'weights'`` or ``'layers'``."""
-    from featx.extract._backbones import build_backbone
-    from featx.extract._resolve import resolve_layers
+    from featx.extract.models._backbones import build_backbone
+    from featx.extract.models._resolve import resolve_layers
 
     try:
         backbone = build_backbone(model, weights)

@@ -14,16 +14,17 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from featx.common import remove_stale_tmp
-from featx.extract import _rerun, _store
+from featx.extract.cache import _rerun
+from featx.extract.cache import _store
 from featx.extract._errors import ExtractError, ExtractionFailedError
-from featx.extract._images import DEFAULT_MAX_PIXELS
-from featx.extract._lock import FileLock
+from featx.extract.images._images import DEFAULT_MAX_PIXELS
+from featx.extract.cache._lock import FileLock
 from featx.extract._options import BATCH_SIZE, DTYPE, DTYPES, EXTRACTION_OPTIONS, TTAS  # noqa: F401 (re-exported)
-from featx.extract._registry import DEFAULT_MODEL
-from featx.extract._sources import SourceTable, open_source
+from featx.extract.models._registry import DEFAULT_MODEL
+from featx.extract.images._sources import SourceTable, open_source
 
 if TYPE_CHECKING:  # the modules that import torch are imported once a job really computes
-    from featx.extract._backbones import Backbone
+    from featx.extract.models._backbones import Backbone
 
 
 @dataclass
@@ -90,15 +91,15 @@ def extract(
 
     Resumes an interrupted job, extracts only added or changed images of a finished one, and
     refuses to mix features made with other settings (``overwrite=True`` replaces the cache).
-    ``runtime`` (auto, torch, openvino; see :mod:`featx.extract._runtime`) is part of those
+    ``runtime`` (auto, torch, openvino; see :mod:`featx.extract.runtime._runtime`) is part of those
     settings: its name, version and precision are recorded in the cache spec.
 
     ``cluster`` ('local:N', a scheduler address or a ``distributed.Client``) or ``scheduler_file``
     runs the job on Dask in shards of ``shard_size`` rows joined into ``output``: the same
-    datasets and values (see :mod:`featx.extract._cluster`).
+    datasets and values (see :mod:`featx.extract.cluster._cluster`).
     """
     if cluster is not None or scheduler_file is not None:
-        from featx.extract._cluster import extract_on_cluster
+        from featx.extract.cluster._cluster import extract_on_cluster
 
         return extract_on_cluster(source, output, cluster=cluster, scheduler_file=scheduler_file, shard_size=shard_size,
                                   overwrite=overwrite, strict=strict, progress=progress, backbone=backbone, model=model,
@@ -136,11 +137,11 @@ def _extract_built(table, output, t0, key, *, model, weights, layers, pool, batc
                    backbone) -> ExtractionSummary:
     """The job with its backbone and runtime built; ``key`` (when not None) is recorded in the
     cache once the job is finished, for the next rerun to be answered without building."""
-    from featx.extract._backbones import build_backbone
-    from featx.extract._compute import one_thread, resolve_device
-    from featx.extract._loading import decoding_spec
-    from featx.extract._resolve import layer_dims, resolve_layers
-    from featx.extract._runtime import build_runtime
+    from featx.extract.models._backbones import build_backbone
+    from featx.extract.runtime._compute import one_thread, resolve_device
+    from featx.extract.images._loading import decoding_spec
+    from featx.extract.models._resolve import layer_dims, resolve_layers
+    from featx.extract.runtime._runtime import build_runtime
 
     if backbone is None:
         with one_thread():  # small init ops: see one_thread
@@ -186,9 +187,9 @@ def _checked(summary: ExtractionSummary, table, output: str, strict: bool) -> Ex
 def _extract_locked(output, table, spec, dims, dtype, overwrite, backbone, computer, dev, batch_size, workers,
                     max_pixels, jpeg_draft, progress, key=None) -> ExtractionSummary:
     """Plan, compute and write under the cache's lock."""
-    from featx.extract import _loading
-    from featx.extract._loading import ImageRows, blocks, default_workers, draft_size, make_loader
-    from featx.extract._planning import prepare_cache
+    from featx.extract.images import _loading
+    from featx.extract.images._loading import ImageRows, blocks, default_workers, draft_size, make_loader
+    from featx.extract.cache._planning import prepare_cache
 
     with FileLock(output):
         remove_stale_tmp(output)  # what a job killed while creating the file left
@@ -227,7 +228,7 @@ def _run(writer: _store.CacheWriter, loader, computer, n_pending: int, progress:
     worker ends the job with one line (finished rows are kept)."""
     from tqdm.auto import tqdm
 
-    from featx.extract._loading import is_worker_death, worker_died
+    from featx.extract.images._loading import is_worker_death, worker_died
 
     layers = computer.layers
     np_dtype = np.dtype(writer.f["features"][layers[0]].dtype)

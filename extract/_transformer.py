@@ -16,8 +16,8 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from featx.common.files import write_csv
 from featx.extract._errors import SourceError
-from featx.extract._reader import read_cache
-from featx.extract._registry import DEFAULT_MODEL
+from featx.extract.cache._reader import read_cache
+from featx.extract.models._registry import DEFAULT_MODEL
 
 
 class FeatureExtractor(TransformerMixin, BaseEstimator):
@@ -38,8 +38,8 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
 
     def fit(self, X=None, y=None):
         """Nothing to learn: the backbone is fixed. Builds it once and records the layer."""
-        from featx.extract._backbones import build_backbone
-        from featx.extract._resolve import resolve_layers
+        from featx.extract.models._backbones import build_backbone
+        from featx.extract.models._resolve import resolve_layers
 
         self.backbone_ = build_backbone(self.model, self.weights)
         resolved = resolve_layers(self.backbone_, [self.layer], self.pool)

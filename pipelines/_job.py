@@ -29,9 +29,9 @@ from featx.common.cluster import connect, describe, require_distributed
 from featx.common.files import remove_stale_tmp_in
 from featx.common.stages import Stages
 from featx.extract import FileLock
-from featx.pipelines._keys import cache_path_for, cv_key
+from featx.pipelines.stages._keys import cache_path_for, cv_key
 from featx.pipelines._spec import Spec, check_backbones, load_spec
-from featx.pipelines._stages import (ResultCache, cached_cv, cached_explained_variance, cached_learning_curve, load_cv,
+from featx.pipelines.stages._stages import (ResultCache, cached_cv, cached_explained_variance, cached_learning_curve, load_cv,
                                      progress_bar, store_cv)
 
 
@@ -169,17 +169,17 @@ def _run_stages(spec: Spec, resolved, stages: Stages, progress: bool, command: s
                 pca[src.name] = {fs.name: cached_explained_variance(fs, cv_cache) for fs in feature_sets[src.name]}
 
     with stages.run("logme", "LogME pre-screen of every feature set (no CV)"):
-        from featx.pipelines._report_logme import logme_rankings
+        from featx.pipelines.report._logme import logme_rankings
 
         logme = logme_rankings(feature_sets, comparisons, spec.metrics.main)
     transfer = {}
     if spec.finetune is not None:
-        from featx.pipelines._transfer_stage import run_transfer
+        from featx.pipelines.stages._transfer import run_transfer
 
         with stages.run("transfer", "transfer study: frozen vs fine-tuned vs scratch on the same held-out rows"):
             transfer = run_transfer(spec, feature_sets, stages, progress, caught)
 
-    from featx.pipelines._report import write_report, write_results_json
+    from featx.pipelines.report._report import write_report, write_results_json
 
     command = command or "featx.pipelines.run_job(...) from Python"
     result = JobResult(
@@ -252,7 +252,7 @@ def _load_features(spec: Spec, resolved, extractions, notes: list):
     from featx.classify import FeatureSet, align_feature_sets
     from featx.extract import read_cache
 
-    from featx.pipelines._audit_stage import dedupe_rows
+    from featx.pipelines.stages._audit import dedupe_rows
 
     datasets, feature_sets, audit_info = {}, {}, {}
     for src in spec.sources:
@@ -333,9 +333,9 @@ def _cv_all(spec: Spec, feature_sets, cv_cache: ResultCache, caught: list, bar, 
 
 
 def _audit_all(spec: Spec, feature_sets, comparisons, best, audit_info, cv_cache: ResultCache, caught: list, client=None) -> dict:
-    """Per source, the audit of its best configuration (``featx.pipelines._audit_stage``); the
+    """Per source, the audit of its best configuration (``featx.pipelines.stages._audit``); the
     rerun on the other folds (with / without leak-proof groups) is cached like every CV."""
-    from featx.pipelines._audit_stage import audit_best
+    from featx.pipelines.stages._audit import audit_best
 
     audits = {}
     for src in spec.sources:

@@ -21,23 +21,23 @@ import sys
 from featx.pipelines._errors import user_errors
 
 COMMAND_MODULES = (
-    "featx.pipelines._cmd_extract",
-    "featx.pipelines._cmd_classify",
-    "featx.pipelines._cmd_run",
-    "featx.pipelines._cmd_finetune",
-    "featx.pipelines._cmd_audit",
+    "featx.pipelines.commands._extract",
+    "featx.pipelines.commands._classify",
+    "featx.pipelines.commands._run",
+    "featx.pipelines.commands._finetune",
+    "featx.pipelines.commands._audit",
 )
 
 
 # the module registering each command: `featx models` or `featx info` imports only its own (the
 # others pull in torch or scikit-learn); a command not listed here registers every module
 COMMAND_OWNERS = {
-    "extract": "featx.pipelines._cmd_extract", "info": "featx.pipelines._cmd_extract",
-    "models": "featx.pipelines._cmd_extract", "layers": "featx.pipelines._cmd_extract",
-    "consolidate": "featx.pipelines._cmd_extract",
-    "cv": "featx.pipelines._cmd_classify", "fit": "featx.pipelines._cmd_classify",
-    "predict": "featx.pipelines._cmd_classify", "run": "featx.pipelines._cmd_run",
-    "finetune": "featx.pipelines._cmd_finetune", "audit": "featx.pipelines._cmd_audit",
+    "extract": "featx.pipelines.commands._extract", "info": "featx.pipelines.commands._extract",
+    "models": "featx.pipelines.commands._extract", "layers": "featx.pipelines.commands._extract",
+    "consolidate": "featx.pipelines.commands._extract",
+    "cv": "featx.pipelines.commands._classify", "fit": "featx.pipelines.commands._classify",
+    "predict": "featx.pipelines.commands._classify", "run": "featx.pipelines.commands._run",
+    "finetune": "featx.pipelines.commands._finetune", "audit": "featx.pipelines.commands._audit",
 }
 
 

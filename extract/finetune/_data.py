@@ -1,5 +1,5 @@
 """Training data: the stratified validation split, augmentation and deterministic batches,
-loaded by extraction's one image-loading path and worker policy (:mod:`featx.extract._loading`).
+loaded by extraction's one image-loading path and worker policy (:mod:`featx.extract.images._loading`).
 
 Every random choice is a pure function of (seed, epoch, image): the shuffle order comes from a
 generator seeded per epoch and each image's augmentation from a seed of its own. A resumed run
@@ -14,10 +14,10 @@ import threading
 import numpy as np
 import torch
 
-from featx.extract import _loading
-from featx.extract._images import DEFAULT_MAX_PIXELS
+from featx.extract.images import _loading
+from featx.extract.images._images import DEFAULT_MAX_PIXELS
 from featx.extract._preprocess import Preprocessing
-from featx.extract._sources import SourceTable
+from featx.extract.images._sources import SourceTable
 from featx.extract.finetune._errors import FinetuneDataError
 
 RRC_SCALE = (0.25, 1.0)  # gentler than ImageNet's (0.08, 1): small data sets, pretrained features
@@ -128,7 +128,7 @@ _RNG_LOCK = threading.Lock()
 
 
 class ImageRows(_loading.ImageRows):
-    """The shared image-rows dataset (:class:`featx.extract._loading.ImageRows`: read, decode,
+    """The shared image-rows dataset (:class:`featx.extract.images._loading.ImageRows`: read, decode,
     transform; no hashing) with the labels of its positions and reproducible augmentation.
 
     With a ``seed``, each image's transform runs under the CPU generator seeded from (seed,

@@ -19,7 +19,7 @@ from itertools import chain
 import torch
 from torch import nn
 
-from featx.extract._layers import classifier_name
+from featx.extract.models._layers import classifier_name
 from featx.extract.finetune._errors import FinetuneError
 
 

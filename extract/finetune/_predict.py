@@ -11,12 +11,12 @@ import numpy as np
 import torch
 
 from featx.common.files import write_csv
-from featx.extract import _loading
-from featx.extract._backbones import build_backbone
-from featx.extract._compute import resolve_device
+from featx.extract.images import _loading
+from featx.extract.models._backbones import build_backbone
+from featx.extract.runtime._compute import resolve_device
 from featx.extract._errors import CheckpointError
-from featx.extract._runtime import build_runtime
-from featx.extract._sources import SourceTable, open_source
+from featx.extract.runtime._runtime import build_runtime
+from featx.extract.images._sources import SourceTable, open_source
 from featx.extract.finetune._groups import find_head
 
 

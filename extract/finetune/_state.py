@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from featx.extract._checkpoint import save_atomic
+from featx.extract.models._checkpoint import save_atomic
 from featx.extract.finetune._errors import ArchitectureMismatchError, ResumeMismatchError
 
 FORMAT = "featx.finetune-resume"

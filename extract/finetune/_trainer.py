@@ -18,13 +18,13 @@ import torch
 from torch import nn
 
 from featx.common import remove_stale_tmp, to_jsonable
-from featx.extract._backbones import build_backbone
-from featx.extract._checkpoint import read_checkpoint, save_checkpoint
-from featx.extract._compute import resolve_device, resolve_precision
-from featx.extract._loading import draft_size, is_worker_death, worker_died
-from featx.extract._lock import FileLock
+from featx.extract.models._backbones import build_backbone
+from featx.extract.models._checkpoint import read_checkpoint, save_checkpoint
+from featx.extract.runtime._compute import resolve_device, resolve_precision
+from featx.extract.images._loading import draft_size, is_worker_death, worker_died
+from featx.extract.cache._lock import FileLock
 from featx.extract._preprocess import Preprocessing
-from featx.extract._sources import SourceTable, open_source
+from featx.extract.images._sources import SourceTable, open_source
 from featx.extract.finetune import _data, _state
 from featx.extract.finetune._callbacks import EarlyStopping, EpochLog, ResumeCheckpoint, Unfreezer
 from featx.extract.finetune._config import FinetuneConfig, Strategy

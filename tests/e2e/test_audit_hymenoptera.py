@@ -16,7 +16,7 @@ import numpy as np
 from featx.classify import make_splitter, straddling
 from featx.extract import extract, read_cache
 from featx.pipelines import load_feature_sets
-from featx.pipelines._dedupe import apply_dedupe
+from featx.pipelines.stages._dedupe import apply_dedupe
 from featx.pipelines.cli import main
 from featx_testdata import shared_dataset
 

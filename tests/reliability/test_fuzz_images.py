@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from featx.extract import Preprocessing
-from featx.extract._loading import ImageRows
+from featx.extract.images._loading import ImageRows
 
 FORMATS = ["JPEG", "PNG", "GIF", "TIFF", "WEBP", "BMP"]
 N_CASES = int(os.environ.get("FEATX_FUZZ_CASES", "300"))

@@ -48,7 +48,7 @@ def test_code_in_a_manifest_and_in_grid_options_is_only_a_string(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "featx.pipelines", "extract", str(manifest), "-o", str(out), "--weights", "none"],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2 and "none of the 2 images could be decoded" in proc.stderr, proc.stderr
-    from featx.pipelines._cmd_classify import parse_grids
+    from featx.pipelines.commands._classify import parse_grids
 
     assert parse_grids([f"logreg:clf__C={code}"]) == {"logreg": {"clf__C": [code]}}
     assert not marker.exists()

@@ -31,7 +31,7 @@ def _pause(marker: str) -> None:
 
 def install(spec: str) -> None:
     """Wrap the cache writer so that the process stops at the point ``spec`` names."""
-    from featx.extract import _store
+    from featx.extract.cache import _store
 
     rows, mode, marker = spec.split(":", 2)
     target = int(rows)

@@ -15,8 +15,8 @@ from featx.classify import (
     near_duplicates,
     straddling,
 )
-from featx.classify._audit_labels import label_quality
-from featx.classify._audit_near import hash_distance
+from featx.classify.audits._labels import label_quality
+from featx.classify.audits._near import hash_distance
 from featx.common import OptionError
 
 

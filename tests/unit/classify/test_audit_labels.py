@@ -3,7 +3,7 @@
 import numpy as np
 
 from featx.classify import FeatureSet, audit, cross_validate_head, find_label_issues, make_splitter, prune_and_rescore
-from featx.classify._audit_labels import pruned_splits
+from featx.classify.audits._labels import pruned_splits
 
 
 def test_pruned_splits_leave_rows_out_of_training_only():

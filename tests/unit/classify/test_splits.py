@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from featx.classify import ClassifyWarning, ParameterError, SplitError, make_splitter
-from featx.classify._splits import check_splits
+from featx.classify.cv._splits import check_splits
 
 
 def _y(counts):

@@ -61,7 +61,7 @@ def test_imports_flow_one_way_and_never_into_another_packages_private_modules(pa
             if target not in MAY_IMPORT[package]:
                 problems.append(f"{where} ({package} must not import {target})")
             rest = module[len(target) + 1:].split(".")
-            if rest and rest[0] and rest[0].startswith("_"):
+            if any(part.startswith("_") for part in rest):
                 problems.append(f"{where} (a private module of {target})")
     assert not problems, "\n".join(problems)
 

@@ -155,8 +155,8 @@ def test_a_second_driver_fails_fast_without_touching_the_output(setup, tmp_path)
 
 
 def test_a_path_a_worker_cannot_see_is_named_with_the_worker(client, tmp_path):
-    from featx.extract._cluster import _check_visible, _sub_table, run_shard
-    from featx.extract._sources import SourceTable
+    from featx.extract.cluster._cluster import _check_visible, _sub_table, run_shard
+    from featx.extract.images._sources import SourceTable
 
     missing = str(tmp_path / "not-mounted")
     with pytest.raises(ClusterExtractError) as err:

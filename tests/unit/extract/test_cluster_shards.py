@@ -7,7 +7,7 @@ import pytest
 
 from featx.common.options import OptionError
 from featx.extract import SHARD_SIZE
-from featx.extract._shards import default_shard_size, plan_shards, read_plan, round_to_batches, write_plan
+from featx.extract.cluster._shards import default_shard_size, plan_shards, read_plan, round_to_batches, write_plan
 
 SETTINGS = {"model": "m", "weights": "none"}
 

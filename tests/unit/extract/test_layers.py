@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from featx.extract import LayerTap, UnknownLayerError, build_backbone, list_layers, penultimate_layer, pool
-from featx.extract._pooling import pooled_dim
+from featx.extract.models._pooling import pooled_dim
 
 
 @pytest.mark.parametrize(

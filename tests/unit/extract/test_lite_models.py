@@ -12,7 +12,8 @@ import torch.nn.functional as F
 from PIL import Image
 
 from featx.extract import BUILTIN, WeightsNotFoundError, build_backbone
-from featx.extract import _registry, _weights
+from featx.extract.models import _registry
+from featx.extract.models import _weights
 from featx.pipelines.cli import main
 
 HYMENOPTERA = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "shared", "data", "hymenoptera", "val")

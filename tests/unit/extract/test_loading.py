@@ -5,7 +5,7 @@ import numpy as np
 import torch
 
 from featx.extract import Preprocessing, open_source
-from featx.extract import _loading
+from featx.extract.images import _loading
 from featx.extract.finetune import _data
 
 

@@ -19,7 +19,7 @@ from PIL import Image
 
 from featx_testdata import shared_dataset
 from featx.extract import FeatureComputer, build_backbone, decode_rgb, resolve_layers
-from featx.extract._loading import DRAFT_MARGIN, decoding_spec, draft_size
+from featx.extract.images._loading import DRAFT_MARGIN, decoding_spec, draft_size
 from featx.extract._preprocess import Preprocessing
 
 COSINE_BOUND = 0.999

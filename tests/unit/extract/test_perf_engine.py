@@ -4,7 +4,7 @@ import numpy as np
 import torch
 
 from featx.extract import extract, read_cache
-from featx.extract._loading import collate as _collate
+from featx.extract.images._loading import collate as _collate
 from featx.extract._preprocess import Preprocessing
 
 

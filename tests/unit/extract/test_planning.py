@@ -7,8 +7,8 @@ import numpy as np
 
 from featx_testdata import make_image
 from featx.extract import extract, open_source
-from featx.extract import _store
-from featx.extract._planning import prepare_cache, reuse_map, same_rows, source_rows
+from featx.extract.cache import _store
+from featx.extract.cache._planning import prepare_cache, reuse_map, same_rows, source_rows
 
 FAST = dict(model="efficientnet_lite0", weights="none", progress=False, workers=0, batch_size=4, layers="blocks.1")
 

@@ -14,7 +14,7 @@ import pytest
 
 from featx_testdata import make_image
 from featx.extract import CacheMismatchError, extract, open_source
-from featx.extract._rerun import KEY_ATTR, cpu_without_torch, finished_summary, request_key
+from featx.extract.cache._rerun import KEY_ATTR, cpu_without_torch, finished_summary, request_key
 
 FAST = dict(model="efficientnet_lite0", weights="none", progress=False, workers=0, batch_size=4, layers="blocks.1",
             device="cpu")

@@ -26,7 +26,7 @@ from featx.extract import (
     read_cache,
     resolve_layers,
 )
-from featx.extract._openvino import OpenVINOComputer
+from featx.extract.runtime._openvino import OpenVINOComputer
 
 CPU = torch.device("cpu")
 

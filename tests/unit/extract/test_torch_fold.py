@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from featx.extract import FeatureComputer, Preprocessing, build_backbone, resolve_layers
-from featx.extract._bnfold import conv_bn_pairs, fold_batchnorms
+from featx.extract.runtime._bnfold import conv_bn_pairs, fold_batchnorms
 
 CPU = torch.device("cpu")
 MODELS = ("efficientnet_lite0", "resnet18", "efficientnet_b0", "mobilenet_v3_large")

@@ -13,7 +13,7 @@ from timm.models.vision_transformer import VisionTransformer
 
 from featx.extract import (Backbone, ExtractError, FeatureComputer, LayerTap, ModelSpec, Preprocessing, build_backbone,
                            extract, read_cache, resolve_layers)
-from featx.extract._weights import state_dict_sha256
+from featx.extract.models._weights import state_dict_sha256
 
 SIZE, WIDTH = 32, 32  # 32 px images, 8 px patches: 16 patch tokens of width 32
 
@@ -115,7 +115,7 @@ def test_token_pool_on_a_cnn_is_one_clear_error():
 
 @pytest.mark.parametrize("make", [timm_vit, torchvision_vit])
 def test_openvino_runtime_pools_tokens_as_torch_does(make, tmp_path):
-    from featx.extract._openvino import OpenVINOComputer
+    from featx.extract.runtime._openvino import OpenVINOComputer
 
     backbone = make()
     layers = resolve_layers(backbone, ["penultimate", "blocks.0" if make is timm_vit else "encoder.layers.encoder_layer_0"],

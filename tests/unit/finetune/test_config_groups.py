@@ -102,7 +102,7 @@ def test_config_accepts_the_bounds(field, value):
 
 
 def test_cli_flags_are_built_from_the_options(tmp_path, capsys):
-    from featx.pipelines._cmd_finetune import config_from_args
+    from featx.pipelines.commands._finetune import config_from_args
     from featx.pipelines.cli import build_parser
 
     parser = build_parser()

@@ -12,7 +12,7 @@ from PIL import Image, ImageOps
 from featx.classify import compare, make_splitter, straddling
 from featx.extract import extract, read_cache
 from featx.pipelines import load_feature_sets
-from featx.pipelines._dedupe import apply_dedupe
+from featx.pipelines.stages._dedupe import apply_dedupe
 from featx.pipelines.cli import main
 
 TINTS = {"warm": (60, 0, -40), "cool": (-40, 0, 60)}
@@ -154,7 +154,7 @@ def test_run_groups_copies_and_reports_the_audit(messy, tmp_path):
 
 
 def test_thumbnail_budget_bounds_the_embedded_bytes(messy):
-    from featx.pipelines._report_audit import Thumbs
+    from featx.pipelines.report._audit import Thumbs
 
     root = os.path.join(os.path.dirname(messy), "images")
     small = Thumbs(root, budget=3000)
@@ -168,7 +168,7 @@ def test_thumbnail_budget_bounds_the_embedded_bytes(messy):
 def test_default_check_warns_and_is_skipped_on_large_tables(messy, monkeypatch):
     import warnings
 
-    from featx.pipelines import _dedupe
+    from featx.pipelines.stages import _dedupe
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -182,7 +182,7 @@ def test_default_check_warns_and_is_skipped_on_large_tables(messy, monkeypatch):
 
 def test_image_hashes_read_only_the_rows_asked_for(messy):
     from featx.extract import phash_files
-    from featx.pipelines._cmd_audit import image_hashes, source_root
+    from featx.pipelines.commands._audit import image_hashes, source_root
 
     root = source_root(messy)
     assert os.path.samefile(root, os.path.join(os.path.dirname(messy), "images"))

@@ -84,7 +84,7 @@ def test_extract_flags_come_from_the_extraction_options():
 def test_a_new_extraction_setting_reaches_extract_without_cli_edits(monkeypatch, tmp_path):
     import featx.extract
     from featx.common import Option
-    from featx.pipelines import _cmd_extract
+    from featx.pipelines.commands import _extract as _cmd_extract
     from featx.pipelines.cli import build_parser
 
     streams = Option("streams", "one", "a setting extract() does not have", choices=("one", "two"))

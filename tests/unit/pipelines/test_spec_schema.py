@@ -14,7 +14,7 @@ import pytest
 from featx.classify import CV_OPTIONS, FOLDS, JOBS, METRIC, NESTED, SEARCH_METRIC
 from featx.extract import EXTRACTION_OPTIONS, POOL
 from featx.pipelines import SpecError
-from featx.pipelines._keys import cv_key, extraction_key
+from featx.pipelines.stages._keys import cv_key, extraction_key
 from featx.pipelines._spec import SCHEMA, BackboneSpec, ExtractionSpec, ResolvedBackbone, load_spec
 from featx.pipelines._spec_docs import key_reference
 

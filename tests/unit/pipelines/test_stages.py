@@ -8,7 +8,7 @@ import os
 import numpy as np
 
 from featx.classify import FeatureSet, cross_validate_head, make_splitter
-from featx.pipelines._stages import ResultCache, cached_cv, cached_explained_variance
+from featx.pipelines.stages._stages import ResultCache, cached_cv, cached_explained_variance
 
 
 def _feature_set(name="fs", seed=0) -> FeatureSet:

@@ -45,7 +45,7 @@ def test_help_and_models_import_no_heavy_library(argv):
 
 def test_info_of_a_cache_imports_no_heavy_library(colour_dataset, tmp_path):
     from featx.extract import open_source
-    from featx.extract._planning import prepare_cache
+    from featx.extract.cache._planning import prepare_cache
 
     cache = str(tmp_path / "c.h5")  # a real cache file, created as extract() does before computing
     spec = {"model": "efficientnet_lite0", "layers": ["blocks.1"], "pooling": "avg", "dtype": "float16"}

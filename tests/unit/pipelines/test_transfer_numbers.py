@@ -13,7 +13,7 @@ import pytest
 
 from featx.classify import (DATA_EFFICIENCY, SplitError, bootstrap_scores, efficiency_subsets, heldout_record,
                             holdout_splits, negative_transfer, transfer_verdict)
-from featx.classify._bootstrap import fast_metric
+from featx.classify.transfer._bootstrap import fast_metric
 from featx.classify._metrics import fold_metrics
 from featx.extract.finetune import FINETUNE_OPTIONS
 from featx.pipelines import SpecError

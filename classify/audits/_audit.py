@@ -1,0 +1,145 @@
+"""``audit``: the data checks of one feature set in one call - exact and near-duplicate
+clusters, how many of them straddle the folds of a plain CV, the score with and without
+leak-proof grouping, confident-learning label issues, k-NN outliers and calibration - with the
+``featx audit --json`` record (:meth:`Audit.to_json`)."""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+
+import numpy as np
+
+from featx.classify.audits._exact import exact_clusters, merge_groups, straddling
+from featx.classify.audits._labels import find_label_issues, mean_oof_proba, prune_and_rescore
+from featx.classify.audits._near import NearDuplicateRule, near_duplicates
+from featx.classify.audits._stats import calibration, knn_outliers, neighbours, reduce_features
+from featx.classify._errors import ClassifyWarning
+from featx.classify.heads._options import DEDUPE  # noqa: F401 (defined in the light module)
+
+
+@dataclasses.dataclass(frozen=True)
+class Audit:
+    """What :func:`audit` found. Row indices refer to the audited feature set; ``paths`` name
+    the rows in :meth:`to_json`."""
+
+    paths: list
+    class_names: list
+    exact: list
+    near: list
+    label_issues: object
+    outliers: np.ndarray
+    outlier_scores: np.ndarray
+    calibration: dict
+    leak: dict
+    oof_pred: np.ndarray
+    oof_proba: np.ndarray
+    labels: np.ndarray
+    head: str
+    pruned: bool = False
+
+    def to_json(self) -> dict:
+        """The ``featx audit --json`` contract (see README)."""
+        li = self.label_issues
+        return findings_json(self.paths, self.class_names, self.exact, self.near,
+                             zip(li.rows, li.given, li.suggested, li.score), self.outliers, self.calibration, self.leak)
+
+    def summary(self, top: int = 5) -> str:
+        """A few lines for people: counts and the top items of each check."""
+        j = self.to_json()
+        lines = [f"exact duplicates: {len(j['exact_duplicates'])} cluster(s)"]
+        lines += [f"  {' = '.join(c)}" for c in j["exact_duplicates"][:top]]
+        lines.append(f"near duplicates: {len(j['near_duplicates'])} cluster(s)")
+        lines += [f"  {' ~ '.join(c['paths'])} (min cosine {c['min_similarity']:.3f})" for c in j["near_duplicates"][:top]]
+        lines.append(f"label issues: {len(j['label_issues'])} (head {self.head}, out-of-fold, confident learning"
+                     f"{', pruned and rescored' if self.pruned else ''})")
+        lines += [f"  {x['path']}: given {x['given']}, suggested {x['suggested']} (score {x['score']:.3f})" for x in j["label_issues"][:top]]
+        lines.append("outliers (k-NN distance): " + ", ".join(j["outliers"][:top]))
+        lines.append(f"calibration: ECE {self.calibration['ece']:.3f} (accuracy {self.calibration['accuracy']:.3f}, "
+                     f"mean confidence {self.calibration['mean_confidence']:.3f})")
+        lk = self.leak
+        lines.append(f"leak: {lk['straddling_clusters']} cluster(s) straddle the folds of a plain CV; {lk['metric']} "
+                     f"{lk['score_ungrouped']:.3f} ungrouped vs {lk['score_grouped']:.3f} with clusters as groups")
+        return "\n".join(lines)
+
+
+def findings_json(paths, class_names, exact, near, label_issues, outliers, calibration, leak) -> dict:
+    """Audit findings in the ``featx audit --json`` shape, rows named by ``paths``: ``exact``
+    lists of rows, ``near`` ``(rows, min_similarity)`` pairs, ``label_issues`` ``(row, given,
+    suggested, score)`` tuples, ``outliers`` rows; ``calibration`` may be None (no probabilities)."""
+    p, names = paths, class_names
+    return {
+        "exact_duplicates": [[p[i] for i in c] for c in exact],
+        "near_duplicates": [{"paths": [p[i] for i in rows], "min_similarity": round(float(sim), 4)} for rows, sim in near],
+        "label_issues": [{"path": p[r], "given": names[g], "suggested": names[s], "score": round(float(sc), 4)}
+                         for r, g, s, sc in label_issues],
+        "outliers": [p[i] for i in outliers],
+        "calibration": None if calibration is None else dict(calibration),
+        "leak": dict(leak),
+    }
+
+
+def cluster_rows(X, *, sha256=None, phash=None, rule: NearDuplicateRule | None = None, Z=None, knn=None):
+    """(exact clusters, near clusters) of a table's rows; ``phash`` is ``(hashes, mirrored, ok)``.
+    Near clusters made only of byte-identical copies are left out (they are the exact ones)."""
+    exact = exact_clusters(sha256) if sha256 is not None else []
+    hashes, mirrored, ok = phash if phash is not None else (None, None, None)
+    near = near_duplicates(X, hashes=hashes, mirrored=mirrored, hash_ok=ok, rule=rule, Z=Z, knn=knn)
+    if sha256 is not None:  # a cluster of byte-identical copies only is listed once, as exact
+        sha256 = np.asarray(sha256)
+        near = [(rows, sim) for rows, sim in near if np.unique(sha256[rows]).size > 1]
+    return exact, near
+
+
+def leak_groups(n: int, exact, near, groups=None) -> np.ndarray:
+    """CV groups that keep every exact and near-duplicate cluster (and user group) together."""
+    return merge_groups(n, list(exact) + [rows for rows, _ in near], groups)
+
+
+def audit(feature_set, paths, *, sha256=None, phash=None, head="logreg", folds: int = 5, seed: int = 0,
+          metric: str = "balanced_accuracy", rule: NearDuplicateRule | None = None, n_outliers: int = 20,
+          jobs: int = 1, bins: int = 10, prune: bool = True) -> Audit:
+    """Audit ``feature_set`` (its ``groups`` are the user's, if any); ``paths`` name its rows.
+
+    ``sha256`` (content hashes) finds exact copies; ``phash`` (``featx.extract.phash_files``)
+    sharpens near-duplicate detection. Two CVs of ``head`` on the same seed: plain (the user's
+    groups) and leak-proof (clusters as groups); calibration uses the leak-proof out-of-fold
+    probabilities, and so do the label issues, after ``prune`` (confident learning's prune, then
+    retrain: a third CV with the first pass's issues left out of training, every row scored;
+    :func:`prune_and_rescore`).
+    """
+    from featx.classify.cv._cv import cross_validate_head
+    from featx.classify._features import FeatureSet
+    from featx.classify.cv._splits import make_splitter
+
+    fs = feature_set.check_labelled()
+    rule = rule or NearDuplicateRule()
+    Z = reduce_features(fs.X, seed=seed)
+    knn = neighbours(Z, max(rule.candidates, 10)) if fs.n_samples > 1 else None  # one search for both checks
+    exact, near = cluster_rows(fs.X, sha256=sha256, phash=phash, rule=rule, Z=Z, knn=knn)
+    grouped = leak_groups(fs.n_samples, exact, near, fs.groups)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ClassifyWarning)  # capped folds are the same for both runs
+        plain_splits = make_splitter(fs.y, fs.groups, folds=folds, seed=seed, class_names=fs.class_names)
+        grouped_fs = FeatureSet(fs.name, fs.X, fs.y, fs.class_names, groups=grouped, keys=fs.keys, meta=fs.meta)
+        safe = cross_validate_head(grouped_fs, head, folds=folds, seed=seed, metric=metric, probability=True, jobs=jobs)
+        plain = cross_validate_head(fs, head, splits=plain_splits, seed=seed, metric=metric, probability=True, jobs=jobs)
+    clusters = list(exact) + [rows for rows, _ in near]
+    leak = {"straddling_clusters": straddling(clusters, plain_splits), "score_grouped": safe.mean(metric),
+            "score_ungrouped": plain.mean(metric), "metric": metric}
+    proba = mean_oof_proba(safe.oof_proba)
+
+    def rescore(splits):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ClassifyWarning)
+            return cross_validate_head(grouped_fs, head, splits=splits, seed=seed, metric=metric, probability=True, jobs=jobs)
+
+    if prune:
+        issues, label_proba = prune_and_rescore(fs.y, proba, safe.fold_indices, rescore)
+    else:
+        issues, label_proba = find_label_issues(fs.y, proba), proba
+    scores = knn_outliers(fs.X, Z=Z, knn=knn)
+    top = np.argsort(-scores, kind="stable")[:n_outliers]
+    return Audit(paths=list(paths), class_names=list(fs.class_names), exact=exact, near=near, label_issues=issues,
+                 outliers=top, outlier_scores=scores, calibration=calibration(fs.y, proba, bins=bins), leak=leak,
+                 oof_pred=safe.oof_pred[0], oof_proba=proba, labels=fs.y, head=safe.head, pruned=label_proba is not proba)

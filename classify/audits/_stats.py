@@ -1,0 +1,84 @@
+"""Outliers (k-nearest-neighbour distance on the features) and calibration (expected
+calibration error and the data of a reliability diagram) for the audit."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from featx.classify._errors import ParameterError
+
+
+def reduce_features(X, dims: int = 64, seed: int = 0) -> np.ndarray:
+    """L2-normalised rows after standardising and a PCA to ``dims`` (fewer if X has fewer);
+    what the neighbour searches of the audit work on."""
+    from sklearn.decomposition import PCA
+
+    X = np.asarray(X, dtype=np.float32)
+    X = X - X.mean(axis=0)
+    scale = X.std(axis=0)
+    X = X / np.where(scale > 0, scale, 1.0)
+    d = min(dims, X.shape[0] - 1, X.shape[1])
+    if d >= 1 and d < X.shape[1]:
+        X = PCA(n_components=d, svd_solver="randomized" if X.shape[0] > 2000 else "auto", random_state=seed).fit_transform(X)
+    norm = np.linalg.norm(X, axis=1, keepdims=True)
+    return (X / np.where(norm > 0, norm, 1.0)).astype(np.float32)
+
+
+def neighbours(Z, k: int, block: int | None = None):
+    """The ``k`` nearest other rows of each row of unit-norm ``Z`` by cosine: (indices, cosines),
+    both (n, k), nearest first (brute force in row blocks of about 64 MB of similarities)."""
+    n = Z.shape[0]
+    k = min(k, n - 1)
+    block = block or max(1, min(4096, (1 << 24) // max(1, n)))
+    idx = np.empty((n, k), dtype=np.int64)
+    sim = np.empty((n, k), dtype=np.float32)
+    for start in range(0, n, block):
+        S = Z[start:start + block] @ Z.T
+        rows = np.arange(S.shape[0])
+        S[rows, start + rows] = -np.inf
+        part = np.argpartition(S, S.shape[1] - k, axis=1)[:, -k:]
+        vals = np.take_along_axis(S, part, axis=1)
+        order = np.argsort(-vals, axis=1)
+        idx[start:start + block] = np.take_along_axis(part, order, axis=1)
+        sim[start:start + block] = np.take_along_axis(vals, order, axis=1)
+    return idx, sim
+
+
+def knn_outliers(X, *, k: int = 10, Z=None, knn=None) -> np.ndarray:
+    """Outlier score per row: the mean cosine distance to its ``k`` nearest rows (higher: farther
+    from everything; a row far from every class has no close neighbours). ``knn``: the result
+    of :func:`neighbours` with at least ``k`` columns, if computed."""
+    Z = reduce_features(X) if Z is None else Z
+    if Z.shape[0] < 2:
+        return np.zeros(Z.shape[0])
+    _, sim = neighbours(Z, k) if knn is None else knn
+    sim = sim[:, :k]
+    return (1.0 - sim.astype(np.float64)).mean(axis=1)
+
+
+def calibration(labels, proba, *, bins: int = 10) -> dict:
+    """Expected calibration error of the top-class confidence, with the reliability diagram's
+    data: per equal-width confidence bin its edges, row count, mean confidence and accuracy."""
+    labels = np.asarray(labels, dtype=np.int64)
+    proba = np.asarray(proba, dtype=np.float64)
+    if proba.ndim != 2 or proba.shape[0] != labels.shape[0]:
+        raise ParameterError(f"proba must be (n, k) with one row per label; got {proba.shape} for {labels.shape[0]} labels")
+    conf = proba.max(axis=1)
+    correct = (proba.argmax(axis=1) == labels).astype(np.float64)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.searchsorted(edges, conf, side="right") - 1, 0, bins - 1)
+    out = {"bins": [], "n": int(len(labels))}
+    ece = 0.0
+    for b in range(bins):
+        m = which == b
+        count = int(m.sum())
+        acc = float(correct[m].mean()) if count else None
+        mean_conf = float(conf[m].mean()) if count else None
+        if count:
+            ece += count / len(labels) * abs(acc - mean_conf)
+        out["bins"].append({"low": float(edges[b]), "high": float(edges[b + 1]), "count": count,
+                            "confidence": mean_conf, "accuracy": acc})
+    out["ece"] = float(ece)
+    out["accuracy"] = float(correct.mean())
+    out["mean_confidence"] = float(conf.mean())
+    return out

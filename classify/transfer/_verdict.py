@@ -1,0 +1,159 @@
+"""What a transfer study's numbers say: the best record of each approach, the winner and its
+margin, whether the intervals overlap, negative transfer (scratch matching or beating a
+pretrained approach), and the cell of the classic dataset-size x similarity decision matrix that
+the measurements point to, all put into a paragraph built from the numbers.
+
+Records are the dicts of a study's ``transfer`` list: ``approach`` (frozen, finetuned,
+finetuned_features, scratch), ``strategy``, ``head``, ``n_train`` and ``<metric>_mean`` /
+``_ci95_low`` / ``_ci95_high``.
+"""
+
+from __future__ import annotations
+
+import math
+
+from featx.classify._metrics import LOWER_IS_BETTER, METRIC_LABELS
+
+APPROACHES = ("frozen", "finetuned", "finetuned_features", "scratch")
+PRETRAINED = ("frozen", "finetuned", "finetuned_features")
+#: a training set with fewer images per class than this counts as small: the guides' small data
+#: sets (hymenoptera's 122 per class, the brain MRI's 200) are in the hundreds per class
+SMALL_PER_CLASS = 500
+
+#: the classic decision matrix: (size, similarity) -> what the guides advise; ADVISED: its approaches
+ADVISED = {("small", "similar"): ("frozen",), ("small", "different"): ("finetuned", "finetuned_features"),
+           ("large", "similar"): ("finetuned", "finetuned_features"),
+           ("large", "different"): ("finetuned", "finetuned_features", "scratch")}
+TRANSFER_MATRIX = {
+    ("small", "similar"): "frozen features with a linear head (fine-tuning risks overfitting)",
+    ("small", "different"): "fine-tune the top blocks, or classical heads on fine-tuned (or earlier) features",
+    ("large", "similar"): "fine-tune the top blocks",
+    ("large", "different"): "fine-tune the whole network (training from scratch becomes viable)",
+}
+
+
+def describe_transfer(rec: dict) -> str:
+    """A record in words: 'frozen features + logreg', 'fine-tuned [partial:2] (own head)', ..."""
+    a, s, h = rec["approach"], rec.get("strategy"), rec.get("head")
+    if a == "frozen":
+        return f"frozen features + {h}"
+    if a == "finetuned":
+        return f"fine-tuned [{s}] (own head)"
+    if a == "finetuned_features":
+        return f"{h} on fine-tuned [{s}] features"
+    return f"scratch ({s or 'full'}, random init)"
+
+
+def _better(metric: str):
+    sign = -1.0 if metric in LOWER_IS_BETTER else 1.0
+    return lambda rec: sign * rec[f"{metric}_mean"]
+
+
+def _ok(rec: dict, metric: str) -> bool:
+    v = rec.get(f"{metric}_mean")
+    return isinstance(v, (int, float)) and not math.isnan(v)
+
+
+def overlap(a: dict, b: dict, metric: str) -> bool:
+    """Whether the 95% intervals of two records overlap (no interval: treated as overlapping)."""
+    lo_a, hi_a, lo_b, hi_b = (x.get(f"{metric}_ci95_{e}") for x in (a, b) for e in ("low", "high"))
+    if any(v is None or (isinstance(v, float) and math.isnan(v)) for v in (lo_a, hi_a, lo_b, hi_b)):
+        return True
+    return lo_a <= hi_b and lo_b <= hi_a
+
+
+def negative_transfer(records, metric: str) -> list[dict]:
+    """Pretrained records that the best scratch record matches (overlapping intervals) or beats:
+    ``{"record", "scratch", "beats"}`` each."""
+    ok = [r for r in records if _ok(r, metric)]
+    scratch = [r for r in ok if r["approach"] == "scratch"]
+    if not scratch:
+        return []
+    key = _better(metric)
+    best_scratch = max(scratch, key=key)
+    out = []
+    for r in ok:
+        if r["approach"] in PRETRAINED and (key(best_scratch) >= key(r) or overlap(best_scratch, r, metric)):
+            out.append({"record": r, "scratch": best_scratch, "beats": key(best_scratch) > key(r)})
+    return out
+
+
+def transfer_verdict(records, metric: str, *, n_classes: int) -> dict:
+    """The verdict of one source's records: ``best`` (approach -> its best record), ``winner``,
+    ``runner_up`` (the best record of another approach), ``margin``, ``overlap``, ``negative``
+    (:func:`negative_transfer`), ``size``, ``similarity``, ``cell`` (a :data:`TRANSFER_MATRIX` key), ``advice``
+    and ``text`` (the paragraph). Empty dict when no record has a number."""
+    ok = [r for r in records if _ok(r, metric)]
+    if not ok:
+        return {}
+    key = _better(metric)
+    best = {a: max((r for r in ok if r["approach"] == a), key=key) for a in APPROACHES if any(r["approach"] == a for r in ok)}
+    ranked = sorted(best.values(), key=key, reverse=True)
+    winner = ranked[0]
+    runner = ranked[1] if len(ranked) > 1 else None
+    label = METRIC_LABELS.get(metric, metric)
+    n_train = int(winner.get("n_train") or 0)
+    per_class = n_train / max(1, int(n_classes))
+    size = "small" if per_class < SMALL_PER_CLASS else "large"
+    tuned = [best[a] for a in ("finetuned", "finetuned_features") if a in best]
+    similarity, gain = None, None
+    if "frozen" in best and tuned:
+        top_tuned = max(tuned, key=key)
+        gain = key(top_tuned) - key(best["frozen"])
+        similarity = "similar" if gain <= 0 or overlap(top_tuned, best["frozen"], metric) else "different"
+    negative = negative_transfer(ok, metric)
+    margin = None if runner is None else key(winner) - key(runner)
+    over = None if runner is None else overlap(winner, runner, metric)
+
+    def shown(r):
+        return (f"{describe_transfer(r)} ({label} {r[f'{metric}_mean']:.3f}, 95% CI {_num(r.get(f'{metric}_ci95_low'))}–"
+                f"{_num(r.get(f'{metric}_ci95_high'))})")
+
+    text = [f"With {n_train} training images ({per_class:.0f} per class, {int(winner.get('n_test') or 0)} held out), "
+            f"{shown(winner)} scores best"]
+    if runner is not None:
+        text[-1] += (f", {abs(margin):.3f} ahead of {shown(runner)}; the intervals "
+                     + ("overlap, so this held-out set cannot tell the two apart." if over
+                        else "do not overlap, so the lead is larger than the held-out noise."))
+    else:
+        text[-1] += "."
+    if gain is not None:
+        text.append(f"Fine-tuning changes the best frozen score by {gain:+.3f}, "
+                    + ("within the intervals: the data behaves like the pretraining data." if similarity == "similar"
+                       else "beyond the intervals: the data is far from the pretraining data."))
+    if "scratch" in best:
+        s = best["scratch"]
+        pre = max((best[a] for a in PRETRAINED if a in best), key=key, default=None)
+        if pre is not None:
+            d = key(pre) - key(s)
+            if d > 0 and not overlap(pre, s, metric):
+                verdict = "behind the best pretrained approach, beyond the intervals: pretraining pays."
+            elif d > 0:
+                verdict = ("behind the best pretrained approach, but the intervals overlap: scratch matches it "
+                           "(negative transfer: pretraining does not measurably help).")
+            else:
+                verdict = "ahead of the best pretrained approach: negative transfer."
+            text.append(f"Training from scratch reaches {s[f'{metric}_mean']:.3f}, {abs(d):.3f} {verdict}")
+    cell = (size, similarity) if similarity else None
+    advice = TRANSFER_MATRIX.get(cell) if cell else None
+    if advice:
+        advised = [best[a] for a in ADVISED[cell] if a in best]
+        top = max(advised, key=key) if advised else None
+        if top is winner:
+            agreement = "agrees."
+        elif top is not None and overlap(top, winner, metric):
+            agreement = (f"agrees within the intervals (its best, {describe_transfer(top)}, is {key(winner) - key(top):.3f} "
+                         f"behind {describe_transfer(winner)} with overlapping intervals).")
+        else:
+            agreement = f"points elsewhere ({describe_transfer(winner)} won beyond the intervals)."
+        text.append(f"In the size x similarity matrix (small: under {SMALL_PER_CLASS} training images per class; similar: "
+                    f"fine-tuning gains nothing beyond the intervals) this is the {size}-data, "
+                    f"{'similar' if similarity == 'similar' else 'distant'}-domain cell, whose classic advice is {advice}; "
+                    f"the measurement {agreement}")
+    return {"best": best, "winner": winner, "runner_up": runner, "margin": margin, "overlap": over, "negative": negative,
+            "size": size, "per_class": per_class, "similarity": similarity, "gain": gain, "cell": cell, "advice": advice,
+            "text": " ".join(text)}
+
+
+def _num(v) -> str:
+    return "–" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.3f}"

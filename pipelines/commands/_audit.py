@@ -1,0 +1,79 @@
+"""``featx audit CACHE.h5``: exact and near-duplicate clusters, fold leaks, label issues,
+outliers and calibration of a cache's rows, printed as a short summary and, with ``--json``, as
+one JSON object for scripts (keys: exact_duplicates, near_duplicates, label_issues, outliers,
+calibration, leak)."""
+
+from __future__ import annotations
+
+import os
+
+from featx.pipelines.commands._args import add_options, option_values
+from featx.pipelines._errors import PipelineError
+
+
+def register(sub, parents) -> None:
+    from featx.classify import FOLDS, HEADS, JOBS, METRIC, SEED
+
+    p = sub.add_parser("audit", parents=parents, help="find duplicates, fold leaks, label errors, outliers; check calibration",
+                       description="Audit a cache's rows: exact (sha256) and near-duplicate clusters (features and "
+                                   "perceptual hashes of the image files), clusters that straddle CV folds, the score "
+                                   "with and without leak-proof grouping, confident-learning label issues, k-NN "
+                                   "outliers and the calibration of out-of-fold probabilities.")
+    p.add_argument("cache", help="HDF5 cache written by 'featx extract'")
+    p.add_argument("--layer", default=None, help="layer to audit (default: the cache's last layer)")
+    p.add_argument("--head", default="logreg", help=f"head whose out-of-fold probabilities rank label issues ({', '.join(HEADS)})")
+    p.add_argument("--no-image-hashes", dest="image_hashes", action="store_false",
+                   help="do not read the image files for perceptual hashes (near-duplicates from features only)")
+    p.add_argument("--top", type=int, default=5, help="items of each check printed (default 5)")
+    p.add_argument("--json", default=None, help="write the findings to this JSON file")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
+    add_options(p, (FOLDS, SEED, JOBS, METRIC), jobs={"default": 1})
+    p.set_defaults(func=run_audit)
+
+
+def source_root(cache: str) -> str:
+    """The folder the cache's images were read from, as the cache records it ('' if unknown)."""
+    from featx.extract import cache_info
+
+    return (cache_info(cache).get("source") or {}).get("root") or ""
+
+
+def image_hashes(cache: str, paths):
+    """``(hashes, mirrored, ok)`` of the image files ``paths`` of the cache's source, or None
+    when the source folder is gone."""
+    from featx.extract import phash_files
+
+    root = source_root(cache)
+    return phash_files(paths, root) if root and os.path.isdir(root) else None
+
+
+def run_audit(args) -> int:
+    from featx.classify import FOLDS, JOBS, METRIC, SEED, FeatureSet, audit, unique_keys
+    from featx.common import to_jsonable, write_json
+    from featx.extract import read_cache
+
+    if args.json and os.path.exists(args.json) and not args.overwrite:
+        raise PipelineError(f"--json {args.json!r} exists; pass --overwrite to replace it, or choose another path")
+    data = read_cache(args.cache, [args.layer] if args.layer else None)
+    layer = args.layer or list(data.features)[-1]
+    labelled = data.labels >= 0
+    if not labelled.all():
+        print(f"note: {int((~labelled).sum())} unlabelled row(s) left out of the audit")
+    paths = [p for p, keep in zip(data.paths, labelled) if keep]
+    hashes = data.hashes[labelled]
+    fs = FeatureSet(layer, data.features[layer][labelled], data.labels[labelled], data.class_names,
+                    groups=None if data.groups is None else data.groups[labelled],
+                    keys=unique_keys(hashes, paths), meta=data.layer_meta(layer))
+    phash = image_hashes(args.cache, paths) if args.image_hashes else None
+    if phash is not None:
+        if not phash[2].all():
+            print(f"note: {int((~phash[2]).sum())} image file(s) could not be read; those rows are compared by features only")
+    elif args.image_hashes:
+        print("note: the source images are not where the cache says; near-duplicates from features only")
+    options = option_values(args, (FOLDS, SEED, JOBS, METRIC))
+    result = audit(fs, paths, sha256=hashes, phash=phash, head=args.head, **options)
+    print(f"audit of {args.cache} ({fs.n_samples} rows, layer {layer})")
+    print(result.summary(top=args.top))
+    if args.json:
+        print(f"wrote {write_json(args.json, to_jsonable(result.to_json()))}")
+    return 0

@@ -1,0 +1,66 @@
+"""``featx finetune``: fine-tune a backbone on labelled images into a featx checkpoint.
+
+Its flags are built from :data:`featx.extract.finetune.FINETUNE_OPTIONS`. ``run_predict`` runs
+``featx predict CHECKPOINT SOURCE`` for a fine-tuned checkpoint (the ``predict`` subcommand,
+registered with the classify commands, hands checkpoints to it).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from featx.pipelines.commands._args import add_options, option_values
+from featx.pipelines.commands._extract import add_model_args
+
+
+def register(sub, parents) -> None:
+    from featx.extract.finetune import FINETUNE_OPTIONS
+
+    p = sub.add_parser(
+        "finetune", parents=parents, help="fine-tune a backbone on labelled images (writes a featx checkpoint)",
+        description="Replace the classifier of a pretrained backbone with a new head for the classes of SOURCE and "
+                    "train it (head, partial:K, full or gradual unfreezing) with early stopping on a stratified "
+                    "validation split. The checkpoint loads anywhere a model is asked for: "
+                    "'featx extract SRC -o x.h5 --model model.pt'. A killed run resumes when the same command is rerun.",
+    )
+    p.add_argument("source", help="folder with one sub-folder per class, or CSV manifest path,label[,group]")
+    p.add_argument("-o", "--output", required=True, help="checkpoint to write (e.g. model.pt); OUTPUT.resume holds the state while training")
+    add_model_args(p)
+    add_options(p, FINETUNE_OPTIONS)
+    p.add_argument("--overwrite", action="store_true", help="discard an existing OUTPUT or resume state and train again")
+    p.set_defaults(func=run_finetune)
+
+
+def config_from_args(args):
+    """The :class:`~featx.extract.finetune.FinetuneConfig` of parsed ``featx finetune`` arguments."""
+    from featx.extract.finetune import FINETUNE_OPTIONS, FinetuneConfig
+
+    return FinetuneConfig(model=args.model, weights=args.weights, **option_values(args, FINETUNE_OPTIONS))
+
+
+def run_finetune(args) -> int:
+    from featx.extract.finetune import finetune
+
+    result = finetune(args.source, args.output, config_from_args(args), overwrite=args.overwrite, progress=True)
+    print(result.line())
+    sys.stdout.flush()
+    return 0
+
+
+def run_predict(args) -> int:
+    from featx.extract.finetune import predict_with_checkpoint, write_predictions_csv
+
+    preds = predict_with_checkpoint(args.checkpoint, args.source, batch_size=args.batch_size, workers=args.workers,
+                                    device=args.device, precision=args.precision, tta=args.tta, progress=True,
+                                    runtime=getattr(args, "runtime", "auto"))
+    if args.output:
+        write_predictions_csv(preds, args.output)
+    else:
+        for row in preds:
+            print(f"{row.path}\t{row.label}\t{float(row.probs.max()):.4f}")
+    acc = preds.accuracy()
+    tail = f", accuracy {acc:.4f} against the source's labels" if acc is not None else ""
+    failed = f", {len(preds.failures)} could not be decoded" if preds.failures else ""
+    where = f" -> {args.output}" if args.output else ""
+    print(f"predicted {len(preds)} image(s){failed}{tail}{where}", file=sys.stderr if not args.output else sys.stdout)
+    return 0

@@ -1,0 +1,124 @@
+"""The report's Audit section: fold leaks and the score with and without leak-proof grouping,
+calibration (ECE and a reliability diagram), a 2-D map of the best layer (PCA then t-SNE) with
+misclassified and suspect rows marked, and galleries of small embedded thumbnails - misclassified
+out-of-fold images by true -> predicted, suspected label errors, duplicate clusters side by side
+and outliers. Thumbnails are base64 JPEGs of at most ``THUMB_PX`` pixels; once ``THUMB_BUDGET``
+bytes are embedded the rest are listed by path, so reports of large sets stay small."""
+
+from __future__ import annotations
+
+import base64
+import html
+import os
+
+import numpy as np
+
+from featx.classify import findings_json
+from featx.classify import map_png as classify_map_png
+from featx.classify import reliability_png
+from featx.extract import thumbnail_jpeg
+
+THUMB_PX = 96
+THUMB_BUDGET = 600_000  # bytes of base64 text for all thumbnails of a report
+PER_GALLERY = 24
+
+class Thumbs:
+    """Embeds thumbnails of a source's images until the byte budget is spent."""
+
+    def __init__(self, root: str, budget: int = THUMB_BUDGET):
+        self.root, self.left, self.skipped = root, budget, 0
+
+    def figure(self, path: str, caption: str) -> str:
+        e = html.escape
+        jpeg = thumbnail_jpeg(os.path.join(self.root, path), THUMB_PX) if self.left > 0 else None
+        data = None if jpeg is None else base64.b64encode(jpeg).decode("ascii")
+        if data is None or len(data) > self.left:
+            self.skipped += 1
+            return f"<figure><figcaption>{e(path)}<br>{caption}</figcaption></figure>"
+        self.left -= len(data)
+        return (f"<figure><img alt='{e(path)}' title='{e(path)}' src='data:image/jpeg;base64,{data}'>"
+                f"<figcaption>{caption}</figcaption></figure>")
+
+
+def map_png(audit: dict, title: str) -> bytes:
+    """The audit's 2-D map, misclassified out-of-fold rows and suspected label errors marked."""
+    rows = np.array(audit["map"]["rows"], dtype=int)
+    return classify_map_png(audit["map"]["xy"], np.array(audit["labels"])[rows], audit["class_names"], title,
+                            pred=np.array(audit["oof_pred"])[rows],
+                            suspect=np.isin(rows, [i["row"] for i in audit["label_issues"]]))
+
+
+def audit_section(page) -> list[str]:
+    from featx.pipelines.report._report import _e, _f, _img, _kv_table
+
+    parts = ["<p class='muted'>Checks of the data behind the best configuration of each source: exact copies "
+             "(same sha256) and near-duplicates (feature cosine and a mirror-invariant perceptual hash of the image files), "
+             "the clusters that fall on both sides of a fold, suspected label errors (confident learning, Northcutt, Jiang "
+             "and Chuang, JAIR 2021, on the out-of-fold probabilities), k-NN outliers and calibration.</p>"]
+    for src, _recs, best, _r in page.sources(parts):
+        audit = page.result.audits.get(src.name)
+        if not audit:
+            continue
+        paths, names = audit["paths"], audit["class_names"]
+        thumbs = Thumbs(audit.get("root") or "")
+        lk = audit["leak"]
+        how = ("clusters are CV groups (cv.dedupe = 'group')" if lk["mode"] == "group"
+               else "clusters are not grouped (cv.dedupe = 'warn'; set 'group' to keep each cluster in one fold)")
+        leak_rows = [("exact-copy clusters", len(audit["exact"])), ("near-duplicate clusters", len(audit["near"])),
+                     ("clusters on both sides of a fold", lk["straddling_clusters"]),
+                     (f"{lk['metric']} with leak-proof grouping", _f(lk["score_grouped"])),
+                     (f"{lk['metric']} without", _f(lk["score_ungrouped"])), ("folds used", _e(how))]
+        if lk.get("unavailable"):
+            leak_rows.append(("note", _e(lk["unavailable"])))
+        parts.append(_kv_table(leak_rows))
+        tag = src.name.replace(os.sep, "_")
+        figs = []
+        if audit["calibration"]:
+            cal = audit["calibration"]
+            figs.append(_img(reliability_png(cal, f"reliability ({best['head']})"), "reliability diagram",
+                             f"Expected calibration error {_f(cal['ece'])} (10 bins).", f"reliability-{tag}.png", page.plots_dir))
+        figs.append(_img(map_png(audit, f"{best['feature_set']} (t-SNE)"), "2-D map",
+                         "PCA then t-SNE of the best layer's features, coloured by class; x: misclassified out of fold, "
+                         "red circle: suspected label error.", f"map-{tag}.png", page.plots_dir))
+        parts.append("<div class='plots'>" + "".join(figs) + "</div>")
+        parts += _galleries(audit, paths, names, thumbs)
+        if thumbs.skipped:
+            parts.append(f"<p class='muted'>{thumbs.skipped} image(s) listed by path only (thumbnail budget of "
+                         f"{THUMB_BUDGET // 1000} kB reached, or the file is unreadable).</p>")
+    return parts
+
+
+def _galleries(audit, paths, names, thumbs) -> list[str]:
+    e = html.escape
+    y, pred = np.array(audit["labels"]), np.array(audit["oof_pred"])
+    out = ["<h3>Misclassified out of fold (true → predicted)</h3>"]
+    wrong = np.flatnonzero((pred != y) & (pred >= 0))
+    pairs = sorted({(int(y[i]), int(pred[i])) for i in wrong})
+    if not pairs:
+        out.append("<p class='muted'>none</p>")
+    for t, p in pairs:
+        rows = [int(i) for i in wrong if y[i] == t and pred[i] == p][:PER_GALLERY]
+        out.append(f"<p><b>{e(names[t])} → {e(names[p])}</b> ({int(((y == t) & (pred == p)).sum())})</p><div class='gallery'>"
+                   + "".join(thumbs.figure(paths[i], e(os.path.basename(paths[i]))) for i in rows) + "</div>")
+    out.append("<h3>Suspected label errors (given → suggested)</h3><div class='gallery'>" + ("".join(
+        thumbs.figure(paths[x["row"]], f"{e(names[x['given']])} → <b>{e(names[x['suggested']])}</b> ({x['score']:.2f})")
+        for x in audit["label_issues"][:PER_GALLERY]) or "<p class='muted'>none</p>") + "</div>")
+    clusters = [(c, "exact copies") for c in audit["exact"]] + [(c["rows"], f"min cosine {c['min_similarity']:.3f}") for c in audit["near"]]
+    out.append("<h3>Duplicate clusters</h3>")
+    out += [f"<div class='cluster'>" + "".join(thumbs.figure(paths[i], e(f"{names[y[i]]}: {os.path.basename(paths[i])}"))
+                                               for i in rows[:8]) + f"<span class='muted'>{e(what)}</span></div>"
+            for rows, what in clusters[:PER_GALLERY]]
+    if not clusters:
+        out.append("<p class='muted'>none</p>")
+    out.append("<h3>Outliers (farthest from their nearest neighbours)</h3><div class='gallery'>" + "".join(
+        thumbs.figure(paths[i], e(names[y[i]])) for i in audit["outliers"][:PER_GALLERY]) + "</div>")
+    return out
+
+
+def audit_record(audit: dict) -> dict:
+    """A source's audit in the ``featx audit --json`` shape (paths instead of row numbers), for
+    results.json."""
+    return findings_json(audit["paths"], audit["class_names"], audit["exact"],
+                         [(c["rows"], c["min_similarity"]) for c in audit["near"]],
+                         [(x["row"], x["given"], x["suggested"], x["score"]) for x in audit["label_issues"]],
+                         audit["outliers"], audit["calibration"], audit["leak"])

@@ -1,0 +1,53 @@
+"""The audit part of ``featx run``: exact copies and near-duplicates of each source's rows before
+CV (``cv.conflicts``, ``cv.dedupe``), and after CV the audit of the best configuration (fold
+leaks, the score with and without leak-proof grouping, label issues, outliers, calibration and a
+2-D map) that the report's Audit section shows."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+
+def dedupe_rows(cv, aligned: list, data) -> tuple[list, list[str], dict]:
+    """``aligned`` feature sets (rows keyed by path) -> the sets to cross-validate (conflicting
+    copies left out unless ``cv.conflicts == "keep"``; copies, and with ``cv.dedupe == "group"``
+    near-duplicates, as CV groups merged with the sets' groups), notes for the report, and what
+    the audit stage needs (``paths``, ``exact``, ``near``, ``base_groups``, ``mode``)."""
+    from featx.classify import cluster_rows, leak_groups, plan_duplicates
+    from featx.pipelines.commands._audit import image_hashes, source_root
+
+    first = aligned[0]
+    paths = [str(p) for p in first.keys.tolist()]
+    sha_of = dict(zip(data.paths, data.hashes.tolist()))
+    hashes = np.array([sha_of[p] for p in paths])
+    plan = plan_duplicates(hashes, first.y, groups=first.groups, paths=paths, conflicts=cv.conflicts)
+    notes = [plan.message(paths)] if plan.clusters else []
+    keep = plan.keep
+    kept = [fs.subset(np.flatnonzero(keep)) for fs in aligned] if not keep.all() else list(aligned)
+    paths = [p for p, k in zip(paths, keep) if k]
+    base = None if plan.groups is None else plan.groups[keep]
+    phash = image_hashes(data.path, paths) if cv.dedupe == "group" else None
+    exact, near = cluster_rows(kept[0].X, sha256=hashes[keep], phash=phash)
+    groups = base
+    if cv.dedupe == "group" and near:
+        groups = leak_groups(len(paths), [], near, base)
+        notes.append(f"cv.dedupe = 'group': {len(near)} near-duplicate cluster(s) kept in one CV group each")
+    if groups is not None:
+        kept = [dataclasses.replace(fs, groups=groups) for fs in kept]
+    info = {"paths": paths, "exact": exact, "near": near, "base_groups": base, "mode": cv.dedupe,
+            "with_hashes": phash is not None, "root": source_root(data.path)}
+    return kept, notes, info
+
+
+def audit_best(spec, fs, result, splits, info: dict, cross_validate) -> dict:
+    """The Audit section's data for one source: ``fs``/``result`` are its best configuration,
+    ``splits`` the folds every configuration used; ``cross_validate(fs, splits)`` reruns that
+    configuration on other folds (for the score with and without leak-proof grouping)."""
+    from featx.classify import audit_configuration
+
+    found = audit_configuration(fs, result, splits, exact=info["exact"], near=info["near"], cross_validate=cross_validate,
+                                base_groups=info["base_groups"], mode=info["mode"], folds=spec.cv.folds,
+                                repeats=spec.cv.repeats, seed=spec.cv.seed, metric=spec.metrics.main)
+    return {**found, "paths": info["paths"], "root": info["root"]}

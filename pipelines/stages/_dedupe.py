@@ -1,0 +1,56 @@
+"""``featx cv --dedupe warn|group``: near-duplicate clusters of the rows about to be
+cross-validated, either counted where they straddle the folds (``warn``, from features only, so
+it costs one neighbour search; skipped above ``WARN_MAX_ROWS`` rows) or made CV groups
+(``group``, with perceptual hashes of the image files as well), merged with the groups the rows
+already have (the cache's, and exact copies)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+WARN_MAX_ROWS = 20_000  # the default check stays a few seconds (BENCHMARKS.md, "Audit")
+
+
+def rows_paths(fs) -> list[str] | None:
+    """The image paths of ``fs``'s rows, matched through its keys to the cache it came from."""
+    from featx.classify import unique_keys
+    from featx.extract import read_cache
+
+    cache = fs.meta.get("cache_path")
+    if not cache or fs.keys is None:
+        return None
+    data = read_cache(cache, [fs.meta["layer"]]) if fs.meta.get("layer") else read_cache(cache)
+    by_key = dict(zip(unique_keys(data.hashes, data.paths).tolist(), data.paths))
+    return [by_key.get(k) for k in fs.keys.tolist()]
+
+
+def apply_dedupe(feature_sets: list, mode: str, *, folds: int, repeats: int, seed: int) -> tuple[list, str | None]:
+    """The feature sets to cross-validate and a line for the user (None: nothing to say)."""
+    from featx.classify import DEDUPE, cluster_rows, leak_groups, make_splitter, straddling
+    from featx.pipelines.commands._audit import image_hashes
+
+    mode = DEDUPE.check(mode)
+    first = feature_sets[0]
+    if mode == "warn" and first.n_samples > WARN_MAX_ROWS:
+        return feature_sets, (f"near-duplicate check skipped: {first.n_samples} rows is over {WARN_MAX_ROWS} for the "
+                              f"default check (a neighbour search grows as rows^2); run 'featx audit' or pass --dedupe group")
+    phash = None
+    if mode == "group":
+        paths = rows_paths(first)
+        if paths is not None and None not in paths:
+            phash = image_hashes(first.meta["cache_path"], paths)
+    _, near = cluster_rows(first.X, phash=phash)
+    clusters = [rows for rows, _ in near]
+    if mode == "warn":
+        splits = make_splitter(first.y, first.groups, folds=folds, repeats=repeats, seed=seed, class_names=first.class_names)
+        n = straddling(clusters, splits)
+        if not n:
+            return feature_sets, None
+        return feature_sets, (f"{n} of {len(clusters)} near-duplicate cluster(s) fall on both sides of a fold, which can "
+                              f"inflate the scores; pass --dedupe group to keep each cluster in one CV group")
+    if not clusters:
+        return feature_sets, "dedupe group: no near-duplicate clusters found; folds as without --dedupe"
+    groups = leak_groups(first.n_samples, [], near, first.groups)
+    out = [dataclasses.replace(fs, groups=groups) for fs in feature_sets]
+    how = "features and image hashes" if phash is not None else "features only"
+    return out, f"dedupe group: {len(clusters)} near-duplicate cluster(s) ({how}) kept in one CV group each"
