@@ -88,7 +88,7 @@ _LAZY = {
     "Audit": "audits._audit", "audit": "audits._audit", "cluster_rows": "audits._audit", "findings_json": "audits._audit",
     "leak_groups": "audits._audit", "audit_configuration": "audits._config", "LabelIssues": "audits._labels",
     "find_label_issues": "audits._labels", "mean_oof_proba": "audits._labels", "prune_and_rescore": "audits._labels",
-    "map_2d": "audits._map", "NearDuplicateRule": "audits._near",
+    "map_2d": "audits._map", "NearDuplicateRule": "audits._near", "NeighbourIndex": "audits._index",
     "near_duplicates": "audits._near", "calibration": "audits._stats", "knn_outliers": "audits._stats",
     "DuplicatePlan": "audits._exact", "exact_clusters": "audits._exact", "merge_groups": "audits._exact",
     "plan_duplicates": "audits._exact", "straddling": "audits._exact", "unique_keys": "audits._exact",
