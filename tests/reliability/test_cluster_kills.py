@@ -1,8 +1,9 @@
 """Real SIGKILLs during an extraction on a loopback Dask cluster: a worker killed mid-shard (its
 task is retried and resumes the shard from its done mask), and the driver killed mid-job (the
 same command skips the complete shards, untouched, and resumes the partial ones). Both end with a
-cache bitwise equal to a single-process run. No sleeps are tuned to speed: the tests poll the
-shard files for the state they need."""
+cache bitwise equal to a single-process run. Each kill lands at a planned stop point
+(``tests/helpers/paused_featx.py``: the process stops itself there and is killed while stopped),
+never "soon enough", so a fast or an idle machine cannot finish the job first."""
 
 from __future__ import annotations
 
@@ -18,11 +19,11 @@ import h5py
 import numpy as np
 import pytest
 
-from featx_testdata import cache_done_rows, child_pids, write_colour_dataset
+from featx_testdata import child_pids, write_colour_dataset
+from helpers.paused_featx import pause_mid_shard
+from helpers.processes import PAUSED_FEATX, wait_stopped
 from featx.extract import build_backbone, extract, read_cache, save_checkpoint
 from featx.extract._preprocess import Preprocessing
-
-pytest.importorskip("distributed")
 
 DEADLINE = 240  # seconds: a hang guard only, never reached by a healthy run
 
@@ -84,7 +85,10 @@ def test_worker_killed_mid_shard_is_retried_and_resumes_the_shard(setup, tmp_pat
 
     base, src, kw, reference = setup
     out = str(tmp_path / "joined.h5")
+    marker = str(tmp_path / "paused")
     with local_cluster(2) as lc, distributed.Client(lc) as client:
+        # the planned stop point: the first worker to have written part of a shard stops itself there
+        pids = set(client.run(pause_mid_shard, marker).values())
         outcome = {}
 
         def drive():
@@ -95,29 +99,19 @@ def test_worker_killed_mid_shard_is_retried_and_resumes_the_shard(setup, tmp_pat
 
         driver = threading.Thread(target=drive)
         driver.start()
-        killed, snapshot = None, None
-        deadline = time.time() + DEADLINE
-        while driver.is_alive() and killed is None and time.time() < deadline:
-            for path in shard_files(out):
-                done = cache_done_rows(path)
-                if 0 < done < 62 and os.path.exists(path + ".lock"):
-                    with open(path + ".lock") as fh:
-                        holder = fh.read().strip()
-                    if holder.isdigit() and int(holder) in client.run(os.getpid).values():
-                        os.kill(int(holder), signal.SIGKILL)
-                        killed = path
-                        break
-            time.sleep(0.01)
-        assert killed, "no shard was caught half-done"
-        with h5py.File(killed, "r", locking=False) as f:  # the rows the killed worker had finished
+        holder, killed = wait_stopped(marker, within=DEADLINE).split(" ", 1)
+        assert int(holder) in pids
+        with h5py.File(killed, "r", locking=False) as f:  # the rows the stopped worker had finished
             done_mask = f["done"][:].astype(bool)
             snapshot = {k: f["features"][k][:][done_mask] for k in f["features"]}
             hashes = f["sha256"][:][done_mask]
+        assert 2 <= done_mask.sum() < len(done_mask)
+        os.kill(int(holder), signal.SIGKILL)
         driver.join(DEADLINE)
         assert not driver.is_alive() and "error" not in outcome, outcome.get("error")
     summary = outcome["summary"]
-    assert summary.complete and summary.workers_lost >= 1 and summary.retried >= 1, summary.line()
-    assert summary.shards_resumed >= 1 and summary.extracted < 126  # resumed, not started over
+    assert summary.complete and summary.workers_lost == 1 and summary.retried == 1, summary.line()
+    assert summary.shards_resumed == 1 and summary.extracted == 126 - done_mask.sum(), summary.line()  # resumed
     with h5py.File(killed, "r", locking=False) as f:
         assert all(np.array_equal(f["features"][k][:][done_mask], v) for k, v in snapshot.items())
         assert np.array_equal(f["sha256"][:][done_mask], hashes)
@@ -131,33 +125,40 @@ def featx(*args):
 def test_driver_killed_mid_job_then_rerun_skips_complete_shards_and_a_second_driver_fails_fast(setup, tmp_path):
     base, src, kw, reference = setup
     out = str(tmp_path / "joined.h5")
-    cmd = featx("extract", src, "-o", out, "--model", kw["model"], "--runtime", "openvino", "--batch-size", "2",
-                "--workers", "0", "--cluster", "local:2", "--shard-size", "16")  # 8 shards
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.time() + DEADLINE
-    complete = []
-    while proc.poll() is None and time.time() < deadline:
-        files = shard_files(out)
-        complete = [p for p in files if is_complete(p)]
-        if complete and len(complete) < len(files) - 2:
-            break
-        time.sleep(0.02)
-    assert proc.poll() is None, "the job finished before it could be killed"
-    second = subprocess.run(cmd, capture_output=True, text=True, timeout=DEADLINE)  # while the first one runs
-    assert second.returncode == 2 and "being written by another featx process" in second.stderr
-    assert len(second.stderr.strip().splitlines()) == 1
-    workers = child_pids(proc.pid)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    while any(alive(pid) for pid in workers) and time.time() < deadline:  # its workers exit with it
-        time.sleep(0.05)
-    assert not any(alive(pid) for pid in workers)
-    complete = [p for p in shard_files(out) if is_complete(p)]  # final now: no process writes them any more
+    args = ["extract", src, "-o", out, "--model", kw["model"], "--runtime", "openvino", "--batch-size", "2",
+            "--workers", "0", "--cluster", "local:2", "--shard-size", "16"]  # 8 shards
+    cmd = featx(*args)
+    # the planned stop point: once the driver has collected 2 finished shards it stops its process
+    # group (itself and its 2 local workers) - so at most 2 + 2 shards are complete, never all 8
+    marker = str(tmp_path / "paused")
+    env = dict(os.environ, FEATX_PAUSE_AFTER_SHARDS=f"2:{marker}")
+    proc = subprocess.Popen([sys.executable, PAUSED_FEATX, *args], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        wait_stopped(marker, pid=proc.pid, proc=proc, within=DEADLINE)
+        workers = child_pids(proc.pid)
+        second = subprocess.run(cmd, capture_output=True, text=True, timeout=DEADLINE)  # the first one holds the lock
+        assert second.returncode == 2, second.stderr
+        assert second.stderr.strip().splitlines() == [
+            f"error: {out} is being written by another featx process (pid {proc.pid}); wait for it to finish or "
+            "write to another path"]
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        os.killpg(proc.pid, signal.SIGCONT)  # its stopped workers go on only to see that the driver is gone
+        deadline = time.time() + DEADLINE
+        while any(alive(pid) for pid in workers) and time.time() < deadline:  # its workers exit with it
+            time.sleep(0.05)
+        assert workers and not any(alive(pid) for pid in workers)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    files = shard_files(out)
+    complete = [p for p in files if is_complete(p)]  # final now: no process writes them any more
     before = {p: os.stat(p).st_mtime_ns for p in complete}
-    assert complete and len(complete) < len(shard_files(out)) and not os.path.exists(out)
+    assert len(files) == 8 and 2 <= len(complete) <= 6 and not os.path.exists(out)
     rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=DEADLINE)
     assert rerun.returncode == 0, rerun.stderr
-    assert "complete" in rerun.stdout and "unchanged" in rerun.stdout
     assert {p: os.stat(p).st_mtime_ns for p in complete} == before
-    assert f"{len(before)} unchanged" in rerun.stdout
+    assert f"8 shard(s): {8 - len(before)} run, {len(before)} unchanged" in rerun.stdout, rerun.stdout
     assert_equal_caches(reference, out)

@@ -9,7 +9,7 @@ the fast one runs in the regular CI on 240 images with 2 kills. ``FEATX_CHAOS_SE
 
 A kill while rows are written must land with work left on any machine: timed from outside, a fast
 or idle machine once finished all 240 rows between the trigger and the kill. So those attempts run
-through ``paused_featx.py``: the job stops itself (SIGSTOP) at the planned batch - before it is
+through ``tests/helpers/paused_featx.py``: the job stops itself (SIGSTOP) at the planned batch - before it is
 written, half written (features flushed, done flags not) or just after - and is killed there.
 """
 
@@ -35,7 +35,7 @@ MODEL = "torchvision:mobilenet_v3_small"
 LAYERS = "features.3,penultimate"
 
 
-PAUSED_FEATX = os.path.join(os.path.dirname(os.path.abspath(__file__)), "paused_featx.py")
+PAUSED_FEATX = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "helpers", "paused_featx.py")
 PAUSE_MODES = ("before", "mid", "after")
 
 

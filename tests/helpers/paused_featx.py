@@ -1,0 +1,128 @@
+"""Planned stop points for the kill tests: a job stops itself with SIGSTOP at a planned point, so
+that a test's SIGKILL lands exactly there on a fast machine, a slow one or one busy with other
+tests (a kill timed from outside can land after the job has finished).
+
+``python paused_featx.py ARGS`` runs ``featx ARGS`` (as ``python -m featx.pipelines`` does) with
+the stop points that these environment variables name (none set: the plain job):
+
+- ``FEATX_CHAOS_PAUSE`` - a point of writing the cache (below);
+- ``FEATX_PAUSE_AFTER_SHARDS="N:FILE"`` - a cluster driver, once it has collected ``N`` finished
+  shards, writes ``FILE`` and stops its whole process group (itself and its local workers, which
+  are its children when the test started it with ``start_new_session=True``), so no shard moves on.
+
+:func:`pause_mid_shard` is the worker's stop point, installed on running Dask workers with
+``client.run``: the first worker to have written part of a shard (not all of it) stops itself.
+
+``FEATX_CHAOS_PAUSE="ROWS:MODE:FILE"``: the batch that takes the cache to ``ROWS`` done rows or
+more - and is not the first batch this process writes, so every kill lands on a job that resumed -
+is where the process writes ``FILE`` (the test's signal to kill) and stops itself. ``MODE``:
+
+- ``before``: the batch is computed, nothing of it is written;
+- ``mid``: its features, hashes and failures are written and flushed, its ``done`` flags not yet;
+- ``after``: the batch is fully written.
+
+Only the test harness uses this; featx itself has no pause hook.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+MODES = ("before", "mid", "after")
+
+
+def _pause(marker: str, text: str = "", group: bool = False) -> None:
+    tmp = f"{marker}.{os.getpid()}.tmp"
+    with open(tmp, "w") as fh:
+        fh.write(text or str(os.getpid()))
+    os.replace(tmp, marker)  # the test never reads a half-written marker
+    if group and os.getpgrp() == os.getpid():
+        os.killpg(os.getpgrp(), signal.SIGSTOP)  # this process and its children at once
+    else:
+        os.kill(os.getpid(), signal.SIGSTOP)  # the harness SIGKILLs the stopped process
+
+
+def install_after_shards(spec: str) -> None:
+    """Wrap the cluster driver's collection of shard results: after the ``N``-th one, stop."""
+    from featx.extract.cluster import _cluster
+
+    count, marker = spec.split(":", 1)
+    target, seen = int(count), []
+    result = _cluster._result
+
+    def paused_result(future, shard, path):
+        record = result(future, shard, path)
+        seen.append(path)
+        if len(seen) == target:
+            _pause(marker, group=True)
+        return record
+
+    _cluster._result = paused_result
+
+
+def pause_mid_shard(marker: str, min_rows: int = 2) -> int:
+    """On a Dask worker (``client.run(pause_mid_shard, marker)``): wrap the cache writer so that
+    the first worker to have written ``min_rows`` or more rows of a shard, but not all of them,
+    writes ``"PID PATH"`` to ``marker`` and stops itself. Only one worker stops (``marker`` is
+    claimed with O_EXCL). Returns the worker's pid."""
+    from featx.extract.cache import _store
+
+    write = _store.CacheWriter.write
+
+    def paused_write(self, rows, features, hashes, failed_rows, failed_hashes, reasons):
+        write(self, rows, features, hashes, failed_rows, failed_hashes, reasons)
+        done = int((self.f["done"][:] != 0).sum())
+        if min_rows <= done < self.n_rows:
+            try:
+                os.close(os.open(marker + ".claim", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            except FileExistsError:
+                return
+            _pause(marker, f"{os.getpid()} {self.path}")
+
+    _store.CacheWriter.write = paused_write
+    return os.getpid()
+
+
+def install(spec: str) -> None:
+    """Wrap the cache writer so that the process stops at the point ``spec`` names."""
+    from featx.extract.cache import _store
+
+    rows, mode, marker = spec.split(":", 2)
+    target = int(rows)
+    if mode not in MODES:
+        raise ValueError(f"pause mode must be one of {', '.join(MODES)}; got {mode!r}")
+    state = {"batches": 0, "armed": False, "paused": False}
+    write, write_rows = _store.CacheWriter.write, _store._write_rows
+
+    def paused_write(self, rows, features, hashes, failed_rows, failed_hashes, reasons):
+        done_after = int((self.f["done"][:] != 0).sum()) + len(rows) + len(failed_rows)
+        due = state["batches"] > 0 and done_after >= target and not state["paused"]
+        state["batches"] += 1
+        state["paused"] = state["paused"] or due
+        if due and mode == "before":
+            _pause(marker)
+        state["armed"] = due and mode == "mid"
+        write(self, rows, features, hashes, failed_rows, failed_hashes, reasons)
+        if due and mode == "after":
+            _pause(marker)
+
+    def paused_write_rows(ds, rows, values):
+        if state["armed"] and ds.name == "/done":
+            state["armed"] = False
+            _pause(marker)
+        write_rows(ds, rows, values)
+
+    _store.CacheWriter.write = paused_write
+    _store._write_rows = paused_write_rows
+
+
+if __name__ == "__main__":
+    if os.environ.get("FEATX_CHAOS_PAUSE"):
+        install(os.environ["FEATX_CHAOS_PAUSE"])
+    if os.environ.get("FEATX_PAUSE_AFTER_SHARDS"):
+        install_after_shards(os.environ["FEATX_PAUSE_AFTER_SHARDS"])
+    from featx.pipelines.cli import main
+
+    sys.exit(main(sys.argv[1:]))
