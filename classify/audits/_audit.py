@@ -42,7 +42,8 @@ class Audit:
         """The ``featx audit --json`` contract (see README)."""
         li = self.label_issues
         return findings_json(self.paths, self.class_names, self.exact, self.near,
-                             zip(li.rows, li.given, li.suggested, li.score), self.outliers, self.calibration, self.leak)
+                             zip(li.rows, li.given, li.suggested, li.score),
+                             [(int(i), float(self.outlier_scores[i])) for i in self.outliers], self.calibration, self.leak)
 
     def summary(self, top: int = 5) -> str:
         """A few lines for people: counts and the top items of each check."""
@@ -54,7 +55,7 @@ class Audit:
         lines.append(f"label issues: {len(j['label_issues'])} (head {self.head}, out-of-fold, confident learning"
                      f"{', pruned and rescored' if self.pruned else ''})")
         lines += [f"  {x['path']}: given {x['given']}, suggested {x['suggested']} (score {x['score']:.3f})" for x in j["label_issues"][:top]]
-        lines.append("outliers (k-NN distance): " + ", ".join(j["outliers"][:top]))
+        lines.append("outliers (k-NN distance): " + ", ".join(f"{o['path']} ({o['score']:.3f})" for o in j["outliers"][:top]))
         lines.append(f"calibration: ECE {self.calibration['ece']:.3f} (accuracy {self.calibration['accuracy']:.3f}, "
                      f"mean confidence {self.calibration['mean_confidence']:.3f})")
         lk = self.leak
@@ -66,14 +67,16 @@ class Audit:
 def findings_json(paths, class_names, exact, near, label_issues, outliers, calibration, leak) -> dict:
     """Audit findings in the ``featx audit --json`` shape, rows named by ``paths``: ``exact``
     lists of rows, ``near`` ``(rows, min_similarity)`` pairs, ``label_issues`` ``(row, given,
-    suggested, score)`` tuples, ``outliers`` rows; ``calibration`` may be None (no probabilities)."""
+    suggested, score)`` tuples, ``outliers`` ``(row, score)`` pairs (score None: the path alone); ``calibration`` may be None (no probabilities)."""
     p, names = paths, class_names
     return {
         "exact_duplicates": [[p[i] for i in c] for c in exact],
-        "near_duplicates": [{"paths": [p[i] for i in rows], "min_similarity": round(float(sim), 4)} for rows, sim in near],
+        "near_duplicates": [{"paths": [p[i] for i in c[0]], "min_similarity": round(float(c[1]), 4),
+                             **({"pairs": c.pairs_json(p)} if hasattr(c, "pairs_json") else {})} for c in near],
         "label_issues": [{"path": p[r], "given": names[g], "suggested": names[s], "score": round(float(sc), 4)}
                          for r, g, s, sc in label_issues],
-        "outliers": [p[i] for i in outliers],
+        "outliers": [{"path": p[o[0]], "score": None if o[1] is None else round(float(o[1]), 4)} if isinstance(o, (tuple, list))
+                     else {"path": p[int(o)], "score": None} for o in outliers],
         "calibration": None if calibration is None else dict(calibration),
         "leak": dict(leak),
     }
@@ -87,7 +90,7 @@ def cluster_rows(X, *, sha256=None, phash=None, rule: NearDuplicateRule | None =
     near = near_duplicates(X, hashes=hashes, mirrored=mirrored, hash_ok=ok, rule=rule, Z=Z, knn=knn)
     if sha256 is not None:  # a cluster of byte-identical copies only is listed once, as exact
         sha256 = np.asarray(sha256)
-        near = [(rows, sim) for rows, sim in near if np.unique(sha256[rows]).size > 1]
+        near = [c for c in near if np.unique(sha256[c[0]]).size > 1]
     return exact, near
 
 

@@ -49,7 +49,8 @@ def audit_configuration(fs, result, splits, *, exact, near, cross_validate, base
                     "score_ungrouped": ungrouped, "metric": metric, "mode": mode,
                     "unavailable": None if other is not None else f"the other folds cannot be made: {why}"},
            "class_names": list(fs.class_names), "labels": fs.y.tolist(), "exact": [np.asarray(c).tolist() for c in exact],
-           "near": [{"rows": np.asarray(rows).tolist(), "min_similarity": float(sim)} for rows, sim in near],
+           "near": [c.record() if hasattr(c, "record") else {"rows": np.asarray(c[0]).tolist(), "min_similarity": float(c[1])}
+                    for c in near],
            "oof_pred": result.oof_pred[0].tolist(), "label_issues": [], "calibration": None}
     if result.oof_proba is not None and not np.isnan(result.oof_proba).any():
         proba = np.nanmean(result.oof_proba, axis=0)
@@ -60,7 +61,9 @@ def audit_configuration(fs, result, splits, *, exact, near, cross_validate, base
         out["label_issues"] = [{"row": int(r), "given": int(g), "suggested": int(s), "score": float(sc)}
                                for r, g, s, sc in zip(issues.rows, issues.given, issues.suggested, issues.score)]
         out["calibration"] = calibration(fs.y, proba)
-    out["outliers"] = np.argsort(-knn_outliers(fs.X), kind="stable")[:n_outliers].tolist()
+    scores = knn_outliers(fs.X)
+    out["outliers"] = np.argsort(-scores, kind="stable")[:n_outliers].tolist()
+    out["outlier_scores"] = [round(float(scores[i]), 4) for i in out["outliers"]]
     rows, xy = map_2d(fs.X, fs.y, seed=seed)
     out["map"] = {"rows": rows.tolist(), "xy": np.round(xy, 4).tolist()}
     return out

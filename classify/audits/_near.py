@@ -1,16 +1,24 @@
 """Near-duplicates: rows that are copies of one photo (re-encoded, resized, slightly cropped or
-mirrored), clustered from two cues.
+mirrored), from two cues that must agree, clustered without chaining.
 
-- Features: cosine similarity of the rows' feature vectors (standardised, PCA-reduced, see
-  :func:`~featx.classify.audits._stats.reduce_features`); candidates are each row's nearest rows.
-- Perceptual hashes (optional, from ``featx.extract.phash_files``): the Hamming distance of two
-  rows' 63-bit DCT hashes, the smaller of image-vs-image and image-vs-mirror, so mirrored copies
-  match as well.
+- Perceptual hashes (from ``featx.extract.phash_files``): the Hamming distance of two rows'
+  63-bit DCT hashes, the smaller of image-vs-image and image-vs-mirror (``mirrored`` says which),
+  so mirrored copies match as well.
+- Features, on a scale-free cue: the pair's cosine distance divided by the distance from either
+  row to its nearest row that the hash does NOT call a copy (Lowe's ratio test). A copy sits far
+  closer to its original than anything else does, whatever the dataset's cosine scale; two
+  distinct pianos on white are close, but so is the third piano.
 
-A candidate pair is a copy when its hashes are within ``hash_bits`` bits, or within
-``hash_bits_loose`` bits and the features agree to ``cosine_loose``; without hashes, when the
-features agree to ``cosine``. Clusters are the connected components of those pairs. The default
-thresholds were calibrated on hymenoptera with planted copies (see BENCHMARKS.md, "Audit").
+The decision (``NearDuplicateRule``): hashes within ``hash_bits`` bits are a copy on their own;
+within ``hash_bits_loose`` bits, a copy when the feature ratio is at most ``ratio``; rows without
+a hash (unreadable files, or no images) are compared by features only, ratio at most
+``ratio_features`` against each row's second-nearest neighbour. Thresholds measured on three
+real sets with planted copies (BENCHMARKS.md, "Near-duplicates that hold on any dataset").
+
+Clusters form around a medoid: the row with the most accepted pairs (then the highest summed
+cosine) starts one, and each of its partners not yet taken joins when the rule accepts it with
+every member already in (complete linkage); then the next medoid. A pair that only a third row
+connects is never merged (no single-linkage chains).
 """
 
 from __future__ import annotations
@@ -19,7 +27,6 @@ import dataclasses
 
 import numpy as np
 
-from featx.classify.audits._exact import merge_groups
 from featx.classify.audits._stats import neighbours, reduce_features
 
 
@@ -27,18 +34,50 @@ from featx.classify.audits._stats import neighbours, reduce_features
 class NearDuplicateRule:
     """Thresholds of the near-duplicate decision (see the module docstring)."""
 
-    hash_bits: int = 6
-    hash_bits_loose: int = 14
-    cosine_loose: float = 0.85
-    cosine: float = 0.92
+    hash_bits: int = 4
+    hash_bits_loose: int = 10
+    ratio: float = 0.45
+    ratio_features: float = 0.25
     candidates: int = 10
 
 
-def hash_distance(hashes, mirrored, i, j) -> np.ndarray:
-    """Hamming distances of rows ``i`` to rows ``j`` (arrays), mirror-invariant."""
+class NearCluster(tuple):
+    """One near-duplicate cluster; unpacks as ``(rows, min_similarity)``. Also ``medoid`` (row)
+    and ``pairs`` (m, 2) rows of the accepted pairs inside it, with ``cosines``, ``bits``
+    (perceptual-hash distance, -1 without hashes) and ``mirrored`` (booleans)."""
+
+    def __new__(cls, rows, min_similarity, medoid, pairs, cosines, bits, mirrored):
+        self = super().__new__(cls, (np.asarray(rows), float(min_similarity)))
+        self.rows, self.min_similarity, self.medoid = self[0], self[1], int(medoid)
+        self.pairs, self.cosines, self.bits, self.mirrored = pairs, cosines, bits, mirrored
+        return self
+
+    def record(self) -> dict:
+        """JSON-ready, by row numbers (:meth:`from_record` reads it back)."""
+        return {"rows": np.asarray(self.rows).tolist(), "min_similarity": float(self.min_similarity), "medoid": self.medoid,
+                "pairs": np.asarray(self.pairs).tolist(), "cosines": np.asarray(self.cosines, float).round(4).tolist(),
+                "bits": np.asarray(self.bits).tolist(), "mirrored": np.asarray(self.mirrored, bool).tolist()}
+
+    @classmethod
+    def from_record(cls, r: dict) -> "NearCluster":
+        return cls(np.asarray(r["rows"]), r["min_similarity"], r.get("medoid", r["rows"][0]),
+                   np.asarray(r.get("pairs", []), dtype=np.int64).reshape(-1, 2), np.asarray(r.get("cosines", []), float),
+                   np.asarray(r.get("bits", []), dtype=np.int64), np.asarray(r.get("mirrored", []), dtype=bool))
+
+    def pairs_json(self, paths) -> list:
+        """The accepted pairs as ``{"paths", "cosine", "hash_distance", "mirrored"}``."""
+        return [{"paths": [paths[a], paths[b]], "cosine": round(float(c), 4),
+                 "hash_distance": None if h < 0 else int(h), "mirrored": bool(m)}
+                for (a, b), c, h, m in zip(self.pairs.tolist(), self.cosines, self.bits.tolist(), self.mirrored)]
+
+
+def hash_distance(hashes, mirrored, i, j, *, which: bool = False):
+    """Hamming distances of rows ``i`` to rows ``j`` (arrays), mirror-invariant; with ``which``
+    also whether the mirrored comparison gave it."""
     direct = (hashes[i] != hashes[j]).sum(axis=1)
     flipped = (hashes[i] != mirrored[j]).sum(axis=1)
-    return np.minimum(direct, flipped)
+    bits = np.minimum(direct, flipped)
+    return (bits, flipped < direct) if which else bits
 
 
 def candidate_pairs(Z, k: int, hashes=None, hash_ok=None, knn=None):
@@ -49,7 +88,7 @@ def candidate_pairs(Z, k: int, hashes=None, hash_ok=None, knn=None):
     idx = (neighbours(Z, k) if knn is None else knn)[0][:, :k]
     i = np.repeat(np.arange(Z.shape[0]), idx.shape[1])
     j = idx.ravel()
-    pairs = [np.stack([np.minimum(i, j), np.maximum(i, j)], axis=1)]
+    pairs = [np.stack([np.minimum(i, j), np.maximum(i, j)], axis=1)[j >= 0]]
     if hashes is not None:
         bands = hashes.shape[1] // 16
         weights = 1 << np.arange(16, dtype=np.int64)
@@ -69,9 +108,83 @@ def candidate_pairs(Z, k: int, hashes=None, hash_ok=None, knn=None):
     return allp[allp[:, 0] != allp[:, 1]]
 
 
+def _reference(knn, hashes, mirrored, ok, rule) -> np.ndarray:
+    """Per row: the cosine of its nearest neighbour that is not a copy by hash (bits above
+    ``hash_bits_loose``); rows without a usable hash (or no such neighbour): the last one."""
+    idx, sim = knn
+    n, k = idx.shape
+    last = sim[:, -1] if k else np.full(n, -1.0)
+    if hashes is None or not k:  # features only: the row's next neighbour after its nearest
+        return sim[:, 1] if k > 1 else last
+    rows = np.repeat(np.arange(n), k)
+    cols = np.maximum(idx.ravel(), 0)
+    bits = hash_distance(hashes, mirrored, rows, cols).reshape(n, k)
+    usable = ok[rows].reshape(n, k) & ok[cols].reshape(n, k) & (idx >= 0)
+    far = np.where(usable & (bits > rule.hash_bits_loose), sim, -np.inf).max(axis=1)
+    return np.where(np.isfinite(far), far, last)
+
+
+def accepted_pairs(Z, knn, hashes=None, mirrored=None, hash_ok=None, rule: NearDuplicateRule | None = None):
+    """``(pairs (m, 2), cosines, bits, mirrored)`` of the candidate pairs the rule accepts
+    (bits -1 where a row has no hash)."""
+    rule = rule or NearDuplicateRule()
+    n = Z.shape[0]
+    ok = np.ones(n, bool) if hash_ok is None else np.asarray(hash_ok, dtype=bool)
+    pairs = candidate_pairs(Z, rule.candidates, hashes, ok, knn)
+    i, j = pairs[:, 0], pairs[:, 1]
+    cos = np.einsum("ij,ij->i", Z[i], Z[j])
+    k = min(rule.candidates, knn[0].shape[1])
+    ref = _reference((knn[0][:, :k], knn[1][:, :k]), hashes, mirrored, ok, rule)
+    far = np.maximum(ref[i], ref[j])
+    ratio = (1.0 - cos) / np.maximum(1e-6, 1.0 - far)
+    if hashes is not None:
+        bits, flip = hash_distance(hashes, mirrored, i, j, which=True)
+        both = ok[i] & ok[j]
+        by_hash = (bits <= rule.hash_bits) | ((bits <= rule.hash_bits_loose) & (ratio <= rule.ratio))
+        keep = np.where(both, by_hash, ratio <= rule.ratio_features)
+        bits = np.where(both, bits, -1)
+        flip = both & flip
+    else:
+        keep = ratio <= rule.ratio_features
+        bits, flip = np.full(len(i), -1), np.zeros(len(i), bool)
+    return pairs[keep], cos[keep], bits[keep], flip[keep]
+
+
+def star_clusters(n: int, pairs, cosines, bits, mirrored) -> list:
+    """:class:`NearCluster` stars of accepted pairs (see the module docstring), largest first."""
+    if not len(pairs):
+        return []
+    a, b = pairs[:, 0], pairs[:, 1]
+    partners: dict[int, set] = {}
+    for x, y in zip(a.tolist(), b.tolist()):
+        partners.setdefault(x, set()).add(y)
+        partners.setdefault(y, set()).add(x)
+    score = np.zeros(n)
+    np.add.at(score, a, cosines)
+    np.add.at(score, b, cosines)
+    taken = np.zeros(n, bool)
+    out = []
+    while True:
+        free = [r for r in partners if not taken[r] and any(not taken[p] for p in partners[r])]
+        if not free:
+            break
+        medoid = max(free, key=lambda r: (sum(not taken[p] for p in partners[r]), score[r], -r))
+        members = [medoid]
+        for p in sorted((p for p in partners[medoid] if not taken[p]), key=lambda p: (-score[p], p)):
+            if all(m in partners[p] for m in members):  # complete linkage: alike to every member
+                members.append(p)
+        rows = np.array(sorted(members))
+        taken[rows] = True
+        inside = np.isin(a, rows) & np.isin(b, rows)
+        out.append(NearCluster(rows, cosines[inside].min(), medoid, pairs[inside], cosines[inside], bits[inside],
+                               mirrored[inside]))
+    out.sort(key=lambda c: (-len(c.rows), int(c.rows[0])))
+    return out
+
+
 def near_duplicates(X, *, hashes=None, mirrored=None, hash_ok=None, rule: NearDuplicateRule | None = None, Z=None, knn=None):
-    """Clusters of near-duplicate rows: a list of ``(rows, min_similarity)``, largest first,
-    where ``min_similarity`` is the smallest feature cosine of a linked pair in the cluster.
+    """Near-duplicate clusters (:class:`NearCluster`, unpacking as ``(rows, min_similarity)``),
+    largest first; ``min_similarity`` is the smallest feature cosine of an accepted pair in it.
 
     ``X`` (n, d) features; ``hashes``/``mirrored`` (n, bits) booleans and ``hash_ok`` (n,) from
     ``featx.extract.phash_files`` (optional). Exact copies cluster too (cosine 1, 0 bits).
@@ -81,25 +194,5 @@ def near_duplicates(X, *, hashes=None, mirrored=None, hash_ok=None, rule: NearDu
     n = Z.shape[0]
     if n < 2:
         return []
-    pairs = candidate_pairs(Z, rule.candidates, hashes, hash_ok, knn)
-    i, j = pairs[:, 0], pairs[:, 1]
-    cos = np.einsum("ij,ij->i", Z[i], Z[j])
-    if hashes is not None:
-        ok = np.asarray(hash_ok, dtype=bool)
-        both = ok[i] & ok[j]
-        bits = hash_distance(hashes, mirrored, i, j)
-        linked = np.where(both, (bits <= rule.hash_bits) | ((bits <= rule.hash_bits_loose) & (cos >= rule.cosine_loose)),
-                          cos >= rule.cosine)
-    else:
-        linked = cos >= rule.cosine
-    li, lj, lc = i[linked], j[linked], cos[linked]
-    if not len(li):
-        return []
-    groups = merge_groups(n, [np.array([a, b]) for a, b in zip(li, lj)])
-    clusters = []
-    for g in np.unique(groups[np.r_[li, lj]]):
-        rows = np.flatnonzero(groups == g)
-        in_cluster = groups[li] == g
-        clusters.append((rows, float(lc[in_cluster].min())))
-    clusters.sort(key=lambda c: (-len(c[0]), int(c[0][0])))
-    return clusters
+    knn = neighbours(Z, rule.candidates) if knn is None else knn
+    return star_clusters(n, *accepted_pairs(Z, knn, hashes, mirrored, hash_ok, rule))

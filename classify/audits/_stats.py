@@ -26,21 +26,15 @@ def reduce_features(X, dims: int = 64, seed: int = 0) -> np.ndarray:
 
 def neighbours(Z, k: int, block: int | None = None):
     """The ``k`` nearest other rows of each row of unit-norm ``Z`` by cosine: (indices, cosines),
-    both (n, k), nearest first (brute force in row blocks of about 64 MB of similarities)."""
+    both (n, k), nearest first. Exact below 50,000 rows, an IVF index above (sub-quadratic),
+    cosines re-checked exactly (:class:`~featx.classify.audits._index.NeighbourIndex`)."""
+    from featx.classify.audits._index import NeighbourIndex
+
     n = Z.shape[0]
     k = min(k, n - 1)
-    block = block or max(1, min(4096, (1 << 24) // max(1, n)))
-    idx = np.empty((n, k), dtype=np.int64)
-    sim = np.empty((n, k), dtype=np.float32)
-    for start in range(0, n, block):
-        S = Z[start:start + block] @ Z.T
-        rows = np.arange(S.shape[0])
-        S[rows, start + rows] = -np.inf
-        part = np.argpartition(S, S.shape[1] - k, axis=1)[:, -k:]
-        vals = np.take_along_axis(S, part, axis=1)
-        order = np.argsort(-vals, axis=1)
-        idx[start:start + block] = np.take_along_axis(part, order, axis=1)
-        sim[start:start + block] = np.take_along_axis(vals, order, axis=1)
+    if k < 1:
+        return np.empty((n, 0), np.int64), np.empty((n, 0), np.float32)
+    sim, idx = NeighbourIndex().build(Z).self_neighbours(k)
     return idx, sim
 
 

@@ -13,7 +13,7 @@ import os
 
 import numpy as np
 
-from featx.classify import findings_json
+from featx.classify import NearCluster, findings_json
 from featx.classify import map_png as classify_map_png
 from featx.classify import reliability_png
 from featx.extract import thumbnail_jpeg
@@ -119,6 +119,7 @@ def audit_record(audit: dict) -> dict:
     """A source's audit in the ``featx audit --json`` shape (paths instead of row numbers), for
     results.json."""
     return findings_json(audit["paths"], audit["class_names"], audit["exact"],
-                         [(c["rows"], c["min_similarity"]) for c in audit["near"]],
+                         [NearCluster.from_record(c) for c in audit["near"]],
                          [(x["row"], x["given"], x["suggested"], x["score"]) for x in audit["label_issues"]],
-                         audit["outliers"], audit["calibration"], audit["leak"])
+                         list(zip(audit["outliers"], audit.get("outlier_scores") or [None] * len(audit["outliers"]))),
+                         audit["calibration"], audit["leak"])

@@ -82,7 +82,7 @@ def test_near_duplicates_from_hashes_and_mirror():
     ok = np.ones(40, dtype=bool)
     assert hash_distance(hashes, mirrored, np.array([2]), np.array([3]))[0] == 0
     clusters = near_duplicates(X, hashes=hashes, mirrored=mirrored, hash_ok=ok,
-                               rule=NearDuplicateRule(cosine_loose=0.5))
+                               rule=NearDuplicateRule())
     found = sorted(sorted(rows.tolist()) for rows, _ in clusters)
     assert [2, 3] in found
     # features only: the close pair, and no random pair
@@ -111,10 +111,15 @@ def test_audit_record_has_the_contract_keys_and_finds_planted_problems():
     rec = result.to_json()
     assert list(rec) == ["exact_duplicates", "near_duplicates", "label_issues", "outliers", "calibration", "leak"]
     assert rec["exact_duplicates"] == [["img10.png", "img70.png"]]
-    assert {"paths": ["img11.png", "img71.png"], "min_similarity": pytest.approx(1.0, abs=1e-3)} in rec["near_duplicates"]
+    near = [c for c in rec["near_duplicates"] if c["paths"] == ["img11.png", "img71.png"]]
+    assert len(near) == 1 and near[0]["min_similarity"] == pytest.approx(1.0, abs=1e-3)
+    assert near[0]["pairs"] == [{"paths": ["img11.png", "img71.png"], "cosine": pytest.approx(1.0, abs=1e-3),
+                                 "hash_distance": None, "mirrored": False}]
     assert rec["label_issues"][0]["path"] == "img5.png"
     assert rec["label_issues"][0]["given"] == "a" and rec["label_issues"][0]["suggested"] == "b"
     assert len(rec["outliers"]) == 20 and 0 <= rec["calibration"]["ece"] <= 1
+    scores = [o["score"] for o in rec["outliers"]]
+    assert scores == sorted(scores, reverse=True) and all(isinstance(o["path"], str) for o in rec["outliers"])
     assert set(rec["leak"]) == {"straddling_clusters", "score_grouped", "score_ungrouped", "metric"}
     plain = make_splitter(y_given, None, folds=4, seed=0)
     expected = straddling([np.array([10, 70]), np.array([11, 71])], plain)
@@ -171,3 +176,47 @@ def test_audit_configuration_of_a_cross_validated_head():
     assert rec["near_duplicates"][0]["paths"] == ["img11.png", "img71.png"] and rec["calibration"] is None
     assert rec["label_issues"][0] == {"path": "img5.png", "given": "b" if y[5] == 0 else "a",
                                       "suggested": "a" if y[5] == 0 else "b", "score": pytest.approx(rec["label_issues"][0]["score"])}
+
+
+def test_a_chain_is_not_one_cluster():
+    """A~B and B~C by the rule, A and C not alike: stars around a medoid, never A with C."""
+    from featx.classify import NearDuplicateRule, near_duplicates
+
+    rng = np.random.RandomState(5)
+    n, d = 60, 32
+    X = rng.randn(n, d)
+    hashes = rng.rand(n, 63) > 0.5
+    mirrored = rng.rand(n, 63) > 0.5
+    # B (row 1) is within 3 bits of A (row 0) and of C (row 2); A and C are 6 bits apart
+    hashes[1] = hashes[0]
+    hashes[1, :3] = ~hashes[1, :3]
+    hashes[2] = hashes[1]
+    hashes[2, 3:6] = ~hashes[2, 3:6]
+    X[1], X[2] = X[0] + 0.6 * rng.randn(d), X[0] + 1.2 * rng.randn(d)
+    ok = np.ones(n, bool)
+    assert hash_distance(hashes, mirrored, np.array([0]), np.array([2]))[0] == 6
+    clusters = near_duplicates(X, hashes=hashes, mirrored=mirrored, hash_ok=ok, rule=NearDuplicateRule(hash_bits=4, ratio=0.0))
+    found = [sorted(c.rows.tolist()) for c in clusters]
+    assert not any({0, 2} <= set(c) for c in found), found
+    assert [1, 2] in found or [0, 1] in found
+    for c in clusters:  # every member pairs with the medoid
+        assert all(c.medoid in p for p in c.pairs.tolist()) or len(c.rows) == 2
+
+
+def test_distinct_objects_with_close_features_are_not_copies():
+    """Ten rows close to each other by cosine (same object class on white), hashes far apart:
+    no cluster; the same ten with one copy planted: that pair only."""
+    from featx.classify import near_duplicates
+
+    rng = np.random.RandomState(7)
+    base = rng.randn(64)
+    X = np.vstack([base + 0.35 * rng.randn(10, 64), rng.randn(50, 64)])
+    hashes = rng.rand(60, 63) > 0.5
+    mirrored = rng.rand(60, 63) > 0.5
+    ok = np.ones(60, bool)
+    assert near_duplicates(X, hashes=hashes, mirrored=mirrored, hash_ok=ok) == []
+    X[3] = X[4] + 0.02 * rng.randn(64)
+    hashes[3] = mirrored[4]  # a mirrored copy
+    (c,) = near_duplicates(X, hashes=hashes, mirrored=mirrored, hash_ok=ok)
+    assert c.rows.tolist() == [3, 4] and c.pairs_json([str(i) for i in range(60)]) == [
+        {"paths": ["3", "4"], "cosine": pytest.approx(float(c.cosines[0]), abs=1e-3), "hash_distance": 0, "mirrored": True}]
