@@ -84,6 +84,9 @@ BN = Setting("bn", "auto", "BatchNorm running statistics of trainable groups: fr
              "or auto (frozen unless --weights none)", choices=("auto", "frozen", "train"))
 INPUT_SIZE = Setting("input_size", None, "train (and store) at this crop size instead of the model's", kind=int,
                      minimum=8, maximum=4096)
+FROZEN_RUNTIME = Setting("frozen_runtime", "auto", "where the frozen layers run: openvino (compiled once per stage, "
+                         "without autograd; cached when --no-augment), torch (the whole model in eager torch), or auto "
+                         "(openvino on the CPU, torch on a GPU)", choices=("auto", "openvino", "torch"))
 SEED = Setting("seed", 0, "seed of the split, the head, shuffling and augmentation", kind=int, minimum=0)
 
 # the starting model, as ``featx extract`` takes it (checked when the model is built)
@@ -93,7 +96,7 @@ _START_WEIGHTS = Option("weights", "default", "its weights")
 # FinetuneConfig's order; device, precision and workers are extraction's
 FINETUNE_OPTIONS = (STRATEGY, EPOCHS, LR, BACKBONE_LR_MULT, LAYER_DECAY, OPTIMIZER, WEIGHT_DECAY, WARMUP, LABEL_SMOOTHING,
                     MIXUP, AUGMENT, BATCH_SIZE, VAL_FRACTION, PATIENCE, UNFREEZE_EVERY, BN, INPUT_SIZE, SEED,
-                    DEVICE, PRECISION, WORKERS)
+                    DEVICE, PRECISION, WORKERS, FROZEN_RUNTIME)
 OPTIMIZERS = OPTIMIZER.choices
 
 
@@ -245,7 +248,7 @@ class _ConfigMethods:
     """What :class:`FinetuneConfig` does beyond holding its fields (defaults, checks, fingerprint)."""
 
     # settings that change how fast, not what is computed: a resume may change them
-    EXECUTION = ("device", "workers")
+    EXECUTION = ("device", "workers", "frozen_runtime")
 
     @classmethod
     def from_params(cls, config: "FinetuneConfig | None" = None, **params) -> "FinetuneConfig":

@@ -20,6 +20,7 @@ from torch import nn
 
 from featx.extract.finetune import _data, _optim
 from featx.extract.finetune._errors import FinetuneDataError
+from featx.extract.finetune._frozen import FrozenPrefix
 from featx.extract.finetune._groups import Freezer
 
 
@@ -30,13 +31,17 @@ class Trainer:
     learning rates; ``pre`` normalises batches; ``amp`` is the autocast dtype (None: fp32)."""
 
     def __init__(self, module: nn.Module, groups, head: str, cfg, train_ds, val_ds, *, pre, dev: torch.device,
-                 amp, workers: int, callbacks=(), progress: bool = True):
+                 amp, workers: int, callbacks=(), progress: bool = True, log=None, key_parts: dict | None = None,
+                 cache_prefix: bool = True):
         self.module = module.to(dev)
         self.cfg, self.pre, self.dev, self.amp, self.workers = cfg, pre, dev, amp, workers
         self.train_ds, self.val_ds = train_ds, val_ds
         self.callbacks = list(callbacks)
         self.progress = progress
         self.freezer = Freezer(self.module, groups, head, bn_stats=cfg.bn_stats_train)
+        # the frozen layers' runtime (see ._frozen); 'torch' is the whole module in eager torch
+        self.frozen = FrozenPrefix(self.module, self.freezer, getattr(cfg, "frozen_runtime", "torch"), dev, pre,
+                                   key_parts or {}, log=log, cache=cache_prefix)
         self.optimizer = _optim.make_optimizer(_optim.param_groups(self.module, groups, head, cfg), cfg)
         self.scaler = torch.amp.GradScaler(dev.type, enabled=amp == torch.float16)
         self.criterion = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
@@ -101,6 +106,7 @@ class Trainer:
         epoch = self.epoch
         for cb in self.callbacks:
             cb.on_epoch_begin(self, epoch)
+        self.frozen.update()  # a new stage of unfreezing has a prefix of its own
         torch.manual_seed(_data.derive_seed(self.cfg.seed, epoch, 3))  # dropout, drop-path
         tr = self.train(epoch)
         va = self.validate()
@@ -123,7 +129,15 @@ class Trainer:
         cfg = self.cfg
         self.train_ds.epoch = epoch
         batches = _data.epoch_batches(len(self.train_ds), cfg.batch_size, cfg.seed, epoch)
-        loader = _data.make_loader(self.train_ds, batches, self.workers, self.dev.type == "cuda")
+        encode = forward = None
+        if self.frozen.on and not cfg.augment and not cfg.mixup and self._cacheable(self.train_ds):
+            # nothing random before the model: the prefix ran once for every training image
+            loader = self.frozen.cached_batches(self.train_ds, batches, self.workers, self.progress, "frozen layers (train)")
+            encode, forward = (lambda f: f), self.frozen.suffix
+        else:
+            loader = _data.make_loader(self.train_ds, batches, self.workers, self.dev.type == "cuda")
+            if self.frozen.on:
+                forward = self.frozen.forward
         mix_rng = np.random.default_rng(_data.derive_seed(cfg.seed, epoch, 4))
         bar = _bar(len(batches), f"epoch {epoch + 1}/{self.epochs}", self.progress)
         try:
@@ -131,7 +145,7 @@ class Trainer:
                                self.amp, self.pre, step=epoch * self.steps_per_epoch,
                                total_steps=self.epochs * self.steps_per_epoch,
                                warmup_steps=round(cfg.warmup * self.steps_per_epoch), mixup=cfg.mixup,
-                               mix_rng=mix_rng, on_batch=bar.update)
+                               mix_rng=mix_rng, on_batch=bar.update, encode=encode, forward=forward)
         finally:
             bar.close()
 
@@ -140,8 +154,16 @@ class Trainer:
         if not len(self.val_ds):
             return None
         batches = _data.epoch_batches(len(self.val_ds), self.cfg.batch_size, None, 0)
+        if self.frozen.on and self._cacheable(self.val_ds):  # validation images are never augmented
+            loader = self.frozen.cached_batches(self.val_ds, batches, self.workers, self.progress, "frozen layers (val)")
+            return evaluate(self.module, loader, self.dev, self.amp, self.pre, encode=lambda f: f,
+                            forward=self.frozen.suffix)
         loader = _data.make_loader(self.val_ds, batches, self.workers, self.dev.type == "cuda")
-        return evaluate(self.module, loader, self.dev, self.amp, self.pre)
+        return evaluate(self.module, loader, self.dev, self.amp, self.pre,
+                        forward=self.frozen.forward if self.frozen.on else None)
+
+    def _cacheable(self, dataset) -> bool:
+        return self.frozen.cacheable(4 * int(np.prod(self.frozen.split.shape)), len(dataset))
 
     def _note_failures(self, dataset, stats: dict | None) -> None:
         for pos, reason in (stats or {}).get("failed", []):
@@ -149,8 +171,12 @@ class Trainer:
 
 
 def train_epoch(module, freezer: Freezer, loader, optimizer, scaler, criterion, dev, amp, pre, *, step: int,
-                total_steps: int, warmup_steps: int, mixup: float = 0.0, mix_rng=None, on_batch=None) -> dict:
-    """One pass over ``loader``; returns mean loss, accuracy, images seen and failed positions."""
+                total_steps: int, warmup_steps: int, mixup: float = 0.0, mix_rng=None, on_batch=None, encode=None,
+                forward=None) -> dict:
+    """One pass over ``loader``; returns mean loss, accuracy, images seen and failed positions.
+    ``encode`` turns a loader batch into the model's input (default: normalised images on the
+    device) and ``forward`` the input into logits (default: ``module``), e.g. the suffix of a
+    frozen prefix fed its cached outputs."""
     freezer.train()
     loss_sum, correct, seen, failed = 0.0, 0.0, 0, []
     for images, labels, bad in loader:
@@ -161,7 +187,7 @@ def train_epoch(module, freezer: Freezer, loader, optimizer, scaler, criterion, 
             on_batch(1)
         if images is None or len(images) < 2:
             continue
-        x = pre.normalize(images.to(dev, non_blocking=True))
+        x = encode(images) if encode else pre.normalize(images.to(dev, non_blocking=True))
         y = labels.to(dev, non_blocking=True)
         lam, perm = 1.0, None
         if mixup > 0:
@@ -169,7 +195,7 @@ def train_epoch(module, freezer: Freezer, loader, optimizer, scaler, criterion, 
             perm = torch.as_tensor(mix_rng.permutation(len(x)), device=dev)
             x = lam * x + (1.0 - lam) * x[perm]
         with torch.autocast(device_type=dev.type, dtype=amp or torch.float32, enabled=amp is not None):
-            logits = module(x)
+            logits = forward(x) if forward else module(x)
             loss = criterion(logits, y)
             if perm is not None:
                 loss = lam * loss + (1.0 - lam) * criterion(logits, y[perm])
@@ -188,18 +214,19 @@ def train_epoch(module, freezer: Freezer, loader, optimizer, scaler, criterion, 
 
 
 @torch.no_grad()
-def evaluate(module, loader, dev, amp, pre) -> dict:
-    """Plain cross-entropy (no smoothing) and accuracy of ``module`` in eval mode."""
+def evaluate(module, loader, dev, amp, pre, *, encode=None, forward=None) -> dict:
+    """Plain cross-entropy (no smoothing) and accuracy of ``module`` in eval mode (``encode``,
+    ``forward``: as :func:`train_epoch` takes them)."""
     module.eval()
     loss_sum, correct, seen, failed = 0.0, 0, 0, []
     for images, labels, bad in loader:
         failed.extend(bad)
         if images is None:
             continue
-        x = pre.normalize(images.to(dev, non_blocking=True))
+        x = encode(images) if encode else pre.normalize(images.to(dev, non_blocking=True))
         y = labels.to(dev, non_blocking=True)
         with torch.autocast(device_type=dev.type, dtype=amp or torch.float32, enabled=amp is not None):
-            logits = module(x)
+            logits = forward(x) if forward else module(x)
         loss_sum += float(nn.functional.cross_entropy(logits.float(), y, reduction="sum"))
         correct += int((logits.argmax(1) == y).sum())
         seen += len(x)

@@ -135,7 +135,7 @@ def finetune(source, output, config: FinetuneConfig | None = None, *, rows=None,
                                  ResumeCheckpoint(job.rpath, fingerprint=job.fingerprint, arch=job.fm.arch,
                                                   train_rows=torch.as_tensor(job.train_rows),
                                                   val_rows=torch.as_tensor(job.val_rows)),
-                                 EpochLog(say)], progress)
+                                 EpochLog(say)], progress, say)
         if os.path.exists(job.rpath):
             state = _state.read_state(job.rpath)
             _state.check_same("a resume state", job.rpath, state.get("fingerprint") or {}, job.fingerprint,
@@ -198,7 +198,7 @@ def _worker_death_is_one_line(rpath: str, epochs_done):
         raise worker_died(exc, kept, hint="lower --workers") from None
 
 
-def _trainer(job: _Job, callbacks, progress: bool) -> Trainer:
+def _trainer(job: _Job, callbacks, progress: bool, log=None) -> Trainer:
     """The trainer over the job's training and validation rows."""
     table, cfg, pre = job.table, job.cfg, job.fm.preprocessing
     files = [table.absolute(int(i)) for i in range(len(table))]
@@ -209,7 +209,8 @@ def _trainer(job: _Job, callbacks, progress: bool) -> Trainer:
     val_ds = _data.ImageRows([files[r] for r in job.val_rows], table.labels[job.val_rows], pre.pil_transform(), draft)
     workers = cfg.workers if cfg.workers is not None else _data.default_workers(len(train_ds), cfg.batch_size, job.dev)
     return Trainer(job.fm.module, job.fm.groups, job.fm.head, cfg, train_ds, val_ds, pre=pre, dev=job.dev, amp=job.amp,
-                   workers=workers, callbacks=callbacks, progress=progress)
+                   workers=workers, callbacks=callbacks, progress=progress, log=log,
+                   key_parts={"arch": job.fm.arch, "start_weights_sha256": job.fm.start["weights_sha256"]})
 
 
 def _write(job: _Job, trainer: Trainer, stopper: EarlyStopping) -> FinetuneResult:

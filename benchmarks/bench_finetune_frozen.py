@@ -1,0 +1,68 @@
+"""Fine-tuning wall time: the frozen layers through OpenVINO (``--frozen-runtime auto``) against
+eager torch (``--frozen-runtime torch``), the same ``featx finetune`` command otherwise, side by side
+in one run. Each run is a fresh ``featx finetune`` process with an empty OpenVINO model cache, so
+the conversion and compilation of the prefix are inside the measured time.
+
+Run: .venv/bin/python benchmarks/bench_finetune_frozen.py [--data DIR] [--strategy partial:2] [--epochs 2]
+     [--extra "--no-augment"] [--runtimes torch,auto]
+Prints one line per run and a JSON summary (wall seconds, the ratio, both validation curves).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+
+import torch
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_DATA = os.path.normpath(os.path.join(REPO, "..", "shared", "data", "hymenoptera", "train"))
+
+
+def run_once(data: str, strategy: str, epochs: int, runtime: str, extra: list[str], workdir: str) -> dict:
+    out = os.path.join(workdir, f"{runtime}-{strategy.replace(':', '')}.pt")
+    env = {**os.environ, "FEATX_CACHE_DIR": os.path.join(workdir, f"cache-{runtime}")}
+    cmd = [os.path.join(REPO, ".venv", "bin", "featx"), "finetune", data, "-o", out, "--strategy", strategy,
+           "--epochs", str(epochs), "--frozen-runtime", runtime, "--overwrite", *extra]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    if proc.returncode:
+        sys.exit(f"error: {' '.join(cmd)} failed:\n{proc.stderr[-2000:]}")
+    ckpt = torch.load(out, map_location="cpu", weights_only=False)
+    hist = [{k: h.get(k) for k in ("epoch", "train_loss", "val_loss", "val_acc", "seconds")} for h in ckpt["history"]]
+    return {"runtime": runtime, "wall_s": round(wall, 1), "history": hist,
+            "command": " ".join(shlex.quote(c) for c in cmd[1:])}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", default=DEFAULT_DATA)
+    ap.add_argument("--strategy", default="partial:2")
+    ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument("--extra", default="", help="more featx finetune flags, e.g. '--no-augment'")
+    ap.add_argument("--runtimes", default="torch,auto")
+    args = ap.parse_args(argv)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="bench-ft-") as workdir:
+        for runtime in args.runtimes.split(","):
+            r = run_once(args.data, args.strategy, args.epochs, runtime, shlex.split(args.extra), workdir)
+            curve = ", ".join(f"{h['val_loss']:.4f}/{h['val_acc']:.3f}" for h in r["history"])
+            print(f"{runtime:>6}: {r['wall_s']:7.1f}s  val loss/acc per epoch: {curve}", flush=True)
+            results.append(r)
+    base = results[0]["wall_s"]
+    for r in results[1:]:
+        print(f"{r['runtime']} / {results[0]['runtime']} wall time: {r['wall_s'] / base:.2f}x")
+    print(json.dumps({"strategy": args.strategy, "epochs": args.epochs, "extra": args.extra, "data": args.data,
+                      "cores": os.cpu_count(), "runs": results}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
