@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from featx.extract._errors import UnknownLayerError, suggest
-from featx.extract.models._pooling import TOKEN_POOLS, PoolingError, check_token_pool, pool
+from featx.extract.models._pooling import TOKEN_POOLS, PoolingError, check_token_pool, pool, prefix_tokens
 
 PENULTIMATE = "penultimate"
 _SKIP_AS_PENULTIMATE = (nn.Dropout, nn.Identity, nn.Flatten)
@@ -101,17 +101,43 @@ def penultimate_layer(module: nn.Module, example: torch.Tensor, pool: str = "avg
                 return order[i][0]
         raise PoolingError(f"pool {pool!r}: the model has no token sequence before its classifier {clf!r}; "
                            "name a token layer (see 'featx layers MODEL') or use pool avg")
+    if pool not in TOKEN_POOLS and prefix_tokens(module) is not None:
+        raise PoolingError(f"pool {pool!r} does not apply to a vision transformer (its classifier reads the class "
+                           "token, so the result would be the class token); use pool mean (the mean of the patch "
+                           "tokens), cls (the class token) or cls+mean")
+    found = None
     if pos is not None and in_features:
-        for name, m, shape in reversed(order[:pos]):
+        for i in range(pos - 1, -1, -1):
+            name, m, shape = order[i]
             if clf.startswith(name + ".") or isinstance(m, _SKIP_AS_PENULTIMATE):
                 continue
             numel = 1
             for s in shape:
                 numel *= s
             if numel == in_features and (len(shape) == 1 or all(s == 1 for s in shape[1:])):
-                return name
+                found = (name, i)
             break
-    return f"{clf}:in"
+    if found is None:
+        return f"{clf}:in"
+    if pool in _MAP_POOLS:
+        # the pooled vector is already the network's own average: max, avgmax and none pool the
+        # spatial map it was averaged from (the last (C, H, W) map of the classifier's width C)
+        return _map_before(order, found, in_features, pool)
+    return found[0]
+
+
+_MAP_POOLS = ("max", "avgmax", "none")
+
+
+def _map_before(order, found, channels: int, how: str) -> str:
+    pooled, i = found
+    for name, _m, shape in reversed(order[:i]):
+        if name.startswith(pooled + "."):
+            continue
+        if len(shape) == 3 and shape[0] == channels and shape[1] * shape[2] > 1:
+            return name
+    raise PoolingError(f"pool {how!r}: the model has no spatial map before its pooled features {pooled!r}; "
+                       "name a map layer (see 'featx layers MODEL') or use pool avg")
 
 
 def check_layers(module: nn.Module, layers: list[str]) -> None:
@@ -141,6 +167,7 @@ class LayerTap:
         self.layers = list(layers)
         self.pooling = pooling
         self.prefix = check_token_pool(module, pooling)[0] if pooling in TOKEN_POOLS else 0
+        self.vit = prefix_tokens(module) is not None
         self._captured: dict[str, torch.Tensor] = {}
         self._handles = []
         modules = dict(module.named_modules())
@@ -153,6 +180,10 @@ class LayerTap:
 
     def _store(self, layer, value):
         if self._active and layer not in self._captured and isinstance(value, torch.Tensor):
+            if self.pooling not in TOKEN_POOLS and self.vit and value.dim() == 3:
+                raise PoolingError(
+                    f"pool {self.pooling!r} does not apply to a vision transformer's tokens (layer {layer!r}); "
+                    "use pool mean (the mean of the patch tokens), cls (the class token) or cls+mean")
             if self.pooling in TOKEN_POOLS and value.dim() != 3:
                 raise PoolingError(
                     f"pool {self.pooling!r} pools token sequences (N, tokens, dim), and layer {layer!r} outputs "

@@ -15,6 +15,7 @@ CPUs with AVX-512-BF16 or AMX is bf16, which would silently change the stored fe
 
 from __future__ import annotations
 
+import sys
 import warnings
 
 import numpy as np
@@ -24,7 +25,7 @@ from torch import nn
 from featx.extract.runtime import _ovcache
 from featx.extract.models._backbones import Backbone
 from featx.extract.runtime._compute import check_tta
-from featx.extract._errors import ExtractError
+from featx.extract._errors import ExtractError, RuntimeUnsupported  # noqa: F401 (raised here, caught by _runtime)
 from featx.extract.models._layers import LayerTap
 
 GRAPH_VERSION = 1  # bump when the traced graph changes, so cached conversions are rebuilt
@@ -34,8 +35,23 @@ HINTS = {"auto": "f32", "fp32": "f32", "bf16": "bf16"}
 REQUESTS_PER_STREAM = 2
 
 
-class RuntimeUnsupported(ExtractError):
-    """OpenVINO cannot take this model or layer (the reason is the message)."""
+_EFFECTIVE = {"f32": "fp32", "bf16": "bf16", "f16": "fp16"}
+_WARNED: set = set()  # (asked, effective) pairs already warned about in this process
+
+
+def effective_precision(compiled, asked: str) -> str:
+    """The inference precision ``compiled`` reports (fp32, bf16, fp16); one warning per process
+    when it differs from ``asked``."""
+    try:
+        kind = compiled.get_property("INFERENCE_PRECISION_HINT")
+        ran = _EFFECTIVE.get(kind.get_type_name() if hasattr(kind, "get_type_name") else str(kind), asked)
+    except Exception:  # an OpenVINO without the property: what was asked is all that is known
+        return asked
+    if ran != asked and (asked, ran) not in _WARNED:
+        _WARNED.add((asked, ran))
+        print(f"warning: precision {asked} was asked, and OpenVINO runs {ran} on this CPU (no {asked} support); "
+              f"the cache records {ran}", file=sys.stderr)
+    return ran
 
 
 def openvino_version() -> str:
@@ -152,6 +168,8 @@ class OpenVINOComputer:
             requests = [compiled.create_infer_request() for _ in range(self.threads * REQUESTS_PER_STREAM)]
             _COMPILED[compiled_key] = (compiled, requests)
         self.compiled, self.requests = _COMPILED[compiled_key]
+        # the precision recorded is the one OpenVINO reports it runs (a CPU without bf16 runs f32)
+        self.precision = effective_precision(self.compiled, self.precision)
         self.dims = [int(o.get_partial_shape()[1].get_length()) for o in self.compiled.outputs]
 
     def spec(self) -> dict:

@@ -8,12 +8,13 @@ from featx.extract.models._pooling import pooled_dim
 @pytest.mark.parametrize(
     "model, expected",
     [("efficientnet_lite0", "global_pool"), ("resnet18", "avgpool"), ("convnext_tiny", "classifier.0"),
-     ("vit_b_16", "heads.head:in")],
+     ("vit_b_16", "encoder.ln")],
 )
 def test_penultimate_is_what_feeds_the_classifier(model, expected):
     backbone = build_backbone(model, "none")
     x = torch.rand(2, 3, 224, 224)
-    name = penultimate_layer(backbone.module, x[:1])
+    how = "cls" if model.startswith("vit") else "avg"  # a ViT's classifier reads its class token
+    name = penultimate_layer(backbone.module, x[:1], how)
     assert name == expected
     modules = dict(backbone.module.named_modules())
     base = name[:-3] if name.endswith(":in") else name
@@ -24,7 +25,7 @@ def test_penultimate_is_what_feeds_the_classifier(model, expected):
     with torch.inference_mode():
         backbone.module(x)
     h.remove()
-    tap = LayerTap(backbone.module, [name], "avg")
+    tap = LayerTap(backbone.module, [name], how)
     with torch.inference_mode():
         out = tap(x)[name]
     tap.close()

@@ -78,7 +78,9 @@ def test_token_pools_take_the_class_token_and_the_mean_of_patch_tokens(make, fin
 @pytest.mark.parametrize("make, final, head", [(timm_vit, "norm", "head"), (torchvision_vit, "encoder.ln", "heads.head")])
 def test_penultimate_under_a_token_pool_is_the_last_token_layer(make, final, head):
     backbone = make()
-    assert resolve_layers(backbone, None, "avg").names == [f"{head}:in"]  # the model's own pooled vector
+    for how in ("avg", "max", "avgmax", "none"):  # would be the class token, recorded as another pooling
+        with pytest.raises(ExtractError, match=r"use pool mean .* cls "):
+            resolve_layers(backbone, None, how)
     resolved = resolve_layers(backbone, None, "cls")
     assert resolved.names == [final] and resolved.aliases == {final: "penultimate"} and resolved.dims == {final: WIDTH}
     assert resolve_layers(backbone, None, "cls+mean").dims == {final: 2 * WIDTH}
