@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: test demo soak bench clean-venv
+.PHONY: test demo soak bench docs clean-venv
 
 $(BIN)/featx: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -25,6 +25,10 @@ soak: $(BIN)/featx
 
 bench: $(BIN)/featx
 	$(BIN)/python benchmarks/run_all.py
+
+# docs/spec.md's key tables, rendered from the spec's schema (the docs test only compares)
+docs: $(BIN)/featx
+	$(BIN)/python tests/helpers/spec_docs.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -20,6 +20,14 @@ def openvino_model_cache(tmp_path_factory):
         os.environ["FEATX_CACHE_DIR"] = str(tmp_path_factory.getbasetemp().parent / "featx-cache")
 
 
+@pytest.fixture(scope="session")
+def shared_data():
+    """``shared_data("hymenoptera")``: the path of a data set in ../shared/data (beside the repo).
+    The one way tests reach shared data: skips when it is absent, fails instead when
+    FEATX_REQUIRE_SHARED is set (CI)."""
+    return shared_dataset
+
+
 @pytest.fixture
 def colour_dataset(tmp_path) -> str:
     return write_colour_dataset(tmp_path / "colours")

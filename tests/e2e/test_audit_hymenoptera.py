@@ -18,7 +18,6 @@ from featx.extract import extract, read_cache
 from featx.pipelines import load_feature_sets
 from featx.pipelines.stages._dedupe import apply_dedupe
 from featx.pipelines.cli import main
-from featx_testdata import shared_dataset
 
 sys.path.insert(0, os.path.dirname(__file__))
 from audit_planted import build_planted  # noqa: E402
@@ -32,9 +31,9 @@ def _pairs(clusters):
     return out
 
 
-def test_audit_finds_planted_copies_and_flips(tmp_path, capsys):
+def test_audit_finds_planted_copies_and_flips(tmp_path, capsys, shared_data):
     root = str(tmp_path / "messy")
-    truth = build_planted(shared_dataset("hymenoptera"), root, n_near=80, seed=1)
+    truth = build_planted(shared_data("hymenoptera"), root, n_near=80, seed=1)
     cache = str(tmp_path / "messy.h5")
     extract(root, cache, progress=False)
     out = tmp_path / "audit.json"

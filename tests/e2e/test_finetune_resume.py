@@ -1,5 +1,6 @@
 """``featx finetune`` killed with SIGKILL mid-training, rerun: it resumes from its last epoch, the
-history continues, and the result equals an uninterrupted run's."""
+history continues, and the result equals an uninterrupted run's. The kill lands at a planned stop
+point (right after epoch 2's resume state is written), never "soon enough"."""
 
 import os
 import signal
@@ -9,7 +10,8 @@ import sys
 import pytest
 import torch
 
-from featx_testdata import sigkill_when, write_colour_dataset
+from featx_testdata import write_colour_dataset
+from helpers.processes import sigkill_at_stop
 from featx.extract import read_checkpoint
 from featx.extract.finetune import finetune
 
@@ -17,7 +19,11 @@ EPOCHS = 5
 
 
 def _command(src, out):
-    return [sys.executable, "-m", "featx.pipelines", "finetune", src, "-o", out, "--weights", "none",
+    return [sys.executable, "-m", "featx.pipelines", *_args(src, out)]
+
+
+def _args(src, out):
+    return ["finetune", src, "-o", out, "--weights", "none",
             "--input-size", "32", "--strategy", "full", "--epochs", str(EPOCHS), "--patience", "0",
             "--batch-size", "8", "--workers", "0"]
 
@@ -32,13 +38,13 @@ def test_sigkill_then_rerun_resumes(tmp_path):
     src = write_colour_dataset(tmp_path / "colours", per_class=8)
     out = str(tmp_path / "model.pt")
     resume = out + ".resume"
-    status = sigkill_when(_command(src, out), _env(), lambda: os.path.exists(resume), within=300,
-                          waiting_for="epoch finished")
+    marker = str(tmp_path / "paused")  # the planned stop point: right after epoch 2's resume state
+    status = sigkill_at_stop(_args(src, out), dict(_env(), FEATX_PAUSE_AFTER_EPOCHS=f"2:{marker}"), marker, within=300)
     assert status == -signal.SIGKILL
-    assert not os.path.exists(out), "the run finished before it could be killed"
+    assert not os.path.exists(out)
     state = torch.load(resume, weights_only=True)
     done = int(state["epoch"])
-    assert 1 <= done < EPOCHS
+    assert done == 2
     assert [h["epoch"] for h in state["history"]] == list(range(1, done + 1))
 
     rerun = subprocess.run(_command(src, out), env=_env(), capture_output=True, text=True, timeout=600)

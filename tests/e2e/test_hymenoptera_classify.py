@@ -32,10 +32,8 @@ def test_shuffled_labels_stay_at_chance_on_real_features(hymenoptera_cache):
     assert score < 0.62, score
 
 
-def test_fit_on_train_predict_on_val(hymenoptera_cache, tmp_path):
-    from featx_testdata import shared_dataset
-
-    root = shared_dataset("hymenoptera")
+def test_fit_on_train_predict_on_val(hymenoptera_cache, tmp_path, shared_data):
+    root = shared_data("hymenoptera")
     train = str(tmp_path / "train.h5")
     data = read_cache(hymenoptera_cache)
     # the train split's cache: extracted from the train folder (reuses nothing, real run)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from featx_testdata import shared_dataset
 from featx.pipelines._job import run_job
 
 
 @pytest.mark.slow
-def test_hymenoptera_two_layers_four_heads(tmp_path):
-    root = shared_dataset("hymenoptera")
+def test_hymenoptera_two_layers_four_heads(tmp_path, shared_data):
+    root = shared_data("hymenoptera")
     spec = {
         "title": "hymenoptera",
         "output": str(tmp_path / "out"),

@@ -12,7 +12,6 @@ import os
 
 import pytest
 
-from featx_testdata import shared_dataset
 from featx.pipelines._job import run_job
 
 
@@ -31,8 +30,8 @@ def hymenoptera_transfer_spec(root: str, output: str) -> dict:
 
 
 @pytest.mark.slow
-def test_hymenoptera_transfer_study(tmp_path):
-    root = shared_dataset("hymenoptera")
+def test_hymenoptera_transfer_study(tmp_path, shared_data):
+    root = shared_data("hymenoptera")
     # FEATX_TRANSFER_OUTPUT: an output folder to reuse (e.g. benchmarks/bench_transfer.py's OUTPUT/out,
     # whose finished units the run then reads instead of training again)
     output = os.environ.get("FEATX_TRANSFER_OUTPUT") or str(tmp_path / "out")

@@ -8,7 +8,11 @@ the stop points that these environment variables name (none set: the plain job):
 - ``FEATX_CHAOS_PAUSE`` - a point of writing the cache (below);
 - ``FEATX_PAUSE_AFTER_SHARDS="N:FILE"`` - a cluster driver, once it has collected ``N`` finished
   shards, writes ``FILE`` and stops its whole process group (itself and its local workers, which
-  are its children when the test started it with ``start_new_session=True``), so no shard moves on.
+  are its children when the test started it with ``start_new_session=True``), so no shard moves on;
+- ``FEATX_PAUSE_AFTER_EPOCHS="N:FILE"`` - fine-tuning stops once it has written its ``N``-th
+  resume state (``model.pt.resume`` after epoch ``N`` of a fresh run);
+- ``FEATX_PAUSE_AFTER_MODELS="N:FILE"`` - a job that fine-tunes (``featx finetune``, the transfer
+  study of ``featx run``) stops once it has saved its ``N``-th fine-tuned model.
 
 :func:`pause_mid_shard` is the worker's stop point, installed on running Dask workers with
 ``client.run``: the first worker to have written part of a shard (not all of it) stops itself.
@@ -60,6 +64,40 @@ def install_after_shards(spec: str) -> None:
         return record
 
     _cluster._result = paused_result
+
+
+def install_after_epochs(spec: str) -> None:
+    """Wrap fine-tuning's resume-state writer: after the ``N``-th state is written, stop."""
+    from featx.extract.finetune import _state
+
+    count, marker = spec.split(":", 1)
+    target, seen = int(count), []
+    write_state = _state.write_state
+
+    def paused_write_state(path, state):
+        write_state(path, state)
+        seen.append(path)
+        if len(seen) == target:
+            _pause(marker)
+
+    _state.write_state = paused_write_state
+
+
+def install_after_models(spec: str) -> None:
+    """Wrap the saving of a fine-tuned model: after the ``N``-th one is saved, stop."""
+    from featx.extract.finetune import _trainer
+
+    count, marker = spec.split(":", 1)
+    target, seen = int(count), []
+    save = _trainer.save_checkpoint
+
+    def paused_save(path, *args, **kwargs):
+        save(path, *args, **kwargs)
+        seen.append(path)
+        if len(seen) == target:
+            _pause(marker)
+
+    _trainer.save_checkpoint = paused_save
 
 
 def pause_mid_shard(marker: str, min_rows: int = 2) -> int:
@@ -123,6 +161,10 @@ if __name__ == "__main__":
         install(os.environ["FEATX_CHAOS_PAUSE"])
     if os.environ.get("FEATX_PAUSE_AFTER_SHARDS"):
         install_after_shards(os.environ["FEATX_PAUSE_AFTER_SHARDS"])
+    if os.environ.get("FEATX_PAUSE_AFTER_EPOCHS"):
+        install_after_epochs(os.environ["FEATX_PAUSE_AFTER_EPOCHS"])
+    if os.environ.get("FEATX_PAUSE_AFTER_MODELS"):
+        install_after_models(os.environ["FEATX_PAUSE_AFTER_MODELS"])
     from featx.pipelines.cli import main
 
     sys.exit(main(sys.argv[1:]))

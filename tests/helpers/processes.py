@@ -34,3 +34,23 @@ def wait_stopped(marker: str, *, pid: int | None = None, proc=None, within: floa
                 return text
         assert time.monotonic() < deadline, f"the job did not reach its stop point ({marker}) within {within:.0f} s"
         time.sleep(0.02)
+
+
+def sigkill_at_stop(args, env, marker: str, *, within: float = 600) -> int:
+    """Run ``featx ARGS`` through ``paused_featx.py`` with ``env`` (which names a stop point that
+    writes ``marker``), SIGKILL it once it stopped there and return its exit status."""
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, PAUSED_FEATX, *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        wait_stopped(marker, pid=proc.pid, proc=proc, within=within)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return proc.returncode

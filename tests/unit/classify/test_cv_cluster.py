@@ -16,11 +16,10 @@ import numpy as np
 import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.datasets import make_classification
+import distributed  # noqa: F401 - a core dependency: imported, never skipped
 
-pytest.importorskip("distributed")
-
-from featx.classify import FeatureSet, ParameterError, compare, cross_validate_head  # noqa: E402
-from featx.common.cluster import ClusterError, local_cluster  # noqa: E402
+from featx.classify import FeatureSet, ParameterError, compare, cross_validate_head
+from featx.common.cluster import ClusterError, local_cluster
 
 HEADS = ("logreg", "svm", "rf", "xgb")
 #: small grids: two candidates each, so the inner searches have grid points to send out

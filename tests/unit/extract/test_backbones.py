@@ -2,6 +2,7 @@ import os
 import pickle
 
 import numpy as np
+import skimage.data
 import pytest
 import torch
 from PIL import Image
@@ -26,15 +27,14 @@ def _top_class(backbone, image: Image.Image) -> list[int]:
 
 
 def test_default_weights_are_real_imagenet_weights():
-    skimage_data = pytest.importorskip("skimage.data")
     backbone = build_backbone()
     assert backbone.spec.arch == "tf_efficientnet_lite0"
     assert backbone.preprocessing.mean == (0.5, 0.5, 0.5) and backbone.preprocessing.std == (0.5, 0.5, 0.5)
     assert backbone.preprocessing.resize_size == 256 and backbone.preprocessing.crop_size == 224
     assert backbone.preprocessing.interpolation == "bicubic"
-    cat = _top_class(backbone, Image.fromarray(skimage_data.chelsea()))[0]
+    cat = _top_class(backbone, Image.fromarray(skimage.data.chelsea()))[0]
     assert 281 <= cat <= 285, cat  # tabby / tiger / Persian / Siamese / Egyptian cat
-    assert _top_class(backbone, Image.fromarray(skimage_data.coffee()))[0] == 967  # espresso
+    assert _top_class(backbone, Image.fromarray(skimage.data.coffee()))[0] == 967  # espresso
 
 
 def test_random_init_is_seeded_and_hashed():

@@ -12,18 +12,14 @@ import pytest
 from featx.extract import (Backbone, LayerResolution, ResolvedBackbone, SourceTable, check_backbone, check_model, check_source,
                            resolve_backbone)
 
-HYMENOPTERA = "/work/shared/data/hymenoptera/train"
-
-
 def test_a_labelled_folder_passes(colour_dataset):
     table, problems = check_source(colour_dataset)
     assert problems == [] and isinstance(table, SourceTable)
     assert len(table.class_names) >= 2 and not any(table.groups)
 
 
-@pytest.mark.skipif(not os.path.isdir(HYMENOPTERA), reason="shared hymenoptera data not present")
-def test_the_real_hymenoptera_folder_passes():
-    table, problems = check_source(HYMENOPTERA)
+def test_the_real_hymenoptera_folder_passes(shared_data):
+    table, problems = check_source(os.path.join(shared_data("hymenoptera"), "train"))
     assert problems == [] and table.class_names == ["ants", "bees"]
 
 

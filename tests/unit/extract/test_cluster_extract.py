@@ -13,6 +13,7 @@ import sys
 import h5py
 import numpy as np
 import pytest
+import distributed  # noqa: F401 - a core dependency: imported, never skipped
 
 from featx_testdata import make_image, write_colour_dataset
 from featx.extract import (
@@ -20,8 +21,6 @@ from featx.extract import (
     read_cache, save_checkpoint,
 )
 from featx.extract._preprocess import Preprocessing
-
-pytest.importorskip("distributed")
 
 BATCH = 8
 DATASETS = ("paths", "labels", "groups", "splits", "sizes", "mtimes", "sha256", "failure", "done")

@@ -16,7 +16,6 @@ from featx.extract.models import _registry
 from featx.extract.models import _weights
 from featx.pipelines.cli import main
 
-HYMENOPTERA = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "shared", "data", "hymenoptera", "val")
 ANT, BEE = 310, 309  # ImageNet classes 'ant, emmet, pismire' and 'bee'
 STAGE_STRIDES = (1, 2, 2, 2, 1, 2, 1)  # the seven EfficientNet stages; a stage's first block strides
 
@@ -61,17 +60,15 @@ def reference_logits(sd: dict, x: torch.Tensor) -> torch.Tensor:
     return F.linear(x.mean((2, 3)), sd["_fc.weight"], sd["_fc.bias"])
 
 
-def _photos(per_class: int):
-    if not os.path.isdir(HYMENOPTERA):
-        pytest.skip(f"hymenoptera not found at {HYMENOPTERA}")
+def _photos(root: str, per_class: int):
     for cls, target in (("ants", ANT), ("bees", BEE)):
-        folder = os.path.join(HYMENOPTERA, cls)
+        folder = os.path.join(root, "val", cls)
         for name in sorted(os.listdir(folder))[:per_class]:
             yield os.path.join(folder, name), target
 
 
 @pytest.mark.parametrize("name, crop, resize", [("efficientnet_lite1", 240, 272), ("efficientnet_lite2", 260, 292)])
-def test_lite_logits_match_the_reference_on_real_photos(name, crop, resize):
+def test_lite_logits_match_the_reference_on_real_photos(name, crop, resize, shared_data):
     backbone = build_backbone(name)
     pre = backbone.preprocessing
     assert backbone.spec.arch == f"tf_{name}" and backbone.spec.source == "timm"
@@ -81,7 +78,7 @@ def test_lite_logits_match_the_reference_on_real_photos(name, crop, resize):
     state = _weights.load_weights_file(_weights.offline_weights_file(name))
     transform = pre.pil_transform()
     top1 = top5 = n = 0
-    for path, target in _photos(3):
+    for path, target in _photos(shared_data("hymenoptera"), 3):
         x = pre.normalize(transform(Image.open(path).convert("RGB"))[None])
         with torch.inference_mode():
             ours, ref = backbone.module(x), reference_logits(state, x)

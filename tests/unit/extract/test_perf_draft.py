@@ -17,7 +17,6 @@ import pytest
 import torch
 from PIL import Image
 
-from featx_testdata import shared_dataset
 from featx.extract import FeatureComputer, build_backbone, decode_rgb, resolve_layers
 from featx.extract.images._loading import DRAFT_MARGIN, decoding_spec, draft_size
 from featx.extract._preprocess import Preprocessing
@@ -40,8 +39,8 @@ def test_draft_size_keeps_the_margin_and_is_recorded():
     assert img.size == (1000, 750)  # 1/4 scale: still >= 512 on both sides
 
 
-def test_draft_features_match_the_exact_decode_on_real_photos():
-    root = shared_dataset("hymenoptera")
+def test_draft_features_match_the_exact_decode_on_real_photos(shared_data):
+    root = shared_data("hymenoptera")
     backbone = build_backbone("efficientnet_lite0")
     pre = backbone.preprocessing
     size = draft_size(pre, True)

@@ -9,9 +9,6 @@ from PIL import Image
 
 from featx.extract import thumbnail_jpeg
 
-HYMENOPTERA = "/work/shared/data/hymenoptera/train/ants"
-
-
 def _open(data: bytes) -> Image.Image:
     img = Image.open(io.BytesIO(data))
     assert img.format == "JPEG" and img.mode == "RGB"
@@ -28,9 +25,10 @@ def test_thumbnail_keeps_the_aspect_and_fits_the_square(tmp_path):
     assert _open(thumbnail_jpeg(str(wide), 40)).size == (40, 20)
 
 
-def test_thumbnail_of_a_real_photo_is_small(tmp_path):
-    name = sorted(os.listdir(HYMENOPTERA))[0]
-    data = thumbnail_jpeg(os.path.join(HYMENOPTERA, name))
+def test_thumbnail_of_a_real_photo_is_small(shared_data):
+    ants = os.path.join(shared_data("hymenoptera"), "train", "ants")
+    name = sorted(os.listdir(ants))[0]
+    data = thumbnail_jpeg(os.path.join(ants, name))
     img = _open(data)
     assert max(img.size) == 96 and len(data) < 10_000
 

@@ -11,14 +11,13 @@ import subprocess
 import sys
 
 import pytest
+import distributed  # noqa: F401 - a core dependency: imported, never skipped
 
-pytest.importorskip("distributed")
+from featx.common.settings import to_toml
+from featx.pipelines.cli import main
 
-from featx.common.settings import to_toml  # noqa: E402
-from featx.pipelines.cli import main  # noqa: E402
-
-from featx_testdata import write_colour_dataset  # noqa: E402
-from pipeline_helpers import tiny_spec  # noqa: E402
+from featx_testdata import write_colour_dataset
+from pipeline_helpers import tiny_spec
 
 #: what a record's scores are (timings and the cached flag differ between runs by design)
 NOT_SCORES = ("fit_time_mean", "fit_time_total", "cached")

@@ -20,9 +20,8 @@ from featx.pipelines._spec_docs import key_reference
 
 from featx_testdata import write_colour_dataset
 from pipeline_helpers import tiny_spec
+from helpers.spec_docs import DOCS, REGENERATE, with_reference
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-DOCS = os.path.join(REPO, "docs", "spec.md")
 
 
 @pytest.fixture
@@ -31,17 +30,12 @@ def source(tmp_path):
 
 
 def test_docs_spec_md_holds_the_key_reference_rendered_from_the_schema():
-    with open(DOCS, encoding="utf-8") as fh:
+    with open(DOCS, encoding="utf-8") as fh:  # read only: the test never writes the file
         docs = fh.read()
     reference = key_reference()
-    if os.environ.get("FEATX_UPDATE_DOCS") == "1":  # FEATX_UPDATE_DOCS=1 pytest this test: rewrite the section
-        start, end = docs.index("## Keys\n\n") + len("## Keys\n\n"), docs.index("### Grid overrides")
-        docs = docs[:start] + reference + "\n" + docs[end:]
-        with open(DOCS, "w", encoding="utf-8") as fh:
-            fh.write(docs)
-    assert "\n## Keys\n\n" + reference + "\n### Grid overrides" in docs, (
-        "docs/spec.md's key tables differ from the schema; regenerate them with "
-        "FEATX_UPDATE_DOCS=1 pytest tests/unit/pipelines/test_spec_schema.py")
+    assert with_reference(docs) == docs, (
+        f"docs/spec.md's key tables differ from the schema; regenerate them with `{REGENERATE}` and commit docs/spec.md")
+    assert "\n## Keys\n\n" + reference + "\n### Grid overrides" in docs
     assert "| `extraction.precision` | string (auto / fp32 / bf16 / fp16) | `\"auto\"` |" in reference
     assert "| `sources.path` | string | **required** |" in reference
     assert "| `classify.pca` | 'off', 'search'" in reference and "| `\"off\"` |" in reference

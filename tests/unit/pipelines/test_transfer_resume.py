@@ -1,6 +1,7 @@
 """``featx run`` killed with SIGKILL in the middle of a transfer study, then rerun: what finished
 (the first strategy's checkpoint and its held-out predictions) is reused as it is, and only the
-rest is trained."""
+rest is trained. The kill lands at a planned stop point (right after the first fine-tuned model is
+saved), never "soon enough"."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import subprocess
 import sys
 
 from featx.pipelines._spec import to_toml
-from featx_testdata import sigkill_when
+from helpers.processes import sigkill_at_stop
 from transfer_helpers import checkpoint_times, split_source, transfer_spec
 
 
@@ -34,10 +35,10 @@ def test_sigkill_mid_study_then_rerun_reuses_what_finished(tmp_path):
     spec_path.write_text(to_toml(spec), encoding="utf-8")
     command = [sys.executable, "-m", "featx.pipelines.cli", "run", str(spec_path)]
 
-    status = sigkill_when(command, _env(), lambda: bool(_finished_checkpoints(output)), within=600,
-                          waiting_for="fine-tune finished")
+    marker = str(tmp_path / "paused")  # the planned stop point: right after the first fine-tuned model is saved
+    status = sigkill_at_stop(["run", str(spec_path)], dict(_env(), FEATX_PAUSE_AFTER_MODELS=f"1:{marker}"), marker)
     assert status == -signal.SIGKILL
-    assert not os.path.exists(os.path.join(output, "results.json")), "the study finished before it could be killed"
+    assert not os.path.exists(os.path.join(output, "results.json"))
     finished = _finished_checkpoints(output)
     assert len(finished) == 1 and "--pretrained-head--" in finished[0]
     before = checkpoint_times(output)
