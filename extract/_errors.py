@@ -65,6 +65,10 @@ class ExtractionFailedError(ExtractError, RuntimeError):
     """Nothing could be extracted, or --strict was given and some images failed."""
 
 
+class RuntimeUnsupported(ExtractError):
+    """OpenVINO cannot take this model or layer (the reason is the message)."""
+
+
 class ClusterExtractError(ExtractError, RuntimeError):
     """An extraction on a cluster cannot run (no dask, no scheduler, a worker that cannot see the
     source, a shard task that failed)."""
