@@ -65,6 +65,24 @@ def atomic_write(path, mode: str = "w", *, encoding: str = "utf-8") -> Iterator[
     fsync_path(os.path.dirname(os.path.abspath(path)))
 
 
+def destination_problem(path, flag: str, overwrite: bool = False, *, overwrite_flag: str = "--overwrite") -> str | None:
+    """One line saying why ``path`` (given as ``flag``: ``--json``, ``-o``, a spec key) cannot be
+    written, or None: its folder must exist, it must not be a folder, and an existing file is
+    replaced only with ``overwrite``. Checked before any work, so a bad destination never
+    fails after it."""
+    path = os.fspath(path)
+    parent = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        return f"{flag} {path!r} is a folder; name a file inside it (e.g. {os.path.join(path, 'out.json')!r})"
+    if not os.path.isdir(parent):
+        return f"{flag} {path!r}: its folder {os.path.dirname(path) or parent!r} does not exist; create it or choose another path"
+    if not os.access(parent, os.W_OK):
+        return f"{flag} {path!r}: its folder is not writable; choose another path"
+    if os.path.exists(path) and not overwrite:
+        return f"{flag} {path!r} exists; pass {overwrite_flag} to replace it, or choose another path"
+    return None
+
+
 def write_text(path, text: str) -> str:
     """Write ``text`` to ``path`` atomically; returns ``path``."""
     with atomic_write(path, "w") as fh:

@@ -82,6 +82,9 @@ def create(path: str, plan: RowPlan, *, spec: dict, layer_dims: dict[str, int], 
     """Write a new cache for ``plan`` under a temporary name, copy reused rows from ``old``,
     and rename it into place."""
     n = len(plan.paths)
+    if os.path.isdir(path):
+        raise CacheWriteError(f"cannot write cache {path!r}: it is a folder; name a cache file (e.g. "
+                              f"{os.path.join(path, 'features.h5')!r})")
     tmp = tmp_path(path)  # a name remove_stale_tmp recognises, should this process be killed
     try:
         _create_file(tmp, path, plan, n, spec, layer_dims, dtype, class_names, source, old)
@@ -160,6 +163,9 @@ def open_cache(path: str, mode: str = "r", **file_kwargs) -> h5py.File:
     """Open a cache file, turning HDF5's errors into one clear line."""
     if not os.path.exists(path):
         raise CacheError(f"cache {path!r} does not exist; create it with 'featx extract SOURCE -o {path}'")
+    if os.path.isdir(path):
+        raise CacheError(f"{path!r} is a folder, not a cache file; name the cache file (e.g. "
+                         f"{os.path.join(path, 'features.h5')!r})")
     try:
         f = h5py.File(path, mode, locking=False, **file_kwargs)
     except OSError as exc:

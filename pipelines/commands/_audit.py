@@ -52,8 +52,11 @@ def run_audit(args) -> int:
     from featx.common import to_jsonable, write_json
     from featx.extract import read_cache
 
-    if args.json and os.path.exists(args.json) and not args.overwrite:
-        raise PipelineError(f"--json {args.json!r} exists; pass --overwrite to replace it, or choose another path")
+    from featx.common.files import destination_problem
+
+    problem = args.json and destination_problem(args.json, "--json", args.overwrite)
+    if problem:
+        raise PipelineError(problem)
     data = read_cache(args.cache, [args.layer] if args.layer else None)
     layer = args.layer or list(data.features)[-1]
     labelled = data.labels >= 0

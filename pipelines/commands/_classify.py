@@ -112,8 +112,11 @@ def parse_grids(items: list[str]) -> dict:
 
 
 def run_cv(args) -> int:
-    if args.json and os.path.exists(args.json) and not args.overwrite:
-        raise PipelineError(f"--json {args.json!r} exists; pass --overwrite to replace it, or choose another path")
+    from featx.common.files import destination_problem
+
+    problem = args.json and destination_problem(args.json, "--json", args.overwrite)
+    if problem:
+        raise PipelineError(problem)
     grids = parse_grids(args.grid) or None  # typos fail before any reading
     with cluster_client(args) as client:  # a cluster that cannot be used fails before any reading too
         return _cv(args, grids, client)
