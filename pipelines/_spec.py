@@ -405,6 +405,45 @@ def check_backbones(spec: Spec) -> dict[str, ResolvedBackbone]:
             problems.add(f"backbones[{i}].{what}", message)
         if resolved is not None:
             out[b.name] = resolved
+    if spec.finetune is not None:
+        _check_finetune(spec, out, problems)
     if problems.items:
         raise SpecError(problems.items)
     return out
+
+
+def _check_finetune(spec: Spec, resolved: dict, problems: Problems) -> None:
+    """The transfer study's strategies against its backbone's block groups (from the bare
+    architecture) and its early-stopping split against each class of each held-out training part."""
+    import numpy as np
+
+    from featx.classify import holdout_splits
+    from featx.extract import check_source
+    from featx.extract.finetune import split_problem, strategy_problems
+
+    ft = spec.finetune
+    name = ft.backbone or spec.backbones[0].name
+    rb = resolved.get(name)
+    if rb is not None:
+        model = rb.backbone.spec
+        for message in strategy_problems(model.source, model.arch, ft.strategies, where="",
+                                         full="'full' in finetune.strategies"):
+            problems.add("finetune.strategies", message)
+    for src in spec.sources:
+        table, found = check_source(src.path)
+        if table is None or found:
+            continue
+        rows = np.flatnonzero(table.labels >= 0)
+        y = table.labels[rows]
+        try:
+            holdout = holdout_splits(y, [table.splits[r] for r in rows] if table.splits else None,
+                                     folds=ft.holdout_folds, seed=ft.seed)
+        except ValueError:  # the study's own line names it (too few images to hold any out)
+            continue
+        for train, _test in holdout.splits:
+            counts = np.bincount(y[train], minlength=len(table.class_names))
+            message = split_problem(dict(zip(table.class_names, counts.tolist())), ft.val_fraction,
+                                    "finetune.val_fraction")
+            if message:
+                problems.add("finetune.val_fraction", f"source {src.name!r}: {message}")
+                break

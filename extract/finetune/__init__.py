@@ -27,6 +27,7 @@ _LAZY = {
     "Callback": "_callbacks", "EarlyStopping": "_callbacks", "EpochLog": "_callbacks",
     "ResumeCheckpoint": "_callbacks", "Unfreezer": "_callbacks", "BlockGroup": "_groups",
     "Freezer": "_groups", "block_groups": "_groups", "find_head": "_groups", "replace_head": "_groups",
+    "strategy_problems": "_groups", "split_problem": "_data",
     "Trainer": "_loop", "evaluate": "_loop", "train_epoch": "_loop", "Prediction": "_predict",
     "Predictions": "_predict", "predict_with_checkpoint": "_predict", "write_predictions_csv": "_predict",
     "resume_path": "_state", "FinetuneModel": "_trainer", "FinetuneResult": "_trainer",
@@ -38,7 +39,7 @@ __all__ = [
     "EpochLog", "FinetuneConfig", "FinetuneConfigError", "FinetuneDataError", "FinetuneError", "FinetuneModel",
     "FinetuneResult", "Freezer", "Prediction", "Predictions", "ResumeCheckpoint", "ResumeMismatchError", "Strategy",
     "Trainer", "Unfreezer", "block_groups", "build_model", "evaluate", "find_head",
-    "finetune", "predict_with_checkpoint", "replace_head", "resume_path", "train_epoch", "write_predictions_csv",
+    "finetune", "predict_with_checkpoint", "replace_head", "resume_path", "split_problem", "strategy_problems", "train_epoch", "write_predictions_csv",
 ]
 
 

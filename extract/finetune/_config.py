@@ -223,13 +223,14 @@ class Strategy:
             f"unknown strategy {raw!r}{suggest(kind, ['head', 'partial', 'full', 'gradual'])}; use {STRATEGY_FORMS}"
         )
 
-    def check(self, groups: list[str], arch: str) -> None:
-        """K must not exceed the number of block groups of the architecture."""
+    def check(self, groups: list[str], arch: str, full: str = "--strategy full") -> None:
+        """K must not exceed the number of block groups of the architecture (``full``: how the
+        fix is written where the strategy was given)."""
         if self.k is not None and self.k > len(groups):
             shown = ", ".join(groups) if len(groups) <= 12 else ", ".join(groups[:3] + ["..."] + groups[-3:])
             raise FinetuneConfigError(
                 f"strategy {self} asks for {self.k} blocks but {arch} has {len(groups)} block groups "
-                f"({shown}); use K between 1 and {len(groups)} or --strategy full"
+                f"({shown}); use K between 1 and {len(groups)} or {full}"
             )
 
     def unfrozen(self, epoch: int, n_groups: int, unfreeze_every: int = 1) -> int:

@@ -49,6 +49,23 @@ def training_rows(table: SourceTable, rows=None) -> np.ndarray:
     return chosen
 
 
+def split_problem(counts: dict, val_fraction: float, key: str = "--val-fraction") -> str | None:
+    """Why the early-stopping split of ``val_fraction`` cannot be made from ``counts`` (class ->
+    training images), or None. ``key`` names the setting where it was given: ``--val-fraction``
+    on the command line, ``finetune.val_fraction`` in a spec."""
+    if val_fraction <= 0:
+        return None
+    set_zero = f"pass {key} 0" if key.startswith("-") else f"set {key} = 0"
+    for name, n in counts.items():
+        n_val = math.floor(n * val_fraction + 0.5)
+        if n_val < 1 or n - n_val < 1:
+            need = max(2, math.ceil(0.5 / val_fraction))
+            return (f"class {name!r} has {n} image(s): too few for a {val_fraction:g} validation split "
+                    f"(it needs at least {need} for one validation and one training image); add images, change {key}, "
+                    f"or {set_zero} to train without early stopping")
+    return None
+
+
 def split_rows(table: SourceTable, rows: np.ndarray, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """A stratified, seeded (train, validation) split of ``rows``; group-aware when the source has
     groups (no group on both sides). Every class must be present, and on both sides."""
@@ -69,15 +86,9 @@ def split_rows(table: SourceTable, rows: np.ndarray, val_fraction: float, seed: 
         )
     if val_fraction <= 0:
         return rows.copy(), rows[:0].copy()
-    for c in range(len(table.class_names)):
-        n_val = math.floor(counts[c] * val_fraction + 0.5)
-        if n_val < 1 or counts[c] - n_val < 1:
-            need = max(2, math.ceil(0.5 / val_fraction))
-            raise FinetuneDataError(
-                f"class {table.class_names[c]!r} has {counts[c]} image(s): too few for a {val_fraction:g} "
-                f"validation split (it needs at least {need} for one validation and one training image); "
-                "add images, raise --val-fraction, or pass --val-fraction 0 to train without early stopping"
-            )
+    problem = split_problem(dict(zip(table.class_names, counts.tolist())), val_fraction)
+    if problem:
+        raise FinetuneDataError(problem)
     groups = [table.groups[i] for i in rows] if table.groups else []
     if groups and any(groups):
         return _group_split(rows, labels, groups, val_fraction, seed, table.class_names)

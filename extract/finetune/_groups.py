@@ -204,3 +204,26 @@ def frozen_state(module: nn.Module, keys) -> dict[str, torch.Tensor]:
     """Copies of the named parameters and buffers (for checks that frozen ones do not change)."""
     state = module.state_dict()
     return {k: state[k].detach().clone() for k in keys}
+
+
+def strategy_problems(source: str, arch: str, strategies, *, where: str = "--strategy",
+                      full: str = "--strategy full") -> list[str]:
+    """One line per strategy of ``strategies`` that the architecture ``source``/``arch`` cannot
+    take (``partial:K`` or ``gradual:K`` with K above its number of block groups), read from the
+    bare architecture: no weights are loaded. Checked before any work."""
+    from featx.extract.finetune._config import Strategy
+    from featx.extract.finetune._errors import FinetuneConfigError
+    from featx.extract.models._backbones import build_architecture
+
+    if source not in ("timm", "torchvision"):
+        return []
+    module = build_architecture(source, arch)
+    groups = [g.name for g in block_groups(module, find_head(module))]
+    problems = []
+    for text in strategies:
+        try:
+            Strategy.parse(text).check(groups, arch, full)
+        except FinetuneConfigError as exc:
+            problems.append(f"{where}: {exc}" if where else str(exc))
+    return problems
+
