@@ -10,6 +10,7 @@ interleaved in the same run, and prints the ratios of the median wall and CPU se
 
     .venv/bin/python benchmarks/bench_audit.py --sizes 1000,10000,100000 --dim 256
     .venv/bin/python benchmarks/bench_audit.py --sizes 1000,10000 --no-prune-too --jobs 1
+    .venv/bin/python benchmarks/bench_audit.py --sizes 10000,100000,1000000 --dim 256 --near-only
 """
 
 from __future__ import annotations
@@ -52,17 +53,25 @@ def main(argv=None) -> int:
     p.add_argument("--jobs", type=int, default=2, help="cores for the CV folds")
     p.add_argument("--no-prune-too", action="store_true",
                    help="also time audit(prune=False) (the audit before prune-and-rescore) against audit(), interleaved")
+    p.add_argument("--near-only", action="store_true", help="time the near-duplicate search only (no CVs): the 1M-row case")
     p.add_argument("--repeats", type=int, default=3, help="interleaved runs of each with --no-prune-too (medians)")
     args = p.parse_args(argv)
     C.header("audit scaling", {"sizes": args.sizes, "dim": args.dim, "jobs": args.jobs})
     X, y, sha, phash, _ = synthetic(200, args.dim)  # warm-up: imports and worker start-up outside the timings
-    audit(FeatureSet("warm-up", X, y, ["a", "b"]), [f"img{i}" for i in range(200)], sha256=sha, phash=phash, jobs=args.jobs)
+    last = None
+    if not args.near_only:
+        audit(FeatureSet("warm-up", X, y, ["a", "b"]), [f"img{i}" for i in range(200)], sha256=sha, phash=phash, jobs=args.jobs)
     for n in (int(s) for s in args.sizes.split(",")):
         X, y, sha, phash, planted = synthetic(n, args.dim)
         t0 = time.perf_counter()
         near = near_duplicates(X, hashes=phash[0], mirrored=phash[1], hash_ok=phash[2])
         near_s = time.perf_counter() - t0
-        found = {(int(r[0]), int(r[1])) for r, _ in near if len(r) == 2}
+        found = {(int(a), int(b)) for c in near for a, b in c.pairs.tolist()}
+        last = (n, near_s, len(found & planted) / len(planted))
+        if args.near_only:
+            C.result("near", n=n, dim=args.dim, near_s=near_s, planted=len(planted), planted_found=len(found & planted),
+                     clusters=len(near), peak_rss_gb=peak_rss_gb(), load=C.load())
+            continue
         fs = FeatureSet(f"synthetic-{n}x{args.dim}", X, y, ["a", "b"])
         t0 = time.perf_counter()
         result = audit(fs, [f"img{i}" for i in range(n)], sha256=sha, phash=phash, jobs=args.jobs)
@@ -82,8 +91,16 @@ def main(argv=None) -> int:
             extra["wall_ratio"] = extra["wall_s_pruned"] / extra["wall_s_no_prune"]
         C.result("audit", n=n, dim=args.dim, near_s=near_s, audit_s=total, **extra, planted=len(planted),
                  planted_found=len(found & planted), clusters=len(near), label_issues=len(result.label_issues.rows),
-                 pruned=result.pruned, load=C.load())
+                 pruned=result.pruned, peak_rss_gb=peak_rss_gb(), load=C.load())
+    if last is not None:
+        print(f"rows={last[0]} near_s={last[1]:.1f} recall={last[2]:.4f}")
     return 0
+
+
+def peak_rss_gb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6  # KiB on Linux
 
 
 if __name__ == "__main__":

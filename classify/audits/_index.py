@@ -44,7 +44,7 @@ class NeighbourIndex:
     >>> cosines, ids = idx.self_neighbours(5)    # every indexed row against the others
     """
 
-    def __init__(self, *, exact_below: int = 50_000, nprobe: int = 16, oversample: int = 2, seed: int = 0,
+    def __init__(self, *, exact_below: int = 50_000, nprobe: int = 8, oversample: int = 2, seed: int = 0,
                  threads: int | None = None):
         self.exact_below = exact_below
         self.nprobe = nprobe

@@ -71,20 +71,46 @@ class NearCluster(tuple):
                 for (a, b), c, h, m in zip(self.pairs.tolist(), self.cosines, self.bits.tolist(), self.mirrored)]
 
 
+_POP = np.array([bin(v).count("1") for v in range(256)], dtype=np.uint8)
+_CHUNK = 1 << 20  # pairs per step: bounds the memory of a million-row search
+
+
 def hash_distance(hashes, mirrored, i, j, *, which: bool = False):
     """Hamming distances of rows ``i`` to rows ``j`` (arrays), mirror-invariant; with ``which``
-    also whether the mirrored comparison gave it."""
-    direct = (hashes[i] != hashes[j]).sum(axis=1)
-    flipped = (hashes[i] != mirrored[j]).sum(axis=1)
-    bits = np.minimum(direct, flipped)
-    return (bits, flipped < direct) if which else bits
+    also whether the mirrored comparison gave it. Computed on packed bits, in chunks."""
+    hp, mp = np.packbits(hashes, axis=1), np.packbits(mirrored, axis=1)
+    i, j = np.asarray(i), np.asarray(j)
+    bits = np.empty(len(i), dtype=np.int64)
+    flip = np.empty(len(i), dtype=bool)
+    for s in range(0, len(i), _CHUNK):
+        a, b = i[s:s + _CHUNK], j[s:s + _CHUNK]
+        direct = _POP[hp[a] ^ hp[b]].sum(axis=1, dtype=np.int64)
+        flipped = _POP[hp[a] ^ mp[b]].sum(axis=1, dtype=np.int64)
+        bits[s:s + _CHUNK] = np.minimum(direct, flipped)
+        flip[s:s + _CHUNK] = flipped < direct
+    return (bits, flip) if which else bits
 
 
-def candidate_pairs(Z, k: int, hashes=None, hash_ok=None, knn=None):
+def pair_cosines(Z, i, j) -> np.ndarray:
+    """Cosines of the unit rows ``Z[i]`` and ``Z[j]``, in chunks."""
+    out = np.empty(len(i), dtype=np.float32)
+    for s in range(0, len(i), _CHUNK):
+        out[s:s + _CHUNK] = np.einsum("ij,ij->i", Z[i[s:s + _CHUNK]], Z[j[s:s + _CHUNK]])
+    return out
+
+
+def _unique_pairs(pairs: np.ndarray, n: int) -> np.ndarray:
+    code = np.unique(pairs[:, 0].astype(np.int64) * n + pairs[:, 1])
+    return np.stack([code // n, code % n], axis=1)
+
+
+def candidate_pairs(Z, k: int, hashes=None, hash_ok=None, knn=None, mirrored=None, max_bits: int | None = None):
     """Pairs (i < j) to check: each row's ``k`` nearest rows by features, plus (with hashes)
     every pair whose hashes agree exactly on one of the 16-bit bands (pairs within 2 bits always
     share one); mirrored copies are found through the features, which pooling makes nearly
-    mirror-invariant. ``knn``: the ``(indices, cosines)`` of :func:`neighbours`, if computed."""
+    mirror-invariant. ``knn``: the ``(indices, cosines)`` of :func:`neighbours`, if computed;
+    with ``mirrored`` and ``max_bits``, band pairs further apart than ``max_bits`` are dropped as
+    they are found (on a million rows the bands hold tens of millions of chance pairs)."""
     idx = (neighbours(Z, k) if knn is None else knn)[0][:, :k]
     i = np.repeat(np.arange(Z.shape[0]), idx.shape[1])
     j = idx.ravel()
@@ -99,12 +125,18 @@ def candidate_pairs(Z, k: int, hashes=None, hash_ok=None, knn=None):
             sk = key[order]
             starts = np.flatnonzero(np.r_[True, sk[1:] != sk[:-1]])
             ends = np.r_[starts[1:], len(sk)]
+            found = []
             for s, e in zip(starts, ends):
                 if 1 < e - s <= 50:  # a crowded bucket is a flat image, not a copy
                     members = np.sort(order[s:e])
                     a, b2 = np.triu_indices(len(members), 1)
-                    pairs.append(np.stack([members[a], members[b2]], axis=1))
-    allp = np.unique(np.concatenate(pairs), axis=0)
+                    found.append(np.stack([members[a], members[b2]], axis=1))
+            if found:
+                band = np.concatenate(found)
+                if mirrored is not None and max_bits is not None:
+                    band = band[hash_distance(hashes, mirrored, band[:, 0], band[:, 1]) <= max_bits]
+                pairs.append(band)
+    allp = _unique_pairs(np.concatenate(pairs), Z.shape[0])
     return allp[allp[:, 0] != allp[:, 1]]
 
 
@@ -130,9 +162,9 @@ def accepted_pairs(Z, knn, hashes=None, mirrored=None, hash_ok=None, rule: NearD
     rule = rule or NearDuplicateRule()
     n = Z.shape[0]
     ok = np.ones(n, bool) if hash_ok is None else np.asarray(hash_ok, dtype=bool)
-    pairs = candidate_pairs(Z, rule.candidates, hashes, ok, knn)
+    pairs = candidate_pairs(Z, rule.candidates, hashes, ok, knn, mirrored, rule.hash_bits_loose)
     i, j = pairs[:, 0], pairs[:, 1]
-    cos = np.einsum("ij,ij->i", Z[i], Z[j])
+    cos = pair_cosines(Z, i, j)
     k = min(rule.candidates, knn[0].shape[1])
     ref = _reference((knn[0][:, :k], knn[1][:, :k]), hashes, mirrored, ok, rule)
     far = np.maximum(ref[i], ref[j])

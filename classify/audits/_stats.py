@@ -8,20 +8,31 @@ import numpy as np
 from featx.classify._errors import ParameterError
 
 
-def reduce_features(X, dims: int = 64, seed: int = 0) -> np.ndarray:
+def reduce_features(X, dims: int = 64, seed: int = 0, *, fit_rows: int = 200_000, block: int = 100_000) -> np.ndarray:
     """L2-normalised rows after standardising and a PCA to ``dims`` (fewer if X has fewer);
-    what the neighbour searches of the audit work on."""
+    what the neighbour searches of the audit work on. Above ``fit_rows`` rows the PCA is fitted
+    on a seeded sample of that many and applied in blocks (memory stays a few copies of the
+    sample, not of the table)."""
     from sklearn.decomposition import PCA
 
     X = np.asarray(X, dtype=np.float32)
-    X = X - X.mean(axis=0)
-    scale = X.std(axis=0)
-    X = X / np.where(scale > 0, scale, 1.0)
-    d = min(dims, X.shape[0] - 1, X.shape[1])
+    n = X.shape[0]
+    mean = X.mean(axis=0, dtype=np.float64).astype(np.float32)
+    scale = X.std(axis=0, dtype=np.float64).astype(np.float32)
+    scale = np.where(scale > 0, scale, 1.0).astype(np.float32)
+    d = min(dims, n - 1, X.shape[1])
+    pca = None
     if d >= 1 and d < X.shape[1]:
-        X = PCA(n_components=d, svd_solver="randomized" if X.shape[0] > 2000 else "auto", random_state=seed).fit_transform(X)
-    norm = np.linalg.norm(X, axis=1, keepdims=True)
-    return (X / np.where(norm > 0, norm, 1.0)).astype(np.float32)
+        rows = np.arange(n) if n <= fit_rows else np.sort(np.random.default_rng(seed).choice(n, fit_rows, replace=False))
+        pca = PCA(n_components=d, svd_solver="randomized" if len(rows) > 2000 else "auto", random_state=seed)
+        pca.fit((X[rows] - mean) / scale)
+    out = np.empty((n, d if pca is not None else X.shape[1]), dtype=np.float32)
+    for s in range(0, n, block):
+        part = (X[s:s + block] - mean) / scale
+        out[s:s + block] = pca.transform(part) if pca is not None else part
+    norm = np.linalg.norm(out, axis=1, keepdims=True)
+    out /= np.where(norm > 0, norm, 1.0)
+    return out
 
 
 def neighbours(Z, k: int, block: int | None = None):

@@ -52,6 +52,8 @@ def run_audit(args) -> int:
     from featx.common import to_jsonable, write_json
     from featx.extract import read_cache
 
+    if args.top < 0:
+        raise PipelineError(f"--top must be 0 or more (items of each check printed); got {args.top}")
     from featx.common.files import destination_problem
 
     problem = args.json and destination_problem(args.json, "--json", args.overwrite)

@@ -28,7 +28,7 @@ def dedupe_rows(cv, aligned: list, data) -> tuple[list, list[str], dict]:
     kept = [fs.subset(np.flatnonzero(keep)) for fs in aligned] if not keep.all() else list(aligned)
     paths = [p for p, k in zip(paths, keep) if k]
     base = None if plan.groups is None else plan.groups[keep]
-    phash = image_hashes(data.path, paths) if cv.dedupe == "group" else None
+    phash = image_hashes(data.path, paths)  # one detector: the audit's, whatever cv.dedupe says
     exact, near = cluster_rows(kept[0].X, sha256=hashes[keep], phash=phash)
     groups = base
     if cv.dedupe == "group" and near:

@@ -1,14 +1,15 @@
 """``featx cv --dedupe warn|group``: near-duplicate clusters of the rows about to be
-cross-validated, either counted where they straddle the folds (``warn``, from features only, so
-it costs one neighbour search; skipped above ``WARN_MAX_ROWS`` rows) or made CV groups
-(``group``, with perceptual hashes of the image files as well), merged with the groups the rows
-already have (the cache's, and exact copies)."""
+cross-validated, either counted where they straddle the folds (``warn``; skipped above
+``WARN_MAX_ROWS`` rows, as it reads every image for its hash) or made CV groups (``group``),
+merged with the groups the rows already have (the cache's, and exact copies). Both find the
+clusters as ``featx audit`` and ``featx run`` do: one detector, features and perceptual hashes
+of the image files (:func:`near_clusters`)."""
 
 from __future__ import annotations
 
 import dataclasses
 
-WARN_MAX_ROWS = 20_000  # the default check stays a few seconds (BENCHMARKS.md, "Audit")
+WARN_MAX_ROWS = 50_000  # the default check reads every image once for its hash (BENCHMARKS.md, "Audit")
 
 
 def rows_paths(fs) -> list[str] | None:
@@ -24,22 +25,29 @@ def rows_paths(fs) -> list[str] | None:
     return [by_key.get(k) for k in fs.keys.tolist()]
 
 
+def near_clusters(fs):
+    """``(near, phash)``: the near-duplicate clusters of ``fs``'s rows - the detector of
+    ``featx audit`` and ``featx run`` (features and, when the image files are there, their
+    perceptual hashes) - and the hashes used (None: features only)."""
+    from featx.classify import cluster_rows
+    from featx.pipelines.commands._audit import image_hashes
+
+    paths = rows_paths(fs)
+    phash = image_hashes(fs.meta["cache_path"], paths) if paths is not None and None not in paths else None
+    _, near = cluster_rows(fs.X, phash=phash)
+    return near, phash
+
+
 def apply_dedupe(feature_sets: list, mode: str, *, folds: int, repeats: int, seed: int) -> tuple[list, str | None]:
     """The feature sets to cross-validate and a line for the user (None: nothing to say)."""
-    from featx.classify import DEDUPE, cluster_rows, leak_groups, make_splitter, straddling
-    from featx.pipelines.commands._audit import image_hashes
+    from featx.classify import DEDUPE, leak_groups, make_splitter, straddling
 
     mode = DEDUPE.check(mode)
     first = feature_sets[0]
     if mode == "warn" and first.n_samples > WARN_MAX_ROWS:
         return feature_sets, (f"near-duplicate check skipped: {first.n_samples} rows is over {WARN_MAX_ROWS} for the "
-                              f"default check (a neighbour search grows as rows^2); run 'featx audit' or pass --dedupe group")
-    phash = None
-    if mode == "group":
-        paths = rows_paths(first)
-        if paths is not None and None not in paths:
-            phash = image_hashes(first.meta["cache_path"], paths)
-    _, near = cluster_rows(first.X, phash=phash)
+                              f"default check (it reads every image for its hash); run 'featx audit' or pass --dedupe group")
+    near, phash = near_clusters(first)
     clusters = [rows for rows, _ in near]
     if mode == "warn":
         splits = make_splitter(first.y, first.groups, folds=folds, repeats=repeats, seed=seed, class_names=first.class_names)

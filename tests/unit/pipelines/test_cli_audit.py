@@ -130,7 +130,7 @@ def test_run_groups_copies_and_reports_the_audit(messy, tmp_path):
     import sys
 
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from pipeline_helpers import tiny_spec
+    from helpers.pipeline import tiny_spec
 
     from featx.pipelines._job import run_job
 
@@ -193,3 +193,9 @@ def test_image_hashes_read_only_the_rows_asked_for(messy):
     got, want = image_hashes(messy, some), phash_files(some, root)
     assert len(got[0]) == len(some) and got[2].all()
     assert all(np.array_equal(a, b) for a, b in zip(got, want))
+
+
+def test_audit_refuses_a_negative_top(messy, capsys):
+    assert main(["audit", messy, "--top", "-1"]) == 2
+    err = capsys.readouterr().err
+    assert "--top must be 0 or more" in err and "got -1" in err and "Traceback" not in err
