@@ -12,7 +12,7 @@ from featx.extract import CacheData, cache_info, read_cache
 
 
 def feature_sets_from_cache(data: CacheData, layers: list[str] | None = None, *, prefix: str | None = None,
-                            conflicts: str = CONFLICTS.default) -> list[FeatureSet]:
+                            conflicts: str = CONFLICTS.default, cv: bool = True) -> list[FeatureSet]:
     """One :class:`~featx.classify.FeatureSet` per layer of a read cache, ready for ``compare``,
     ``cross_validate_head`` or ``fit_bundle``::
 
@@ -30,11 +30,12 @@ def feature_sets_from_cache(data: CacheData, layers: list[str] | None = None, *,
     group (merged with the cache's groups) so no fold has a copy on both sides, and copies with
     conflicting labels are left out (``conflicts="drop"``, the default) or kept (``"keep"``),
     with a :class:`~featx.classify.ClassifyWarning` saying which (see
-    :func:`featx.classify.plan_duplicates`).
+    :func:`featx.classify.plan_duplicates`; ``cv=False``, for a fit without folds, leaves CV groups
+    out of it).
     """
     tag = prefix if prefix is not None else _cache_tag(data)
     plan = plan_duplicates(data.hashes, data.labels, groups=data.groups, paths=data.paths, conflicts=conflicts)
-    note = plan.message(data.paths)
+    note = plan.message(data.paths, cv=cv)
     if note:
         warnings.warn(f"{data.path}: {note}", ClassifyWarning, stacklevel=2)
     keep = plan.keep

@@ -92,13 +92,15 @@ class DuplicatePlan:
     def n_dropped(self) -> int:
         return int((~self.keep).sum())
 
-    def message(self, paths=None) -> str | None:
-        """One line for the user about the copies (None when there are none)."""
+    def message(self, paths=None, *, cv: bool = True) -> str | None:
+        """One line for the user about the copies (None when there are none); ``cv=False`` for a
+        use without folds (``featx fit``), which says nothing about CV groups."""
         if not self.clusters:
             return None
         n_rows = sum(len(c) for c in self.clusters)
-        text = (f"{n_rows} rows are exact copies (same sha256) in {len(self.clusters)} cluster(s); "
-                f"copies are kept in one CV group so no fold has a copy on both sides")
+        text = f"{n_rows} rows are exact copies (same sha256) in {len(self.clusters)} cluster(s)"
+        if cv:
+            text += "; copies are kept in one CV group so no fold has a copy on both sides"
         if self.conflicting:
             first = self.conflicting[0]
             shown = "" if paths is None else " (e.g. " + " / ".join(str(paths[i]) for i in first[:2]) + ")"

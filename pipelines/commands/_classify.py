@@ -157,8 +157,12 @@ def _cv(args, grids, client) -> int:
     if args.logme:  # the LogME pre-screen beside the CV ranking (issue 15)
         from featx.classify import best_cv_scores, rank_logme
 
-        print("\n" + rank_logme(feature_sets).versus(best_cv_scores(result, metric), metric).table())
+        ranking = rank_logme(feature_sets).versus(best_cv_scores(result, metric), metric)
+        print("\n" + ranking.table())
+        records.append({"kind": "logme", **ranking.to_record()})
     if args.json:
+        # how copies and conflicting labels were handled is part of every record's result
+        records = [{**r, "dedupe": args.dedupe, "conflicts": args.conflicts} for r in records]
         print(f"wrote {write_json(args.json, to_jsonable(records))}")
     return 0
 
@@ -171,7 +175,7 @@ def run_fit(args) -> int:
     data = read_cache(args.cache, [args.layer] if args.layer else None)
     layer = args.layer or list(data.features)[0]
     with warning_lines(ClassifyWarning):
-        (fs,) = feature_sets_from_cache(data, [layer], conflicts=args.conflicts)
+        (fs,) = feature_sets_from_cache(data, [layer], conflicts=args.conflicts, cv=False)  # fit does no CV
     bundle = fit_bundle(fs, args.head, pca=args.pca, whiten=args.whiten, search=args.search,
                         grid=parse_grids(args.grid).get(args.head), seed=args.seed, jobs=args.jobs,
                         search_metric=args.search_metric or args.metric)
