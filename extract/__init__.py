@@ -55,7 +55,7 @@ _LAZY = {
     "Backbone": "models._backbones", "build_architecture": "models._backbones", "build_backbone": "models._backbones",
     "read_checkpoint": "models._checkpoint", "save_checkpoint": "models._checkpoint", "FeatureComputer": "runtime._compute",
     "resolve_device": "runtime._compute", "resolve_precision": "runtime._compute", "ExtractionSummary": "_engine",
-    "extract": "_engine", "DEFAULT_MAX_PIXELS": "images._images", "decode_rgb": "images._images", "LayerInfo": "models._layers",
+    "extract": "_api", "DEFAULT_MAX_PIXELS": "images._images", "decode_rgb": "images._images", "LayerInfo": "models._layers",
     "LayerTap": "models._layers", "PENULTIMATE": "models._layers", "list_layers": "models._layers",
     "penultimate_layer": "models._layers", "FileLock": "cache._lock", "phash_files": "images._phash", "pool": "models._pooling",
     "Preprocessing": "_preprocess", "CacheData": "cache._reader", "cache_info": "cache._reader", "read_cache": "cache._reader",

@@ -62,7 +62,7 @@ class ExtractionSummary:
         )
 
 
-def extract(
+def extract_local(
     source,
     output,
     *,
@@ -83,29 +83,10 @@ def extract(
     jpeg_draft: bool = True,
     progress: bool = True,
     backbone: Backbone | None = None,
-    cluster=None,
-    scheduler_file: str | None = None,
-    shard_size: int | None = None,
 ) -> ExtractionSummary:
-    """Extract features of ``source`` (folder or CSV manifest) into the HDF5 cache ``output``.
-
-    Resumes an interrupted job, extracts only added or changed images of a finished one, and
-    refuses to mix features made with other settings (``overwrite=True`` replaces the cache).
-    ``runtime`` (auto, torch, openvino; see :mod:`featx.extract.runtime._runtime`) is part of those
-    settings: its name, version and precision are recorded in the cache spec.
-
-    ``cluster`` ('local:N', a scheduler address or a ``distributed.Client``) or ``scheduler_file``
-    runs the job on Dask in shards of ``shard_size`` rows joined into ``output``: the same
-    datasets and values (see :mod:`featx.extract.cluster._cluster`).
-    """
-    if cluster is not None or scheduler_file is not None:
-        from featx.extract.cluster._cluster import extract_on_cluster
-
-        return extract_on_cluster(source, output, cluster=cluster, scheduler_file=scheduler_file, shard_size=shard_size,
-                                  overwrite=overwrite, strict=strict, progress=progress, backbone=backbone, model=model,
-                                  weights=weights, layers=layers, pool=pool, batch_size=batch_size, workers=workers,
-                                  device=device, runtime=runtime, precision=precision, dtype=dtype, tta=tta,
-                                  max_pixels=max_pixels, jpeg_draft=jpeg_draft)
+    """Extract features of ``source`` (folder, CSV manifest or a :class:`SourceTable`, e.g. one
+    shard's rows) into the HDF5 cache ``output`` in this process; :func:`featx.extract.extract`
+    is the public entry point, which also runs on a cluster."""
     t0 = time.perf_counter()
     output = os.fspath(output)
     if dtype not in DTYPES:

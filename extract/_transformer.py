@@ -48,7 +48,7 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X) -> np.ndarray:
-        from featx.extract._engine import extract
+        from featx.extract._engine import extract_local as extract
 
         if not hasattr(self, "backbone_"):
             self.fit()

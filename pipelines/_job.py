@@ -29,6 +29,7 @@ from featx.common.cluster import connect, describe, require_distributed
 from featx.common.files import remove_stale_tmp_in
 from featx.common.stages import Stages
 from featx.extract import FileLock
+from featx.pipelines.stages._cv import cross_validate_configs, cross_validate_one
 from featx.pipelines.stages._keys import cache_path_for, cv_key
 from featx.pipelines._spec import Spec, check_backbones, load_spec
 from featx.pipelines.stages._stages import (ResultCache, cached_cv, cached_explained_variance, cached_learning_curve, load_cv,
@@ -321,7 +322,7 @@ def _cv_all(spec: Spec, feature_sets, cv_cache: ResultCache, caught: list, bar, 
             bar.set_postfix_str(f"{todo[i]['fs'].name}/{todo[i]['head']}", refresh=False)
             bar.update(1)
 
-        _cross_validate_all(spec, [(e["fs"], e["head"], e["splits"]) for e in todo], caught, client, on_result=done,
+        cross_validate_configs(spec, [(e["fs"], e["head"], e["splits"]) for e in todo], caught, client, on_result=done,
                             report=lambda run: say(f"  cluster: {run.line()}"))
     finally:
         bar.close()
@@ -345,40 +346,10 @@ def _audit_all(spec: Spec, feature_sets, comparisons, best, audit_info, cv_cache
 
         def rerun(f, splits, head=rec["head"]):
             key = cv_key(spec, features_digest(f), splits_digest(splits), head)
-            return cached_cv(cv_cache, key, f, lambda: _cross_validate(spec, f, head, splits, caught, client))[0]
+            return cached_cv(cv_cache, key, f, lambda: cross_validate_one(spec, f, head, splits, caught, client))[0]
 
         audits[src.name] = audit_best(spec, fs, result, comparisons[src.name].splits, audit_info[src.name], rerun)
     return audits
-
-
-def _cross_validate_all(spec: Spec, configs, caught: list, client=None, on_result=None, report=None) -> list:
-    """The CVResults of ``configs`` ((feature set, head, splits) each), all folds run together
-    (in one joblib pool, or on ``client``'s cluster)."""
-    if not configs:
-        return []
-    from featx.classify import prepare_head_cv, run_head_jobs
-
-    c, cv = spec.classify, spec.cv
-    with warnings.catch_warnings(record=True) as w:
-        warnings.simplefilter("always")
-        warnings.filterwarnings("ignore", category=DeprecationWarning)
-        warnings.filterwarnings("ignore", category=FutureWarning)
-        jobs = [prepare_head_cv(fs, head, pca=c.pca_for(head), whiten=c.whiten, seed=cv.seed, nested=cv.nested,
-                                inner_folds=cv.inner_folds, search=cv.search, n_iter=cv.n_iter,
-                                search_metric=spec.search_metric, grid=c.grid_overrides(head) if cv.nested else None,
-                                splits=splits, probability=c.probability)
-                for fs, head, splits in configs]
-        results = run_head_jobs(jobs, jobs=c.jobs, cluster=client, report=report, on_result=on_result)
-    for x in w:  # featx.classify names the configuration in each warning ("lite0:blocks.1/logreg: ...")
-        text = str(x.message).splitlines()[0][:200]
-        if x.category.__name__ in ("ConvergenceWarning", "ClassifyWarning", "UserWarning"):
-            caught.append(f"{x.category.__name__}: {text}")
-    return results
-
-
-def _cross_validate(spec: Spec, fs, head: str, splits, caught: list, client=None):
-    """One configuration's CVResult (see :func:`_cross_validate_all`)."""
-    return _cross_validate_all(spec, [(fs, head, splits)], caught, client)[0]
 
 
 def _record(source: str, fs, r, was_cached: bool) -> dict:

@@ -58,10 +58,12 @@ class ClusterExtractionSummary(ExtractionSummary):
     workers_lost: int = 0
     retried: int = 0  # tasks the scheduler ran again after their worker died
     cluster: str = ""
+    shards_repaired: int = 0  # damaged shard files (unreadable, truncated) found and recomputed
 
     def line(self) -> str:
+        repaired = f", {self.shards_repaired} damaged and recomputed" if self.shards_repaired else ""
         return (f"{super().line()}; {self.shards} shard(s): {self.shards_run} run, {self.shards - self.shards_run} unchanged, "
-                f"{self.shards_resumed} resumed, on {self.cluster}; {self.workers_lost} worker(s) lost, "
+                f"{self.shards_resumed} resumed{repaired}, on {self.cluster}; {self.workers_lost} worker(s) lost, "
                 f"{self.retried} task(s) retried")
 
 
@@ -77,18 +79,22 @@ def extract_on_cluster(source, output: str, *, cluster=None, scheduler_file=None
         raise ExtractError(f"batch size must be at least 1; got {batch_size}")
     table = open_source(source)
     wanted = _plan_settings(settings, backbone)
+    on_cluster = cl.wanted(cluster, scheduler_file)  # else: a joined cache rerun in this process
     with FileLock(output):  # the joined file's lock: a second driver on this output fails here
-        try:  # before anything is written: without dask the output folder is left as it was
-            cl.require_distributed()
-        except cl.ClusterError as exc:
-            raise ClusterExtractError(str(exc)) from None
+        if on_cluster:
+            try:  # before anything is written: without dask the output folder is left as it was
+                cl.require_distributed()
+            except cl.ClusterError as exc:
+                raise ClusterExtractError(str(exc)) from None
         plan = _plan(output, table, wanted, batch_size, shard_size, overwrite)  # checked before a cluster starts
         with _connect(cluster, scheduler_file) as client:
+            repaired = [] if overwrite else remove_damaged_shards(output, plan, progress)
             _record_plan(output, plan, overwrite)
-            _check_visible(client, table.root, _shards.shards_dir(output))
+            if client is not None:
+                _check_visible(client, table.root, _shards.shards_dir(output))
             results, watch = _run_shards(client, plan, table, output, settings, backbone, progress)
-            where = cl.describe(client)
-            n_workers = len(client.scheduler_info().get("workers", {}))
+            where = cl.describe(client) if client is not None else "this process"
+            n_workers = len(client.scheduler_info().get("workers", {})) if client is not None else 1
         complete = all(r["complete"] for r in results)
         if complete:
             _join_if_changed(output, plan, table)
@@ -98,7 +104,7 @@ def extract_on_cluster(source, output: str, *, cluster=None, scheduler_file=None
         _joined_names(r["device"] for r in results), batch_size, complete, _joined_names(r["runtime"] for r in results),
         shards=len(plan.shards), shards_run=sum(1 for r in results if not r["unchanged"]),
         shards_resumed=sum(1 for r in results if r["resumed"]), workers=n_workers, workers_lost=watch.lost,
-        retried=watch.retried, cluster=where,
+        retried=watch.retried, cluster=where, shards_repaired=len(repaired),
     )
     if table and summary.failed == len(table):
         raise ExtractionFailedError(f"none of the {len(table)} images could be decoded (see 'featx info {output}'); check the source")
@@ -139,9 +145,79 @@ def _plan(output: str, table: SourceTable, wanted: dict, batch_size: int, shard_
                                previous=None if overwrite else previous)
 
 
+def joined_output(output: str) -> bool:
+    """Whether ``output`` is (or is to become) a join of cluster shards: a plan beside it, and the
+    file itself missing, unreadable or a joined cache (not one an ordinary run or ``featx
+    consolidate`` wrote). Its rerun without a cluster runs the same shards in this process."""
+    output = os.fspath(output)
+    if _shards.read_plan(output) is None:
+        return False
+    if not os.path.exists(output) or _join.recorded_shards(output) is not None:
+        return True
+    try:
+        with _store.open_cache(output) as f:
+            f["done"].shape
+    except (CacheError, OSError, KeyError, ValueError):
+        return True
+    return False
+
+
+def _shard_damage(path: str, record: dict | None) -> str:
+    """Why the shard file at ``path`` cannot be resumed ('' when it can): unreadable, or - when its
+    size or checksum differs from what the join recorded - a dataset that cannot be read."""
+    try:
+        with _store.open_cache(path) as f:
+            now = _join.shard_checksum(f)
+            if record is None:
+                return ""
+            if os.path.getsize(path) == record.get("size") and now == record.get("checksum"):
+                # no featx write changes a shard's bytes without its checksum (created, done, hashes)
+                if record.get("bytes") and _join.file_sha256(path) != record["bytes"]:
+                    return "its bytes changed since the join while its checksum did not: corrupted"
+                return ""
+            for name in _join.dataset_names(f):  # changed since the join: every byte it holds must read
+                ds = f[name]
+                for start in range(0, ds.shape[0], 65536):
+                    ds[start:start + 65536]
+    except (CacheError, OSError, KeyError, ValueError, RuntimeError) as exc:
+        return _store._first_line(exc)
+    return ""
+
+
+def remove_damaged_shards(output: str, plan: _shards.ShardPlan, progress: bool = True) -> list[str]:
+    """Delete the planned shard files that are damaged (truncated, unreadable: found by the sizes
+    and checksums the join and the plan recorded, then by reading them), so their tasks recompute
+    them from the images; every other shard is left as it is. One line each on stderr."""
+    import sys
+
+    folder = _shards.shards_dir(output)
+    records = {os.path.basename(r["file"]): r for r in (_recorded(output) or [])}
+    removed = []
+    for shard in plan.shards:
+        path = os.path.join(folder, shard.file)
+        if not os.path.exists(path):
+            continue
+        problem = _shard_damage(path, records.get(shard.file))
+        if problem:
+            os.unlink(path)
+            removed.append(path)
+            print(f"shard {path} is damaged ({problem[:160]}); recomputing its {shard.rows} rows from the images",
+                  file=sys.stderr, flush=True)
+    return removed
+
+
+def _recorded(output: str) -> list[dict] | None:
+    """The shard records of the last join: the joined file's, else the copy kept in the plan."""
+    records = _join.recorded_shards(output)
+    if records is None:
+        records = (_shards.read_plan(output) or {}).get("joined")
+    return records if isinstance(records, list) else None
+
+
 def _record_plan(output: str, plan: _shards.ShardPlan, overwrite: bool) -> None:
     """Write the plan, and remove the shard files it has no rows for."""
-    _shards.write_plan(output, plan)
+    previous = None if overwrite else _recorded(output)
+    _shards.write_plan(output, plan, joined=previous)
     folder = _shards.shards_dir(output)
     # --overwrite: every shard file goes now, so the tasks themselves never overwrite (a task retried
     # after its worker died resumes its shard); otherwise only shards no row falls into any more
@@ -203,6 +279,8 @@ def _run_shards(client, plan, table, output, settings, backbone, progress):
 
     from featx.common.progress import progress_bar
 
+    if client is None:
+        return _run_here(plan, table, output, settings, backbone, progress)
     folder = _shards.shards_dir(output)
     jobs = [{"path": os.path.join(folder, s.file), "table": _sub_table(table, s.start, s.stop), "overwrite": False,
              "settings": dict(settings)} for s in plan.shards]
@@ -210,7 +288,7 @@ def _run_shards(client, plan, table, output, settings, backbone, progress):
     resources = _gpu_resources(client, str(settings.get("device") or "auto"))
     token = uuid.uuid4().hex[:8]
     keys = [f"featx-shard-{s.file[:-3]}-{token}" for s in plan.shards]
-    futures = client.map(run_shard, jobs, [shared] * len(jobs), key=keys, pure=False, resources=resources)
+    futures = client.map(shard_task, jobs, [shared] * len(jobs), key=keys, pure=False, resources=resources)
     index = {f.key: i for i, f in enumerate(futures)}
     results: list[dict | None] = [None] * len(futures)
     watch = cl.WorkerWatch(client, keys)
@@ -240,9 +318,38 @@ def _run_shards(client, plan, table, output, settings, backbone, progress):
     return results, watch
 
 
+class _NoWatch:
+    lost = retried = 0
+
+
+def _run_here(plan, table, output, settings, backbone, progress):
+    """The shards run one after the other in this process (a joined cache rerun without a cluster)."""
+    from featx.common.progress import progress_bar
+
+    folder = _shards.shards_dir(output)
+    results = []
+    bar = progress_bar(len(plan.shards), "extract shards", progress, unit="shard")
+    try:
+        for shard in plan.shards:
+            path = os.path.join(folder, shard.file)
+            job = {"path": path, "table": _sub_table(table, shard.start, shard.stop), "overwrite": False,
+                   "settings": dict(settings)}
+            results.append(_checked_result(shard_task(job, backbone), shard, path))
+            bar.update(1)
+    finally:
+        bar.close()
+    return results, _NoWatch()
+
+
+def _checked_result(record: dict, shard, path: str) -> dict:
+    if record.get("error"):
+        raise ClusterExtractError(f"shard {path!r} (rows {shard.start}-{shard.stop - 1}) failed: {record['error']}")
+    return record
+
+
 def _result(future, shard, path: str) -> dict:
     try:
-        return future.result()
+        return _checked_result(future.result(), shard, path)
     except ExtractError:
         raise
     except Exception as exc:  # noqa: BLE001 - a task's failure, named by its shard
@@ -268,11 +375,37 @@ def _sub_table(table: SourceTable, start: int, stop: int) -> SourceTable:
 _BACKBONES: dict = {}  # (model, weights) -> Backbone, built once per worker process
 
 
+def shard_task(job: dict, backbone=None) -> dict:
+    """:func:`run_shard` as the cluster runs it: a failure comes back as ``{"error": one line}``
+    (never a traceback in a worker's log or on the driver's terminal). A shard that turns out
+    damaged while it is resumed (a dataset that cannot be read) is deleted and computed afresh."""
+    for attempt in (0, 1):
+        try:
+            return run_shard(job, backbone)
+        except CacheError as exc:
+            from featx.extract._errors import CacheDamagedError, CacheLockedError
+
+            if attempt or isinstance(exc, CacheLockedError) or not isinstance(exc, CacheDamagedError):
+                return {"error": _one_line(exc)}
+            with contextlib.suppress(OSError):
+                os.unlink(job["path"])
+        except ExtractError as exc:
+            return {"error": _one_line(exc)}
+        except Exception as exc:  # noqa: BLE001 - one line naming the cause, for the driver
+            return {"error": f"{type(exc).__name__}: {_one_line(exc)[:300]}"}
+    return {"error": "unreachable"}
+
+
+def _one_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def run_shard(job: dict, backbone=None) -> dict:
     """The task: the ordinary :func:`extract` of one shard into its own cache (resumed from its
     done mask). Returns the shard's summary as plain data, with ``unchanged`` (nothing to compute:
     the file was not opened for writing) and ``resumed`` (some rows were done, not all)."""
-    from featx.extract._engine import extract
+    from featx.extract._engine import extract_local as extract
 
     table, path = job["table"], job["path"]
     missing = _missing_path(table.root, os.path.dirname(path))
@@ -348,5 +481,6 @@ def _join_if_changed(output: str, plan, table: SourceTable) -> None:
     if _join.recorded_shards(output) == records:
         return
     _join.join(output, paths, table.describe(), records)
+    _shards.write_plan(output, plan, joined=records)
 
 

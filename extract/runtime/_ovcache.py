@@ -39,10 +39,10 @@ def _path(key_: str, suffix: str, folder: str | None) -> str:
 
 def load(key_: str, folder: str | None = None):
     """The cached model of ``key_``, or None when not cached (or unreadable). Raises
-    :class:`featx.extract.runtime._openvino.RuntimeUnsupported` when the model was refused before."""
+    :class:`featx.extract.RuntimeUnsupported` when the model was refused before."""
     bad = _path(key_, ".unsupported", folder)
     if os.path.exists(bad):
-        from featx.extract.runtime._openvino import RuntimeUnsupported
+        from featx.extract._errors import RuntimeUnsupported
 
         with open(bad, encoding="utf-8") as fh:
             raise RuntimeUnsupported(fh.read().strip() + " (remembered)")

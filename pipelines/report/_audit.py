@@ -49,7 +49,7 @@ def map_png(audit: dict, title: str) -> bytes:
 
 
 def audit_section(page) -> list[str]:
-    from featx.pipelines.report._report import _e, _f, _img, _kv_table
+    from featx.common.html import escape as _e, figure as _img, kv_table as _kv_table, number as _f
 
     parts = ["<p class='muted'>Checks of the data behind the best configuration of each source: exact copies "
              "(same sha256) and near-duplicates (feature cosine and a mirror-invariant perceptual hash of the image files), "

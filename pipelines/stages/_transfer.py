@@ -153,9 +153,9 @@ class _SourceStudy:
                       "train": self._rows_digest(train), "test": self._rows_digest(test), "layer": self.ft.layer})
         doc = self.cache.load(key)
         if doc is None:
-            from featx.pipelines._job import _cross_validate
+            from featx.pipelines.stages._cv import cross_validate_one
 
-            r = _cross_validate(self.spec, fs if ckpt_key is None else fs(), head, splits, self.caught)
+            r = cross_validate_one(self.spec, fs if ckpt_key is None else fs(), head, splits, self.caught)
             proba = None if r.oof_proba is None else r.oof_proba[0][test]
             extracting = getattr(fs, "seconds", 0.0)
             if ckpt_key is not None:
