@@ -60,7 +60,9 @@ class Audit:
                      f"mean confidence {self.calibration['mean_confidence']:.3f})")
         lk = self.leak
         lines.append(f"leak: {lk['straddling_clusters']} cluster(s) straddle the folds of a plain CV; {lk['metric']} "
-                     f"{lk['score_ungrouped']:.3f} ungrouped vs {lk['score_grouped']:.3f} with clusters as groups")
+                     f"{lk['score_ungrouped']:.3f} ungrouped vs {lk['score_grouped']:.3f} with clusters as groups on paired "
+                     f"folds: difference {lk['difference']:+.3f} (95% paired bootstrap {lk['interval'][0]:+.3f} to "
+                     f"{lk['interval'][1]:+.3f})")
         return "\n".join(lines)
 
 
@@ -99,6 +101,51 @@ def leak_groups(n: int, exact, near, groups=None) -> np.ndarray:
     return merge_groups(n, list(exact) + [rows for rows, _ in near], groups)
 
 
+def paired_splits(splits, groups) -> list:
+    """``splits`` with only the rows of straddling groups moved: in each K-fold round (test sets
+    that cover the rows once), every group (``groups``: an id per row, e.g. :func:`leak_groups`)
+    goes whole to the test fold of its first row; every other row keeps its fold. No group
+    straddling: the same splits, so grouped and ungrouped scores are equal by construction."""
+    groups = np.asarray(groups)
+    n = len(groups)
+    _, first = np.unique(groups, return_index=True)
+    anchor = first[np.unique(groups, return_inverse=True)[1]]  # each row's group's first row
+    out, fold_of, k = [], np.full(n, -1), 0
+    for train, test in splits:
+        fold_of[np.asarray(test)] = k
+        k += 1
+        if (fold_of >= 0).all():
+            fold_of = fold_of[anchor]
+            out += [(np.flatnonzero(fold_of != f), np.flatnonzero(fold_of == f)) for f in range(k)]
+            fold_of, k = np.full(n, -1), 0
+    if k:  # folds that do not cover every row: left as they are
+        out.extend((np.asarray(a), np.asarray(b)) for a, b in list(splits)[len(out):])
+    return out
+
+
+def paired_difference(y, pred_plain, pred_grouped, proba_plain, proba_grouped, metric: str, *, n_boot: int = 500,
+                      seed: int = 0) -> tuple[float, list]:
+    """Ungrouped minus grouped ``metric`` on the same rows' out-of-fold predictions, and its 95%
+    paired-bootstrap interval (rows resampled once for both)."""
+    from featx.classify._metrics import fold_metrics
+
+    labels = np.arange(proba_plain.shape[1]) if proba_plain is not None else np.unique(y)
+
+    def score(rows, pred, proba):
+        p = None if proba is None else proba[rows]
+        return fold_metrics(y[rows], pred[rows], p, p, labels, metrics=(metric,))[metric]
+
+    every = np.arange(len(y))
+    diff = score(every, pred_plain, proba_plain) - score(every, pred_grouped, proba_grouped)
+    rng = np.random.default_rng(seed)
+    boots = []
+    for _ in range(n_boot):
+        rows = rng.integers(0, len(y), len(y))
+        boots.append(score(rows, pred_plain, proba_plain) - score(rows, pred_grouped, proba_grouped))
+    lo, hi = np.nanpercentile(boots, [2.5, 97.5])
+    return float(diff), [float(lo), float(hi)]
+
+
 def audit(feature_set, paths, *, sha256=None, phash=None, head="logreg", folds: int = 5, seed: int = 0,
           metric: str = "balanced_accuracy", rule: NearDuplicateRule | None = None, n_outliers: int = 20,
           jobs: int = 1, bins: int = 10, prune: bool = True) -> Audit:
@@ -125,11 +172,19 @@ def audit(feature_set, paths, *, sha256=None, phash=None, head="logreg", folds: 
         warnings.simplefilter("ignore", ClassifyWarning)  # capped folds are the same for both runs
         plain_splits = make_splitter(fs.y, fs.groups, folds=folds, seed=seed, class_names=fs.class_names)
         grouped_fs = FeatureSet(fs.name, fs.X, fs.y, fs.class_names, groups=grouped, keys=fs.keys, meta=fs.meta)
-        safe = cross_validate_head(grouped_fs, head, folds=folds, seed=seed, metric=metric, probability=True, jobs=jobs)
+        # paired folds: only the members of straddling clusters move (see paired_splits)
+        safe_splits = paired_splits(plain_splits, grouped)
+        safe = cross_validate_head(grouped_fs, head, splits=safe_splits, seed=seed, metric=metric, probability=True, jobs=jobs)
         plain = cross_validate_head(fs, head, splits=plain_splits, seed=seed, metric=metric, probability=True, jobs=jobs)
     clusters = list(exact) + [rows for rows, _ in near]
+    moved = sum(int((np.asarray(a[1]) != np.asarray(b[1])).any()) if len(a[1]) == len(b[1]) else 1
+                for a, b in zip(plain_splits, safe_splits))
+    diff, interval = paired_difference(fs.y, plain.oof_pred[0], safe.oof_pred[0],
+                                       None if plain.oof_proba is None else mean_oof_proba(plain.oof_proba),
+                                       None if safe.oof_proba is None else mean_oof_proba(safe.oof_proba), metric, seed=seed)
     leak = {"straddling_clusters": straddling(clusters, plain_splits), "score_grouped": safe.mean(metric),
-            "score_ungrouped": plain.mean(metric), "metric": metric}
+            "score_ungrouped": plain.mean(metric), "metric": metric, "difference": diff, "interval": interval,
+            "folds_changed": moved}
     proba = mean_oof_proba(safe.oof_proba)
 
     def rescore(splits):

@@ -120,7 +120,7 @@ def test_audit_record_has_the_contract_keys_and_finds_planted_problems():
     assert len(rec["outliers"]) == 20 and 0 <= rec["calibration"]["ece"] <= 1
     scores = [o["score"] for o in rec["outliers"]]
     assert scores == sorted(scores, reverse=True) and all(isinstance(o["path"], str) for o in rec["outliers"])
-    assert set(rec["leak"]) == {"straddling_clusters", "score_grouped", "score_ungrouped", "metric"}
+    assert {"straddling_clusters", "score_grouped", "score_ungrouped", "metric", "difference", "interval"} <= set(rec["leak"])
     plain = make_splitter(y_given, None, folds=4, seed=0)
     expected = straddling([np.array([10, 70]), np.array([11, 71])], plain)
     assert rec["leak"]["metric"] == "balanced_accuracy" and rec["leak"]["straddling_clusters"] == expected
@@ -197,10 +197,9 @@ def test_a_chain_is_not_one_cluster():
     assert hash_distance(hashes, mirrored, np.array([0]), np.array([2]))[0] == 6
     clusters = near_duplicates(X, hashes=hashes, mirrored=mirrored, hash_ok=ok, rule=NearDuplicateRule(hash_bits=4, ratio=0.0))
     found = [sorted(c.rows.tolist()) for c in clusters]
-    assert not any({0, 2} <= set(c) for c in found), found
-    assert [1, 2] in found or [0, 1] in found
-    for c in clusters:  # every member pairs with the medoid
-        assert all(c.medoid in p for p in c.pairs.tolist()) or len(c.rows) == 2
+    # B joins A (its features are the nearer), never both: A and C are too far apart in hash bits
+    assert found == [[0, 1]], found
+    assert clusters[0].medoid == 1 and clusters[0].pairs.tolist() == [[0, 1]]
 
 
 def test_distinct_objects_with_close_features_are_not_copies():
@@ -220,3 +219,28 @@ def test_distinct_objects_with_close_features_are_not_copies():
     (c,) = near_duplicates(X, hashes=hashes, mirrored=mirrored, hash_ok=ok)
     assert c.rows.tolist() == [3, 4] and c.pairs_json([str(i) for i in range(60)]) == [
         {"paths": ["3", "4"], "cosine": pytest.approx(float(c.cosines[0]), abs=1e-3), "hash_distance": 0, "mirrored": True}]
+
+
+def test_paired_folds_move_only_cluster_members_and_equal_scores_without_clusters():
+    from featx.classify.audits._audit import paired_splits
+
+    X, y = _blobs(90, seed=3)
+    paths = [f"img{i}.png" for i in range(90)]
+    fs = FeatureSet("x", X, y, ["a", "b"])
+    rec = audit(fs, paths, folds=3, prune=False).to_json()["leak"]
+    assert rec["straddling_clusters"] == 0 and rec["folds_changed"] == 0
+    assert rec["score_grouped"] == rec["score_ungrouped"] and rec["difference"] == 0.0 and rec["interval"] == [0.0, 0.0]
+
+    splits = make_splitter(y, None, folds=3, seed=0)
+    groups = np.arange(90)
+    a, b = int(splits[0][1][0]), int(splits[1][1][0])  # two rows in different test folds
+    groups[b] = a
+    paired = paired_splits(splits, groups)
+    assert straddling([np.array([a, b])], paired) == 0
+    for (_, t0), (_, t1) in zip(splits, paired):  # only the later row moved, to its group's first row
+        assert set(t0) ^ set(t1) <= {max(a, b)}
+    assert sum(len(set(t0) ^ set(t1)) for (_, t0), (_, t1) in zip(splits, paired)) == 2
+    X2 = X.copy()
+    X2[b] = X2[a] * 1.0001  # now a real near copy straddling a plain fold
+    out = audit(FeatureSet("x", X2, y, ["a", "b"]), paths, folds=3, prune=False).to_json()["leak"]
+    assert out["straddling_clusters"] >= 1 and out["interval"][0] <= out["difference"] <= out["interval"][1]
