@@ -72,13 +72,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     for name in COMMAND_MODULES:
         if only and name != only:
             continue
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:  # a subcommand module not written yet
-            if exc.name != name:
-                raise
-            continue
-        module.register(sub, [common])
+        importlib.import_module(name).register(sub, [common])
     return parser
 
 

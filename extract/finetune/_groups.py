@@ -16,7 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from itertools import chain
 
-import torch
 from torch import nn
 
 from featx.extract.models._layers import classifier_name
@@ -200,11 +199,6 @@ class Freezer:
         return [g.name for g in self.groups[len(self.groups) - self.n_trainable:]] if self.n_trainable else []
 
 
-def frozen_state(module: nn.Module, keys) -> dict[str, torch.Tensor]:
-    """Copies of the named parameters and buffers (for checks that frozen ones do not change)."""
-    state = module.state_dict()
-    return {k: state[k].detach().clone() for k in keys}
-
 
 def strategy_problems(source: str, arch: str, strategies, *, where: str = "--strategy",
                       full: str = "--strategy full") -> list[str]:
@@ -226,4 +220,3 @@ def strategy_problems(source: str, arch: str, strategies, *, where: str = "--str
         except FinetuneConfigError as exc:
             problems.append(f"{where}: {exc}" if where else str(exc))
     return problems
-
