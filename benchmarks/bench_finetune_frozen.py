@@ -4,8 +4,12 @@ in one run. Each run is a fresh ``featx finetune`` process with an empty OpenVIN
 the conversion and compilation of the prefix are inside the measured time.
 
 Run: .venv/bin/python benchmarks/bench_finetune_frozen.py [--data DIR] [--strategy partial:2] [--epochs 2]
-     [--extra "--no-augment"] [--runtimes torch,auto]
+     [--extra=--no-augment] [--runtimes torch,auto]
 Prints one line per run and a JSON summary (wall seconds, the ratio, both validation curves).
+
+``--breakdown`` instead times one training step of 32 random 224-pixel images in this process
+(partial:2 of efficientnet_lite0): the whole model's forward + backward in eager torch, against
+the OpenVINO prefix plus the suffix's forward + backward in torch.
 """
 
 from __future__ import annotations
@@ -41,14 +45,45 @@ def run_once(data: str, strategy: str, epochs: int, runtime: str, extra: list[st
             "command": " ".join(shlex.quote(c) for c in cmd[1:])}
 
 
+def breakdown(reps: int = 3) -> None:
+    from featx.extract.finetune._groups import Freezer
+    from featx.extract.finetune._prefix import plan_split
+    from featx.extract.finetune._trainer import build_model
+    from featx.extract.runtime._ovprefix import OpenVINOPrefix
+
+    fm = build_model("efficientnet_lite0", "default", 2)
+    fr = Freezer(fm.module, fm.groups, fm.head, bn_stats=False)
+    fr.set_trainable(2)
+    fr.train()
+    split = plan_split(fm.module, fr.frozen_keys(2), 224)
+    ov = OpenVINOPrefix(fm.module, split.boundary, 224, {"bench": split.digest(fm.module)})
+    fr.train()
+    x = torch.randn(32, 3, 224, 224).contiguous(memory_format=torch.channels_last)
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fm.module(x).sum().backward()
+        t1 = time.perf_counter()
+        b = ov(x)
+        t2 = time.perf_counter()
+        split.suffix(fm.module, b).sum().backward()
+        t3 = time.perf_counter()
+        print(f"eager forward+backward {t1 - t0:.2f}s | OpenVINO prefix {t2 - t1:.2f}s + suffix forward+backward "
+              f"{t3 - t2:.2f}s = {t3 - t1:.2f}s ({(t3 - t1) / (t1 - t0):.2f}x) | torch threads {torch.get_num_threads()}",
+              flush=True)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=DEFAULT_DATA)
     ap.add_argument("--strategy", default="partial:2")
     ap.add_argument("--epochs", type=int, default=2)
-    ap.add_argument("--extra", default="", help="more featx finetune flags, e.g. '--no-augment'")
+    ap.add_argument("--extra", default="", help="more featx finetune flags, e.g. --extra=--no-augment")
     ap.add_argument("--runtimes", default="torch,auto")
+    ap.add_argument("--breakdown", action="store_true", help="time one training step's parts instead")
     args = ap.parse_args(argv)
+    if args.breakdown:
+        breakdown()
+        return 0
     results = []
     with tempfile.TemporaryDirectory(prefix="bench-ft-") as workdir:
         for runtime in args.runtimes.split(","):
