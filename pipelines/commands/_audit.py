@@ -26,7 +26,13 @@ def register(sub, parents) -> None:
                    help="do not read the image files for perceptual hashes (near-duplicates from features only)")
     p.add_argument("--top", type=int, default=5, help="items of each check printed (default 5)")
     p.add_argument("--json", default=None, help="write the findings to this JSON file")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --json or --write-manifest file")
+    p.add_argument("--write-manifest", default=None, metavar="CSV",
+                   help="write a clean manifest (path,label,group,label_issue) that featx extract reads: one copy of each "
+                        "exact group, conflicting copies dropped, near-duplicate clusters as groups; dropped rows and "
+                        "their reasons go to CSV's .dropped.csv sidecar")
+    p.add_argument("--drop-label-issues", action="store_true", help="with --write-manifest: drop suspected label errors "
+                                                                     "instead of flagging them")
     add_options(p, (FOLDS, SEED, JOBS, METRIC), jobs={"default": 1})
     p.set_defaults(func=run_audit)
 
@@ -81,4 +87,31 @@ def run_audit(args) -> int:
     print(result.summary(top=args.top))
     if args.json:
         print(f"wrote {write_json(args.json, to_jsonable(result.to_json()))}")
+    if args.write_manifest:
+        write_manifest(args.write_manifest, result, paths, source_root(args.cache), fs.groups, args.drop_label_issues)
     return 0
+
+
+def write_manifest(path: str, result, paths, root: str, groups, drop_label_issues: bool) -> None:
+    """The clean manifest of an audit and its ``.dropped.csv`` sidecar (see ``clean_rows``)."""
+    import csv
+
+    from featx.classify import clean_rows
+
+    keep, group, flagged, reasons = clean_rows(len(paths), result.labels, result.exact, result.near,
+                                               result.label_issues.rows, groups=groups, drop_label_issues=drop_label_issues)
+    names = result.class_names
+    full = [os.path.join(root, p) if root else p for p in paths]
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["path", "label", "group", "label_issue"])
+        for i in map(int, keep.nonzero()[0]):
+            w.writerow([full[i], names[result.labels[i]], group[i], "yes" if flagged[i] else ""])
+    side = os.path.splitext(path)[0] + ".dropped.csv"
+    with open(side, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["path", "label", "reason"])
+        for i, why in sorted(reasons.items()):
+            w.writerow([full[i], names[result.labels[i]], why])
+    print(f"wrote {path}: {int(keep.sum())} row(s), {int(flagged[keep].sum())} flagged as label issues, "
+          f"{len(reasons)} dropped (listed in {side})")

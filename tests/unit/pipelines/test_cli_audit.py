@@ -160,7 +160,8 @@ def test_thumbnail_budget_bounds_the_embedded_bytes(messy):
     small = Thumbs(root, budget=3000)
     figures = [small.figure(f"warm/warm_{i:02d}.png", "x") for i in range(10)]
     embedded = sum("base64," in f for f in figures)
-    assert 1 <= embedded < 10 and small.skipped == 10 - embedded and small.left >= 0
+    spent = sum(len(f.split("base64,", 1)[1].split("'", 1)[0]) for f in figures if "base64," in f)
+    assert 1 <= embedded < 10 and small.skipped == 10 - embedded and small.left == 3000 - spent
     assert "warm/warm_09.png" in figures[-1]  # listed by path once the budget is spent
     assert "base64," not in Thumbs(root).figure("warm/missing.png", "x")
 
@@ -196,3 +197,27 @@ def test_audit_refuses_a_negative_top(messy, capsys):
     assert main(["audit", messy, "--top", "-1"]) == 2
     err = capsys.readouterr().err
     assert "--top must be 0 or more" in err and "got -1" in err and "Traceback" not in err
+
+
+def test_manifest_round_trip_leaves_no_warnings(messy, tmp_path, capsys):
+    import csv
+
+    manifest = tmp_path / "clean.csv"
+    assert main(["audit", messy, "--folds", "3", "--write-manifest", str(manifest)]) == 0
+    assert "dropped (listed in" in capsys.readouterr().out
+    rows = list(csv.DictReader(open(manifest)))
+    dropped = list(csv.DictReader(open(tmp_path / "clean.dropped.csv")))
+    names = {os.path.basename(r["path"]) for r in rows}
+    why = {os.path.basename(r["path"]): r["reason"] for r in dropped}
+    assert why["cool_01.png"] == why["copy_of_cool_01.png"] == "exact copy with a conflicting label"
+    assert ("warm_00.png" in names) != ("copy_of_warm_00.png" in names)  # one copy of the exact pair kept
+    assert len(rows) + len(dropped) == 23 and not names & set(why)
+    group = {os.path.basename(r["path"]): r["group"] for r in rows}
+    assert group["cool_02.png"] == group["mirror_of_cool_02.png"] != ""
+    cache = str(tmp_path / "clean.h5")
+    extract(str(manifest), cache, weights="none", workers=0, layers=["blocks.1", "global_pool"], progress=False)
+    capsys.readouterr()
+    code = main(["cv", cache, "--heads", "logreg", "--folds", "3"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "exact copies" not in err and "near-duplicate" not in err, err
