@@ -1,6 +1,6 @@
 """Shared fixtures: tiny real images, odd images, and real cached features of
 ../shared/data/hymenoptera (extracted once per test session). The plain helpers live in
-``featx_testdata`` so test modules can import them whatever conftest.py is nearest."""
+``helpers.testdata`` (tests/helpers/, a package: tests/ is on sys.path as this file's folder)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from featx_testdata import shared_dataset, write_colour_dataset, write_odd_images
+from helpers.testdata import shared_dataset, write_colour_dataset, write_odd_images
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -8,8 +8,6 @@ precision 1.0; 19 of the 20 flips within the top 30 label issues (confident lear
 prune-and-rescore, the default)."""
 
 import json
-import os
-import sys
 
 import numpy as np
 
@@ -19,8 +17,7 @@ from featx.pipelines import load_feature_sets
 from featx.pipelines.stages._dedupe import apply_dedupe
 from featx.pipelines.cli import main
 
-sys.path.insert(0, os.path.dirname(__file__))
-from audit_planted import build_planted  # noqa: E402
+from helpers.audit_planted import build_planted
 
 
 def _pairs(clusters):

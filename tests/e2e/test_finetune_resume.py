@@ -10,7 +10,7 @@ import sys
 import pytest
 import torch
 
-from featx_testdata import write_colour_dataset
+from helpers.testdata import write_colour_dataset
 from helpers.processes import sigkill_at_stop
 from featx.extract import read_checkpoint
 from featx.extract.finetune import finetune

@@ -19,7 +19,7 @@ import h5py
 import numpy as np
 import pytest
 
-from featx_testdata import child_pids, write_colour_dataset
+from helpers.testdata import child_pids, write_colour_dataset
 from helpers.paused_featx import pause_mid_shard
 from helpers.processes import PAUSED_FEATX, wait_stopped
 from featx.extract import build_backbone, extract, read_cache, save_checkpoint

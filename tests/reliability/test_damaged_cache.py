@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from featx_testdata import write_colour_dataset
+from helpers.testdata import write_colour_dataset
 from featx.extract import CacheDamagedError, CacheError, cache_info, extract, read_cache
 
 

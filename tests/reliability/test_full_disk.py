@@ -12,7 +12,7 @@ import sys
 import h5py
 import numpy as np
 
-from featx_testdata import make_image, write_colour_dataset
+from helpers.testdata import make_image, write_colour_dataset
 from featx.extract import extract, read_cache
 
 ARGS = ["--weights", "none", "--workers", "0", "--batch-size", "4", "--dtype", "float32", "--layers", "blocks.3,penultimate"]

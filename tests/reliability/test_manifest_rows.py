@@ -9,7 +9,7 @@ import os
 import numpy as np
 
 from featx.extract import extract, read_cache
-from featx_testdata import make_image
+from helpers.testdata import make_image
 
 FAST = dict(model="efficientnet_lite0", weights="none", progress=False, workers=0, batch_size=4, layers="blocks.1")
 

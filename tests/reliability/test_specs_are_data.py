@@ -10,7 +10,7 @@ import pytest
 
 from featx.pipelines._errors import SpecError
 from featx.pipelines._spec import load_spec, to_toml
-from featx_testdata import write_colour_dataset
+from helpers.testdata import write_colour_dataset
 
 
 def _payload(marker) -> str:

@@ -13,7 +13,7 @@ import time
 import numpy as np
 
 from featx.extract import read_cache
-from featx_testdata import cache_done_rows, child_pids, write_colour_dataset
+from helpers.testdata import cache_done_rows, child_pids, write_colour_dataset
 
 ARGS = ["--weights", "none", "--batch-size", "4", "--workers", "2", "--layers", "blocks.2"]
 

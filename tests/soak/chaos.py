@@ -471,7 +471,7 @@ def write_chaos_images(root, n: int, *, seed: int = 0, broken_per_class: int = 1
 
     import numpy as np
 
-    from featx_testdata import CLASS_COLOURS, make_image
+    from helpers.testdata import CLASS_COLOURS, make_image
 
     root = os.fspath(root)
     classes = list(CLASS_COLOURS)

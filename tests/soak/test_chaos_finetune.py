@@ -21,7 +21,7 @@ import pytest
 import torch
 
 from chaos import after_seconds, chaos_run, chaos_seed, featx_command, report, tmp_leftovers, when
-from featx_testdata import write_colour_dataset
+from helpers.testdata import write_colour_dataset
 from featx.extract import read_checkpoint
 
 EPOCH_LINE = re.compile(r"^epoch\s+(\d+)/(\d+)\s", re.M)

@@ -14,7 +14,7 @@ import json
 import os
 
 from chaos import tmp_leftovers
-from featx_testdata import write_colour_dataset
+from helpers.testdata import write_colour_dataset
 
 
 def _spec(src: str, out: str, **report) -> dict:

@@ -4,6 +4,7 @@ CacheData.describe."""
 from __future__ import annotations
 
 import dataclasses
+import time
 import tomllib
 from types import MappingProxyType
 from typing import Any
@@ -121,17 +122,21 @@ def test_remove_stale_tmp_in_clears_one_folder_only(tmp_path):
 
 
 def test_stages_add_up_seconds_and_announce_only_when_asked(capsys):
+    t0 = time.perf_counter()
     stages = Stages(progress=True)
     for _ in range(2):
         with stages.run("load", "reading"):
             pass
     with pytest.raises(RuntimeError), stages.run("cv", "fitting"):
         raise RuntimeError("boom")
-    assert set(stages.timings) == {"load", "cv"} and all(t >= 0 for t in stages.timings.values())
+    assert set(stages.timings) == {"load", "cv"} and all(t > 0 for t in stages.timings.values())
+    assert sum(stages.timings.values()) <= stages.total() <= time.perf_counter() - t0  # total: wall time since creation
     assert capsys.readouterr().err == "[load] reading\n[load] reading\n[cv] fitting\n"
+    t1 = time.perf_counter()
     quiet = Stages(progress=False)
     quiet.say("nothing")
-    assert capsys.readouterr().err == "" and quiet.total() >= 0
+    assert capsys.readouterr().err == "" and quiet.timings == {}
+    assert 0 < quiet.total() <= time.perf_counter() - t1
 
 
 def test_cache_data_describe_counts_the_given_labels():

@@ -8,7 +8,7 @@ import h5py
 import numpy as np
 import pytest
 
-from featx_testdata import make_image
+from helpers.testdata import make_image
 from featx.extract import (
     CacheDamagedError,
     CacheLockedError,

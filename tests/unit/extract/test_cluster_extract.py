@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import distributed  # noqa: F401 - a core dependency: imported, never skipped
 
-from featx_testdata import make_image, write_colour_dataset
+from helpers.testdata import make_image, write_colour_dataset
 from featx.extract import (
     CacheDamagedError, CacheLockedError, ClusterExtractError, FileLock, build_backbone, cache_info, consolidate, extract,
     read_cache, save_checkpoint,

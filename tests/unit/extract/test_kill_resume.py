@@ -9,7 +9,7 @@ import sys
 
 import numpy as np
 
-from featx_testdata import cache_done_rows, write_colour_dataset
+from helpers.testdata import cache_done_rows, write_colour_dataset
 from helpers.processes import PAUSED_FEATX, wait_stopped
 from featx.extract import read_cache
 

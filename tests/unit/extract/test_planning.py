@@ -5,7 +5,7 @@ import os
 import h5py
 import numpy as np
 
-from featx_testdata import make_image
+from helpers.testdata import make_image
 from featx.extract import extract, open_source
 from featx.extract.cache import _store
 from featx.extract.cache._planning import prepare_cache, reuse_map, same_rows, source_rows

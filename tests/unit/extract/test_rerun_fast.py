@@ -12,7 +12,7 @@ import sys
 import h5py
 import pytest
 
-from featx_testdata import make_image
+from helpers.testdata import make_image
 from featx.extract import CacheMismatchError, extract, open_source
 from featx.extract.cache._rerun import KEY_ATTR, cpu_without_torch, finished_summary, request_key
 

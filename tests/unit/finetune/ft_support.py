@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from featx_testdata import write_colour_dataset
+from helpers.testdata import write_colour_dataset
 
 TINY = dict(weights="none", input_size=32, batch_size=8, workers=0, progress=False)
 

@@ -6,7 +6,7 @@ import shutil
 import pytest
 import torch
 
-from featx_testdata import write_colour_dataset
+from helpers.testdata import write_colour_dataset
 from featx.extract import CheckpointError, WeightsError, build_architecture
 from featx.extract.finetune import FinetuneConfigError, FinetuneDataError, finetune, predict_with_checkpoint
 from featx.pipelines.cli import main

@@ -17,7 +17,7 @@ from featx.extract.finetune._groups import Freezer
 from featx.extract.finetune._prefix import plan_split
 from featx.extract.images import _loading
 from featx.extract.runtime._ovprefix import OpenVINOPrefix
-from featx_testdata import shared_dataset
+from helpers.testdata import shared_dataset
 from ft_support import TINY, Interrupt, colours8, one_thread, stop_after  # noqa: F401  (fixtures)
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from featx.extract.finetune import split_problem, strategy_problems
 from featx.pipelines._spec import to_toml
-from pipeline_helpers import tiny_spec
+from helpers.pipeline import tiny_spec
 
 
 def _check(spec: dict, tmp_path) -> subprocess.CompletedProcess:

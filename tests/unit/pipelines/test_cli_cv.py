@@ -11,7 +11,7 @@ from featx.classify import compare, load_bundle
 from featx.extract import extract
 from featx.pipelines import load_feature_sets
 from featx.pipelines.cli import main
-from featx_testdata import write_colour_dataset
+from helpers.testdata import write_colour_dataset
 
 FEATX = [sys.executable, "-m", "featx.pipelines"]
 FAST = ["--heads", "logreg,centroid", "--folds", "3"]

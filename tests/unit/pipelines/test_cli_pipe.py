@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from featx.extract import extract
-from featx_testdata import write_colour_dataset
+from helpers.testdata import write_colour_dataset
 
 FEATX = [sys.executable, "-m", "featx.pipelines"]
 

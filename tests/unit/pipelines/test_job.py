@@ -18,8 +18,8 @@ from featx.classify import FeatureSet, cross_validate_head, make_splitter, strat
 from featx.extract import read_cache
 from featx.pipelines._job import JobResult, most_common_params, run_job
 
-from featx_testdata import write_colour_dataset
-from pipeline_helpers import run_tiny, tiny_spec
+from helpers.testdata import write_colour_dataset
+from helpers.pipeline import run_tiny, tiny_spec
 
 
 @pytest.fixture(scope="module")

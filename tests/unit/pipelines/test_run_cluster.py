@@ -16,8 +16,8 @@ import distributed  # noqa: F401 - a core dependency: imported, never skipped
 from featx.common.settings import to_toml
 from featx.pipelines.cli import main
 
-from featx_testdata import write_colour_dataset
-from pipeline_helpers import tiny_spec
+from helpers.testdata import write_colour_dataset
+from helpers.pipeline import tiny_spec
 
 #: what a record's scores are (timings and the cached flag differ between runs by design)
 NOT_SCORES = ("fit_time_mean", "fit_time_total", "cached")

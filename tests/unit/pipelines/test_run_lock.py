@@ -10,8 +10,8 @@ import sys
 import time
 
 from featx.pipelines._spec import to_toml
-from featx_testdata import write_colour_dataset
-from pipeline_helpers import tiny_spec
+from helpers.testdata import write_colour_dataset
+from helpers.pipeline import tiny_spec
 
 HOLD = "import sys, time; from featx.extract import FileLock; l = FileLock(sys.argv[1]).acquire(); print('held', flush=True); time.sleep(600)"
 

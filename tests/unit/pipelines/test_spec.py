@@ -15,8 +15,8 @@ from featx.pipelines._spec import SCHEMA, Spec, check_backbones, load_spec, to_t
 from featx.pipelines._spec_docs import key_reference
 from featx.pipelines.cli import main
 
-from featx_testdata import write_colour_dataset
-from pipeline_helpers import tiny_spec
+from helpers.testdata import write_colour_dataset
+from helpers.pipeline import tiny_spec
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 

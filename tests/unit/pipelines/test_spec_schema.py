@@ -18,8 +18,8 @@ from featx.pipelines.stages._keys import cv_key, extraction_key
 from featx.pipelines._spec import SCHEMA, BackboneSpec, ExtractionSpec, ResolvedBackbone, load_spec
 from featx.pipelines._spec_docs import key_reference
 
-from featx_testdata import write_colour_dataset
-from pipeline_helpers import tiny_spec
+from helpers.testdata import write_colour_dataset
+from helpers.pipeline import tiny_spec
 from helpers.spec_docs import DOCS, REGENERATE, with_reference
 
 

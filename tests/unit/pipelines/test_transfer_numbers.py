@@ -18,8 +18,8 @@ from featx.classify._metrics import fold_metrics
 from featx.extract.finetune import FINETUNE_OPTIONS
 from featx.pipelines import SpecError
 from featx.pipelines._spec import SCHEMA, load_spec, to_toml
-from featx_testdata import write_colour_dataset
-from pipeline_helpers import tiny_spec
+from helpers.testdata import write_colour_dataset
+from helpers.pipeline import tiny_spec
 
 METRICS = ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "log_loss")
 

@@ -13,7 +13,7 @@ import sys
 
 from featx.pipelines._spec import to_toml
 from helpers.processes import sigkill_at_stop
-from transfer_helpers import checkpoint_times, split_source, transfer_spec
+from helpers.transfer import checkpoint_times, split_source, transfer_spec
 
 
 def _env():

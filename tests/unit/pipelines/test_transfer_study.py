@@ -8,16 +8,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 
 import pytest
 import torch
 
 from featx.extract import open_source, read_checkpoint
 from featx.pipelines._job import run_job
-from transfer_helpers import checkpoint_times, split_source, transfer_spec
+from helpers.transfer import checkpoint_times, split_source, transfer_spec
 
-E2E = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "e2e")
 METRICS = ("balanced_accuracy", "accuracy", "f1_macro", "roc_auc")
 
 
@@ -138,8 +136,7 @@ window.addEventListener('load', function () {
 
 
 def test_report_section_renders_in_chromium(study, tmp_path):
-    sys.path.insert(0, E2E)
-    from test_run_render import chromium, probe_values
+    from helpers.chromium import chromium, probe_values
 
     binary = chromium()
     with open(study["result"].report_path, encoding="utf-8") as fh:

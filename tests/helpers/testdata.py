@@ -1,4 +1,4 @@
-"""Test data helpers shared by every test folder (import them as ``from featx_testdata import ...``):
+"""Test data helpers shared by every test folder (``from helpers.testdata import ...``):
 tiny real images (separable colour classes, PNG and JPEG), odd images, ../shared/data lookup."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SHARED_DATA = os.path.normpath(os.path.join(REPO, "..", "shared", "data"))
 HYMENOPTERA = os.path.join(SHARED_DATA, "hymenoptera")
 
@@ -123,27 +123,3 @@ def child_pids(pid: int) -> list[int]:
         if int(fields[1]) == pid:
             kids.append(int(entry))
     return kids
-
-
-def sigkill_when(command, env, ready, *, within: float, waiting_for: str) -> int:
-    """Start ``command``, SIGKILL it as soon as ``ready()`` is true and return its exit status.
-    Fails the test if the process ends first (with its output) or ``ready()`` stays false for
-    ``within`` seconds (naming what it was ``waiting_for``)."""
-    import signal
-    import subprocess
-    import time
-
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + within
-        while not ready():
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, f"no {waiting_for} within {within:.0f} s"
-            time.sleep(0.02)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    return proc.returncode

@@ -1,13 +1,11 @@
-"""Helpers for the pipeline tests: tiny specs over generated colour images (random weights).
-
-Imported by the test modules of this folder (pytest puts the folder on sys.path)."""
+"""Helpers for the pipeline tests: tiny specs over generated colour images (random weights)."""
 
 from __future__ import annotations
 
 import copy
 import os
 
-from featx_testdata import write_colour_dataset
+from helpers.testdata import write_colour_dataset
 
 
 def tiny_spec(source: str, output: str, **overrides) -> dict:

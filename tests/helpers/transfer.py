@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import os
 
-from featx_testdata import write_colour_dataset
-from pipeline_helpers import tiny_spec
+from helpers.testdata import write_colour_dataset
+from helpers.pipeline import tiny_spec
 
 
 def split_source(root) -> str:
