@@ -9,6 +9,8 @@ import sys
 import numpy as np
 import pytest
 from classify_synth import blobs
+from matplotlib import colormaps
+from PIL import Image as PIL
 
 from featx.classify import (
     METRIC_LABELS,
@@ -27,9 +29,6 @@ from featx.classify import (
     reliability_png,
     variance_png,
 )
-
-PIL = pytest.importorskip("PIL.Image")
-
 
 def _size(png: bytes) -> tuple[int, int]:
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
@@ -58,6 +57,46 @@ def test_plots_of_real_analyses_are_pngs_of_the_figure_size():
     pred[:5] = (pred[:5] + 1) % 3
     assert _size(map_png(xy, fs.y[rows], fs.class_names, "map", pred=pred, suspect=rows < 3)) == (572, 462)
     assert map_png(xy, fs.y[rows], fs.class_names, "map") != map_png(xy, fs.y[rows], fs.class_names, "map", pred=pred)
+
+
+def _pixels(png: bytes) -> np.ndarray:
+    with PIL.open(io.BytesIO(png)) as im:
+        return np.asarray(im.convert("RGB")).astype(int)
+
+
+def _count(img: np.ndarray, rgb, tol: int = 4) -> int:
+    """Pixels within ``tol`` of colour ``rgb`` on every channel."""
+    return int((np.abs(img - np.asarray(rgb)).max(axis=2) <= tol).sum())
+
+
+def _cmap_rgb(name: str, value: float) -> tuple[int, ...]:
+    return tuple(round(255 * c) for c in colormaps[name](value)[:3])
+
+
+@pytest.mark.parametrize("n", [2, 3, 4])
+def test_the_confusion_matrix_draws_one_cell_per_pair_of_classes(n):
+    """A perfect classifier: n full (darkest blue) cells on the diagonal, n * n - n empty
+    (lightest blue) ones; their areas stand in that ratio (the counts' white digits sit on the dark cells)."""
+    img = _pixels(confusion_png(np.eye(n, dtype=int) * 10, [f"c{i}" for i in range(n)], "cm"))
+    dark, light = _count(img, _cmap_rgb("Blues", 1.0)), _count(img, _cmap_rgb("Blues", 0.0))
+    assert dark > 1000 and light > 1000
+    assert dark / light == pytest.approx(n / (n * n - n), rel=0.2)
+
+
+def test_the_map_draws_each_class_in_its_colour_and_circles_suspects_in_red():
+    fs = blobs(n=90, d=8, k=3, std=4.0)
+    rows, xy = map_2d(fs.X, fs.y, seed=0)
+    y = fs.y[rows]
+    red = lambda img: int(((img[..., 0] >= 200) & (img[..., 1] <= 80) & (img[..., 2] <= 80)).sum())  # noqa: E731
+    # tab10's first three colours at alpha 0.7 over white (a point on its own)
+    shades = [tuple(round(0.7 * c + 0.3 * 255) for c in rgb) for rgb in ((31, 119, 180), (255, 127, 14), (44, 160, 44))]
+    plain = _pixels(map_png(xy, y, fs.class_names, "map"))
+    assert all(_count(plain, rgb, tol=10) > 20 for rgb in shades)
+    assert red(plain) == 0
+    marked = _pixels(map_png(xy, y, fs.class_names, "map", suspect=rows < 3))
+    assert red(marked) > 50  # 3 circles and the legend's
+    two = _pixels(map_png(xy[y < 2], y[y < 2], fs.class_names[:2], "map"))
+    assert _count(two, shades[0], tol=10) > 20 and _count(two, shades[2], tol=10) == 0
 
 
 def test_an_own_figure_on_the_agg_canvas():
