@@ -25,8 +25,8 @@ import sys
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "tests", "e2e"))
-from audit_planted import KINDS, _variant  # noqa: E402
+sys.path.insert(0, os.path.join(HERE, "..", "tests"))
+from helpers.audit_planted import KINDS, _variant  # noqa: E402
 
 SETS = ("hymenoptera", "flowers", "caltech101_objects")
 
