@@ -200,7 +200,7 @@ class Freezer:
 
 
 
-def strategy_problems(source: str, arch: str, strategies, *, where: str = "--strategy",
+def strategy_problems(source: str, arch: str, strategies, *, where: str = "",
                       full: str = "--strategy full") -> list[str]:
     """One line per strategy of ``strategies`` that the architecture ``source``/``arch`` cannot
     take (``partial:K`` or ``gradual:K`` with K above its number of block groups), read from the

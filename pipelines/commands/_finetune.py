@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 
+from featx.pipelines._errors import PipelineError
 from featx.pipelines.commands._args import add_options, option_values
 from featx.pipelines.commands._extract import add_model_args
 
@@ -41,10 +42,38 @@ def config_from_args(args):
 def run_finetune(args) -> int:
     from featx.extract.finetune import finetune
 
-    result = finetune(args.source, args.output, config_from_args(args), overwrite=args.overwrite, progress=True)
+    cfg = config_from_args(args)
+    problems = _problems_before_work(args, cfg)
+    if problems:
+        raise PipelineError("; ".join(problems) if len(problems) == 1 else
+                            f"{len(problems)} problems:\n" + "\n".join(f"  - {p}" for p in problems))
+    result = finetune(args.source, args.output, cfg, overwrite=args.overwrite, progress=True)
     print(result.line())
     sys.stdout.flush()
     return 0
+
+
+def _problems_before_work(args, cfg) -> list[str]:
+    """What can be known before any weights are loaded: the strategy against the architecture's
+    block groups, the checkpoint's destination."""
+    from featx.common.files import destination_problem
+    from featx.extract import resolve_spec
+    from featx.extract.finetune import strategy_problems
+
+    problems = []
+    try:
+        spec = resolve_spec(cfg.model)
+    except Exception:  # an unknown model: the fine-tuning's own line names it
+        spec = None
+    if spec is not None:
+        try:
+            problems += strategy_problems(spec.source, spec.arch, [cfg.strategy])
+        except Exception:  # a strategy that does not parse, a model without groups: the trainer's own line
+            pass
+    where = destination_problem(args.output, "-o", overwrite=True)  # an existing checkpoint: the trainer's rules
+    if where:
+        problems.append(where)
+    return problems
 
 
 def run_predict(args) -> int:

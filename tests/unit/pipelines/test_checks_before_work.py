@@ -52,7 +52,7 @@ def test_a_feasible_study_passes_the_check(colour_dataset, tmp_path):
 def test_strategies_are_resolved_from_the_architecture(source, arch):
     assert strategy_problems(source, arch, ["head", "full", "partial:1", "gradual:1"]) == []
     found = strategy_problems(source, arch, ["partial:99", "gradual:99"])
-    assert len(found) == 2 and all(f.startswith("--strategy: ") and "--strategy full" in f for f in found)
+    assert len(found) == 2 and all(f.startswith("strategy ") and "--strategy full" in f for f in found)
 
 
 def test_split_problem_names_where_the_fraction_was_given():
@@ -61,3 +61,14 @@ def test_split_problem_names_where_the_fraction_was_given():
     cli = split_problem({"a": 10, "b": 1}, 0.2)
     assert "'b'" in cli and "--val-fraction 0" in cli
     assert "finetune.val_fraction = 0" in split_problem({"a": 10, "b": 1}, 0.2, "finetune.val_fraction")
+
+
+def test_featx_finetune_refuses_an_impossible_strategy_before_any_weights(colour_dataset, tmp_path):
+    env = dict(os.environ)
+    env.pop("FEATX_DEBUG", None)
+    done = subprocess.run([sys.executable, "-m", "featx.pipelines.cli", "finetune", colour_dataset, "-o",
+                           str(tmp_path / "nofolder" / "m.pt"), "--model", "resnet18", "--weights", "none",
+                           "--strategy", "partial:99"], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "partial:99" in done.stderr and "block groups" in done.stderr and "nofolder" in done.stderr
+    assert not os.path.exists(tmp_path / "nofolder")
