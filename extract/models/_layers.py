@@ -131,11 +131,16 @@ _MAP_POOLS = ("max", "avgmax", "none")
 
 def _map_before(order, found, channels: int, how: str) -> str:
     pooled, i = found
+    first = None  # at a tiny input every map is 1 x 1: the last one (max then equals avg, as it should)
     for name, _m, shape in reversed(order[:i]):
         if name.startswith(pooled + "."):
             continue
-        if len(shape) == 3 and shape[0] == channels and shape[1] * shape[2] > 1:
-            return name
+        if len(shape) == 3 and shape[0] == channels:
+            if shape[1] * shape[2] > 1:
+                return name
+            first = first or name
+    if first is not None:
+        return first
     raise PoolingError(f"pool {how!r}: the model has no spatial map before its pooled features {pooled!r}; "
                        "name a map layer (see 'featx layers MODEL') or use pool avg")
 
