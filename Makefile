@@ -18,9 +18,10 @@ test: $(BIN)/featx
 demo: $(BIN)/featx
 	$(BIN)/featx run
 
-# the long reliability runs (RELIABILITY.md): chaos kills, the 20k-image load test, the fuzz corpus
+# the long runs: chaos kills, the 20k-image load test, the fuzz corpus (RELIABILITY.md) and the
+# slow end-to-end studies on ../shared/data (run_hymenoptera, transfer_hymenoptera, run_demo)
 soak: $(BIN)/featx
-	$(BIN)/python -m pytest -q -s -p no:xdist -m slow tests/soak tests/load tests/reliability $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -s -p no:xdist -m slow tests/soak tests/load tests/reliability tests/e2e $(PYTEST_ARGS)
 	FEATX_FUZZ_CASES=3000 $(BIN)/python -m pytest -q -n 2 tests/reliability/test_fuzz_images.py $(PYTEST_ARGS)
 
 bench: $(BIN)/featx
