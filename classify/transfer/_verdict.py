@@ -63,7 +63,8 @@ def overlap(a: dict, b: dict, metric: str) -> bool:
 
 
 def negative_transfer(records, metric: str) -> list[dict]:
-    """Pretrained records that the best scratch record matches (overlapping intervals) or beats:
+    """Pretrained records that the best scratch record matches or beats: by the paired test
+    (``vs_scratch``) where the record has one, else by overlapping marginal intervals:
     ``{"record", "scratch", "beats"}`` each."""
     ok = [r for r in records if _ok(r, metric)]
     scratch = [r for r in ok if r["approach"] == "scratch"]
@@ -73,9 +74,46 @@ def negative_transfer(records, metric: str) -> list[dict]:
     best_scratch = max(scratch, key=key)
     out = []
     for r in ok:
-        if r["approach"] in PRETRAINED and (key(best_scratch) >= key(r) or overlap(best_scratch, r, metric)):
+        if r["approach"] not in PRETRAINED:
+            continue
+        paired = (r.get("vs_scratch") or {}).get("verdict")
+        if paired is not None:  # the paired test on the same images decides
+            if paired != "better":
+                out.append({"record": r, "scratch": best_scratch, "beats": paired == "worse"})
+        elif key(best_scratch) >= key(r) or overlap(best_scratch, r, metric):
             out.append({"record": r, "scratch": best_scratch, "beats": key(best_scratch) > key(r)})
     return out
+
+
+_FLIP = {"better": "worse", "worse": "better"}
+
+
+def paired_between(a: dict, b: dict) -> dict | None:
+    """The paired comparison of record ``a`` against ``b`` from the fields the study added
+    (``delta_vs_frozen`` / ``delta_ci95`` / ``p_value`` / ``paired`` against the best frozen
+    record, ``vs_scratch`` against the best scratch one): ``{"delta", "ci95", "p_value",
+    "verdict"}`` of a - b, or None when neither is the other's reference."""
+    def as_ref(x, y):  # x measured against y
+        if x.get("vs") is not None and x.get("vs") == describe_transfer(y) and x.get("delta_vs_frozen") is not None:
+            return {"delta": x["delta_vs_frozen"], "ci95": list(x["delta_ci95"]), "p_value": x["p_value"], "verdict": x["paired"]}
+        vs = x.get("vs_scratch")
+        if vs and vs.get("vs") == describe_transfer(y):
+            return {"delta": vs["delta"], "ci95": list(vs["ci95"]), "p_value": vs["p_value"], "verdict": vs["verdict"]}
+        return None
+    d = as_ref(a, b)
+    if d is not None:
+        return d
+    d = as_ref(b, a)
+    if d is None:
+        return None
+    return {"delta": -d["delta"], "ci95": [-d["ci95"][1], -d["ci95"][0]], "p_value": d["p_value"],
+            "verdict": _FLIP.get(d["verdict"], d["verdict"])}
+
+
+def paired_words(d: dict) -> str:
+    """'+0.050 (paired 95% CI +0.020 to +0.080, McNemar p = 0.003): better'."""
+    return (f"{d['delta']:+.3f} (paired 95% CI {d['ci95'][0]:+.3f} to {d['ci95'][1]:+.3f}, McNemar p = "
+            f"{d['p_value']:.3g}): {d['verdict']}")
 
 
 def transfer_verdict(records, metric: str, *, n_classes: int) -> dict:
@@ -100,7 +138,12 @@ def transfer_verdict(records, metric: str, *, n_classes: int) -> dict:
     if "frozen" in best and tuned:
         top_tuned = max(tuned, key=key)
         gain = key(top_tuned) - key(best["frozen"])
-        similarity = "similar" if gain <= 0 or overlap(top_tuned, best["frozen"], metric) else "different"
+        tuned_vs_frozen = paired_between(top_tuned, best["frozen"])
+        if tuned_vs_frozen is not None:
+            detected = tuned_vs_frozen["verdict"] == "better"
+        else:
+            detected = gain > 0 and not overlap(top_tuned, best["frozen"], metric)
+        similarity = "different" if detected else "similar"
     negative = negative_transfer(ok, metric)
     margin = None if runner is None else key(winner) - key(runner)
     over = None if runner is None else overlap(winner, runner, metric)
@@ -111,22 +154,37 @@ def transfer_verdict(records, metric: str, *, n_classes: int) -> dict:
 
     text = [f"With {n_train} training images ({per_class:.0f} per class, {int(winner.get('n_test') or 0)} held out), "
             f"{shown(winner)} scores best"]
-    if runner is not None:
-        text[-1] += (f", {abs(margin):.3f} ahead of {shown(runner)}; the intervals "
-                     + ("overlap, so this held-out set cannot tell the two apart." if over
+    pair = None if runner is None else paired_between(winner, runner)
+    if pair is not None:
+        over = pair["verdict"] == "no detectable difference"
+        text[-1] += (f", {abs(margin):.3f} ahead of {shown(runner)}; on the same held-out images the difference is "
+                     f"{paired_words(pair)}" + (" (no detectable difference)." if over else "."))
+    elif runner is not None:
+        text[-1] += (f", {abs(margin):.3f} ahead of {shown(runner)}; the marginal intervals "
+                     + ("overlap (no paired comparison between these two was made)." if over
                         else "do not overlap, so the lead is larger than the held-out noise."))
     else:
         text[-1] += "."
     if gain is not None:
-        text.append(f"Fine-tuning changes the best frozen score by {gain:+.3f}, "
-                    + ("within the intervals: the data behaves like the pretraining data." if similarity == "similar"
-                       else "beyond the intervals: the data is far from the pretraining data."))
+        if tuned_vs_frozen is not None:
+            text.append(f"Against the best frozen approach, {describe_transfer(top_tuned)} changes the score by "
+                        f"{paired_words(tuned_vs_frozen)}.")
+        else:
+            text.append(f"Fine-tuning changes the best frozen score by {gain:+.3f}, "
+                        + ("within the intervals." if similarity == "similar" else "beyond the intervals."))
     if "scratch" in best:
         s = best["scratch"]
         pre = max((best[a] for a in PRETRAINED if a in best), key=key, default=None)
         if pre is not None:
             d = key(pre) - key(s)
-            if d > 0 and not overlap(pre, s, metric):
+            ps = paired_between(pre, s)
+            if ps is not None:
+                verdict = {"better": "behind the best pretrained approach: pretraining pays",
+                           "worse": "ahead of the best pretrained approach: negative transfer",
+                           }.get(ps["verdict"], "level with the best pretrained approach on the paired test "
+                                                "(negative transfer: pretraining does not measurably help)")
+                verdict += f"; {describe_transfer(pre)} against scratch: {paired_words(ps)}."
+            elif d > 0 and not overlap(pre, s, metric):
                 verdict = "behind the best pretrained approach, beyond the intervals: pretraining pays."
             elif d > 0:
                 verdict = ("behind the best pretrained approach, but the intervals overlap: scratch matches it "
@@ -141,13 +199,14 @@ def transfer_verdict(records, metric: str, *, n_classes: int) -> dict:
         top = max(advised, key=key) if advised else None
         if top is winner:
             agreement = "agrees."
-        elif top is not None and overlap(top, winner, metric):
-            agreement = (f"agrees within the intervals (its best, {describe_transfer(top)}, is {key(winner) - key(top):.3f} "
-                         f"behind {describe_transfer(winner)} with overlapping intervals).")
+        elif top is not None and (paired_between(winner, top) or {}).get("verdict", "better" if not overlap(top, winner, metric)
+                                                                    else "no detectable difference") == "no detectable difference":
+            agreement = (f"agrees within the noise (its best, {describe_transfer(top)}, is {key(winner) - key(top):.3f} "
+                         f"behind {describe_transfer(winner)}, no detectable difference).")
         else:
-            agreement = f"points elsewhere ({describe_transfer(winner)} won beyond the intervals)."
+            agreement = f"points elsewhere ({describe_transfer(winner)} is detectably better)."
         text.append(f"In the size x similarity matrix (small: under {SMALL_PER_CLASS} training images per class; similar: "
-                    f"fine-tuning gains nothing beyond the intervals) this is the {size}-data, "
+                    f"fine-tuning gains nothing detectable) this is the {size}-data, "
                     f"{'similar' if similarity == 'similar' else 'distant'}-domain cell, whose classic advice is {advice}; "
                     f"the measurement {agreement}")
     return {"best": best, "winner": winner, "runner_up": runner, "margin": margin, "overlap": over, "negative": negative,

@@ -18,7 +18,9 @@ def transfer_section(page) -> list[str]:
              f"images; early stopping uses a {ft.val_fraction:g} validation split of the training part. Fine-tuning: "
              f"{_e(', '.join(ft.strategies))}, at most {ft.epochs} epochs (patience {ft.patience}); scratch: the same "
              f"architecture from random init, strategy full, the same budget. Classical heads use layer "
-             f"<code>{_e(ft.layer)}</code>. Intervals: 95% bootstrap over the held-out images.</p>"]
+             f"<code>{_e(ft.layer)}</code>. Intervals: 95% bootstrap over the held-out images; "
+             "paired differences resample the same images for both approaches (within each held-out fold), with "
+             "McNemar's exact test on accuracy.</p>"]
     shown = list(dict.fromkeys([main, *spec.metrics.show]))
     for src in spec.sources:
         if len(spec.sources) > 1:
@@ -51,7 +53,7 @@ def transfer_section(page) -> list[str]:
 def _table(recs, shown, main) -> str:
     flagged = {id(n["record"]): n for n in negative_transfer(recs, main)}
     head = ["approach", "strategy", "head", "train / held out"] + [
-        f"{METRIC_LABELS.get(m, m)}{' (main)' if m == main else ''}" for m in shown] + ["epochs", "seconds", ""]
+        f"{METRIC_LABELS.get(m, m)}{' (main)' if m == main else ''}" for m in shown] + ["vs best frozen (paired)", "epochs", "seconds", ""]
     rows = []
     for r in recs:
         flag = flagged.get(id(r))
@@ -61,10 +63,20 @@ def _table(recs, shown, main) -> str:
                      f"{r['n_train']} / {r['n_test']}"]
                     + [f"{_f(r.get(f'{m}_mean'))}<br><span class='ci'>[{_f(r.get(f'{m}_ci95_low'))}, "
                        f"{_f(r.get(f'{m}_ci95_high'))}]</span>" for m in shown]
+                    + [_paired_cell(r)]
                     + [r["epochs_run"] if r["epochs_run"] is not None else "–", _f(r["seconds"], 1)
                        + ("<br><span class='ci'>cached</span>" if r.get("cached") else ""), note])
-    numeric = set(range(3, 4 + len(shown) + 2))
+    numeric = set(range(3, 4 + len(shown) + 3))
     return "<div class='scroll transfer'>" + _grid(head, rows, numeric).replace("<table>", "<table class='transfer'>", 1) + "</div>"
+
+
+def _paired_cell(r) -> str:
+    """The record against the best frozen one on the same images: difference, paired interval, McNemar p, word."""
+    if r.get("delta_vs_frozen") is None:
+        return "reference" if r["approach"] == "frozen" and r.get("paired") is None and r.get("vs") is None else "–"
+    lo, hi = r["delta_ci95"]
+    return (f"{r['delta_vs_frozen']:+.3f}<br><span class='ci'>[{lo:+.3f}, {hi:+.3f}] p={r['p_value']:.2g}</span>"
+            f"<br>{_e(r['paired'])}")
 
 
 def _verdict(verdict: dict, recs, main) -> list[str]:

@@ -63,6 +63,7 @@ class _SourceStudy:
         self.cache = ResultCache(os.path.join(spec.output, "transfer-cache"))
         self.folder = os.path.join(spec.output, "transfer")
         self.histories: dict = {}
+        self._units: dict = {}  # id(record) -> its held-out parts, until paired
         self.fractions = tuple(sorted(set(ft.data_efficiency or ()) | {1.0}))
 
     def holdout_doc(self) -> dict:
@@ -91,7 +92,17 @@ class _SourceStudy:
                                              for i, u in zip(self._splits(), units)]))
         if ft.scratch:
             records.append(self._record("scratch", "full", None, [self._finetune("full", "scratch", i, 1.0) for i in self._splits()]))
+        self._pair(records)
         return records, self._efficiency(tuned)
+
+    def _pair(self, records):
+        """Each record against the best frozen one and the best scratch one on the same held-out rows."""
+        from featx.classify import describe_transfer
+        from featx.classify.transfer import paired_comparisons
+
+        units = [self._units.pop(id(r)) for r in records]
+        paired_comparisons(records, units, self.fs.y, len(self.fs.class_names), self.spec.metrics.main,
+                           describe=describe_transfer, seed=self.ft.seed)
 
     def _splits(self):
         return range(len(self.holdout.splits))
@@ -127,6 +138,8 @@ class _SourceStudy:
                "n_train": int(round(np.mean([u["n_train"] for u in units]))), "n_splits": len(units),
                "holdout": self.holdout.kind}
         rec.update(heldout_record(units, self.fs.y, len(self.fs.class_names), self.metrics, seed=self.ft.seed))
+        if fraction == 1.0:
+            self._units[id(rec)] = units
         tuned = "epochs_run" in units[0]
         rec["epochs_run"] = int(sum(u["epochs_run"] for u in units)) if tuned else None
         rec["best_epoch"] = units[0].get("best_epoch") if tuned else None

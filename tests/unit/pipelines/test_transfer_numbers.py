@@ -117,7 +117,8 @@ def test_verdict_is_computed_from_the_numbers():
     assert v["winner"] is tie[0] and v["runner_up"] is tie[1] and v["overlap"] is True
     assert v["margin"] == pytest.approx(0.007) and v["cell"] == ("small", "similar") and not v["negative"]
     assert "frozen features + logreg (accuracy 0.948, 95% CI 0.910–0.980) scores best, 0.007 ahead of" in v["text"]
-    assert "cannot tell the two apart" in v["text"] and "pretraining pays" in v["text"] and v["text"].endswith("agrees.")
+    # records without paired fields (no predictions to pair): the marginal intervals, said as such
+    assert "marginal intervals overlap" in v["text"] and "pretraining pays" in v["text"] and v["text"].endswith("agrees.")
 
     shift = [_rec("frozen", 0.815, 0.76, 0.84, head="logreg", n_train=2400),
              _rec("finetuned_features", 0.87, 0.85, 0.90, "partial:2", "logreg", n_train=2400),
@@ -133,8 +134,8 @@ def test_verdict_is_computed_from_the_numbers():
     near = [_rec("frozen", 0.947, 0.908, 0.981, head="logreg"), _rec("finetuned_features", 0.953, 0.915, 0.985, "partial:2", "svm")]
     v3 = transfer_verdict(near, "accuracy", n_classes=2)
     assert v3["cell"] == ("small", "similar") and v3["winner"] is near[1]
-    assert v3["text"].endswith("agrees within the intervals (its best, frozen features + logreg, is 0.006 behind svm on "
-                               "fine-tuned [partial:2] features with overlapping intervals).")
+    assert v3["text"].endswith("agrees within the noise (its best, frozen features + logreg, is 0.006 behind svm on "
+                               "fine-tuned [partial:2] features, no detectable difference).")
     assert transfer_verdict([_rec("frozen", float("nan"), 0, 0)], "accuracy", n_classes=2) == {}
 
 

@@ -70,6 +70,25 @@ def test_one_record_per_source_approach_strategy_head(study):
     assert "With 18 training images (6 per class, 9 held out)" in verdict and "Training from scratch reaches" in verdict
 
 
+def test_every_record_is_paired_with_the_best_frozen_one_and_scratch(study):
+    records = study["doc"]["transfer"]
+    words = {"better", "worse", "no detectable difference"}
+    ref = records[0]  # frozen logreg separates the colours perfectly: the best frozen record
+    assert "delta_vs_frozen" not in ref
+    for r in records[1:]:
+        assert r["vs"] == "frozen features + logreg", r
+        low, high = r["delta_ci95"]
+        assert low <= r["delta_vs_frozen"] <= high and 0.0 <= r["p_value"] <= 1.0 and r["paired"] in words
+        # the difference is the difference of the two records' own held-out scores
+        assert r["delta_vs_frozen"] == pytest.approx(r["balanced_accuracy_mean"] - ref["balanced_accuracy_mean"])
+    for r in records[:-1]:
+        assert r["vs_scratch"]["vs"] == "scratch (full, random init)" and r["vs_scratch"]["verdict"] in words
+    assert "vs_scratch" not in records[-1]
+    with open(study["result"].report_path, encoding="utf-8") as fh:
+        html = fh.read()
+    assert "vs best frozen (paired)" in html and "McNemar" in html
+
+
 def test_no_held_out_image_is_seen_by_training_or_early_stopping(study):
     """Every checkpoint records the rows it trained and early-stopped on: none is held out."""
     held_out = set(study["doc"]["transfer_study"]["holdout"]["colours"]["splits"][0]["test_paths"])
