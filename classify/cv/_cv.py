@@ -72,11 +72,17 @@ def build_estimator(fs: FeatureSet, head: str, *, pca, whiten=False, seed=0, pro
 
 
 def make_search(estimator, grid, *, search, n_iter, inner, seed, metric="balanced_accuracy", n_jobs=1):
-    """The ``GridSearchCV``/``RandomizedSearchCV`` over ``grid`` on the splits ``inner``, scored
+    """The ``GridSearchCV``/``RandomizedSearchCV``/``HalvingGridSearchCV`` over ``grid`` on the splits ``inner``, scored
     by ``metric`` of ``METRICS`` (computed as the CV reports it) and refit on all its rows."""
     common = dict(cv=inner, scoring=MetricScorer(metric), refit=True, n_jobs=n_jobs, error_score=np.nan)
     if search == "grid":
         return GridSearchCV(estimator, grid, **common)
+    if search == "halving":
+        from sklearn.experimental import enable_halving_search_cv  # noqa: F401 (makes the class importable)
+        from sklearn.model_selection import HalvingGridSearchCV
+
+        # each round subsamples the training rows of the same inner splits (resource: n_samples)
+        return HalvingGridSearchCV(estimator, grid, factor=3, random_state=seed, **common)
     size = grid_size(grid)
     n = n_iter if size is None else min(n_iter, size)
     return RandomizedSearchCV(estimator, grid, n_iter=n, random_state=seed, **common)

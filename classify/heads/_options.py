@@ -31,7 +31,9 @@ PROBABILITY = Option("probability", False, "calibrate heads without predict_prob
                      "and probability-based ROC AUC are available (slower)", kind=bool)
 
 # searches (used by _grids)
-SEARCH = Option("search", "grid", "inner search: exhaustive 'grid' or 'random' (n_iter candidates)", choices=("grid", "random"))
+SEARCH = Option("search", "grid", "inner search: exhaustive 'grid', 'random' (n_iter candidates) or 'halving' (successive "
+                "halving over the grid: all candidates on a few rows, the best third on three times as many, ...)",
+                choices=("grid", "random", "halving"))
 
 # metrics (used by _metrics)
 METRIC = Option("metric", "balanced_accuracy", "metric that ranks configurations, picks the best and is plotted",

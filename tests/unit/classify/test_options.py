@@ -26,7 +26,7 @@ def test_the_options_are_exported_with_their_defaults():
         assert isinstance(opt, Option) and (opt.name, opt.default, opt.kind) == (name, default, kind), attr
         assert opt.help and not opt.help.endswith(".")
     assert [o.name for o in CV_OPTIONS] == ["nested", "folds", "inner_folds", "repeats", "seed", "search", "n_iter"]
-    assert fc.METRIC.choices == fc.SEARCH_METRIC.choices == METRICS and fc.SEARCH.choices == ("grid", "random")
+    assert fc.METRIC.choices == fc.SEARCH_METRIC.choices == METRICS and fc.SEARCH.choices == ("grid", "random", "halving")
     assert (fc.FOLDS.minimum, fc.INNER_FOLDS.minimum, fc.REPEATS.minimum, fc.SEED.minimum, fc.N_ITER.minimum) == (2, 2, 1, 0, 1)
 
 
