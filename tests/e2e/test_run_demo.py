@@ -30,7 +30,7 @@ def test_demo_on_a_digits_subset(tmp_path):
     assert os.path.getsize(result.report_path) > 50_000
 
 
-@pytest.mark.slow
+# in the regular CI: 18 s on the loaded 2-core machine (the whole-data studies stay in make soak)
 def test_demo_cli_with_every_head_on_a_subset(tmp_path, capsys, monkeypatch):
     """`featx run --per-class 12`: the demo's own spec (four heads, nested CV), then a rerun that
     reuses every cache."""
