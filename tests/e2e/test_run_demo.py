@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 
-import pytest
 
 from featx.pipelines._demo import run_demo
 from featx.pipelines.cli import main
