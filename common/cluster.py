@@ -107,6 +107,7 @@ def connect(cluster=None, *, scheduler_file: str | None = None, timeout: float =
             if not os.path.exists(scheduler_file):
                 raise ClusterError(f"scheduler file {scheduler_file!r} does not exist; start one with "
                                    f"'dask scheduler --scheduler-file {scheduler_file}'")
+            _check_scheduler_file(scheduler_file)
             client = _client(distributed, lambda: distributed.Client(scheduler_file=scheduler_file, timeout=timeout),
                              f"the scheduler in {scheduler_file}")
         else:
@@ -120,12 +121,32 @@ def connect(cluster=None, *, scheduler_file: str | None = None, timeout: float =
         yield client
 
 
+def _check_scheduler_file(path: str) -> None:
+    """One line unless ``path`` is the JSON object with an ``address`` that a scheduler writes."""
+    import json
+
+    fix = f"point --scheduler-file at the file 'dask scheduler --scheduler-file {path}' writes"
+    try:
+        with open(path, encoding="utf-8") as fh:
+            doc = json.load(fh)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ClusterError(f"scheduler file {path!r} is not JSON ({str(exc).splitlines()[0] if str(exc) else exc!r}); "
+                           f"{fix}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("address"), str) or "://" not in doc["address"]:
+        raise ClusterError(f"scheduler file {path!r} holds no scheduler address (no 'address' such as "
+                           f"'tls://host:8786'); {fix}")
+
+
 def _client(distributed, make, where: str):
     try:
         return make()
     except (OSError, TimeoutError) as exc:
         raise ClusterError(f"cannot reach {where}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}; "
                            "is the scheduler running?") from None
+    except (TypeError, ValueError) as exc:  # e.g. a tls:// address without a TLS configuration
+        raise ClusterError(f"cannot connect to {where}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}; "
+                           "a tls:// scheduler needs the client's certificate: set distributed.comm.tls.ca-file, "
+                           ".client.cert and .client.key (see the README, 'On a cluster')") from None
 
 
 @contextlib.contextmanager
@@ -136,10 +157,11 @@ def local_cluster(n_workers: int, *, threads_per_worker: int = 1):
     import dask
 
     # non-daemonic workers may start DataLoader processes of their own
-    with dask.config.set({"distributed.worker.daemon": False, "distributed.logging.distributed": "error"}):
+    # logs at CRITICAL only: a task's failure reaches the driver as one line, never as a worker's traceback
+    with dask.config.set({"distributed.worker.daemon": False, "distributed.logging.distributed": "critical"}):
         cluster = distributed.LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker,
                                            processes=True, host="127.0.0.1", dashboard_address="127.0.0.1:0", worker_dashboard_address=None,
-                                           silence_logs=40)
+                                           silence_logs=50)
     try:
         yield cluster
     finally:

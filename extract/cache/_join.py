@@ -44,11 +44,23 @@ def shard_checksum(f: h5py.File) -> str:
     return h.hexdigest()
 
 
+def file_sha256(path: str, block: int = 1 << 20) -> str:
+    """sha256 of a file's bytes (features included): what finds a shard corrupted behind featx's back."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(block), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
 def shard_record(path: str, base: str) -> dict:
-    """What the joined file at folder ``base`` records of the shard at ``path``."""
+    """What the joined file at folder ``base`` records of the shard at ``path``: ``checksum`` (cheap,
+    checked at every read) and ``bytes`` (the whole file's sha256, checked by a rerun's driver)."""
     with open_cache(path) as f:
-        return {"file": os.path.relpath(path, base), "rows": int(f["done"].shape[0]), "size": os.path.getsize(path),
-                "checksum": shard_checksum(f), "complete": bool(f.attrs.get("complete", False))}
+        record = {"file": os.path.relpath(path, base), "rows": int(f["done"].shape[0]), "size": os.path.getsize(path),
+                  "checksum": shard_checksum(f), "complete": bool(f.attrs.get("complete", False))}
+    record["bytes"] = file_sha256(path)
+    return record
 
 
 def recorded_shards(path: str) -> list[dict] | None:
@@ -111,7 +123,8 @@ def check_shards(path: str, f: h5py.File) -> None:
     base = os.path.dirname(os.path.abspath(path))
     for rec in json.loads(raw):
         shard = os.path.join(base, rec["file"])
-        fix = f"rerun the same 'featx extract ... --cluster' command to rebuild and rejoin {path!r}"
+        fix = (f"rerun the same 'featx extract' command (with or without --cluster) to recompute that shard and "
+               f"rejoin {path!r}")
         if not os.path.exists(shard):
             raise CacheDamagedError(f"cache {path!r} joins shard {shard!r}, which is missing; {fix}")
         problem = _changed(shard, rec)
@@ -136,6 +149,7 @@ def consolidate(path: str, output: str | None = None, block: int = 65536) -> str
     ``path`` itself); the shards are left as they are. Returns the file written."""
     path = os.fspath(path)
     output = os.fspath(output) if output else path
+    _refuse_own_files(path, output)
     tmp = tmp_path(output)
     try:
         with open_cache(path) as src:
@@ -155,6 +169,21 @@ def consolidate(path: str, output: str | None = None, block: int = 65536) -> str
             os.unlink(tmp)
     fsync_path(os.path.dirname(os.path.abspath(output)))
     return output
+
+
+def _refuse_own_files(path: str, output: str) -> None:
+    """One line when ``output`` is a file the join reads (a shard, the shards folder or its plan)."""
+    from featx.extract._errors import CacheError
+
+    out = os.path.realpath(output)
+    folder = os.path.realpath(os.fspath(path) + ".shards")
+    base = os.path.dirname(os.path.abspath(path))
+    own = {os.path.realpath(os.path.join(base, r["file"])) for r in (recorded_shards(path) or [])}
+    if out in own or out == folder or out.startswith(folder + os.sep):
+        raise CacheError(f"{output!r} is inside {path!r}'s own shards ({folder}); write the consolidated cache "
+                         "outside that folder (default: replace the joined file itself)")
+    if os.path.isdir(output):
+        raise CacheError(f"{output!r} is a folder; give a file path for the consolidated cache")
 
 
 def _copy_dataset(ds: h5py.Dataset, dst: h5py.File, name: str, n: int, block: int) -> None:

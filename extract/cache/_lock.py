@@ -35,6 +35,16 @@ def _forget_in_child() -> None:
 os.register_at_fork(after_in_child=_forget_in_child)
 
 
+def _same_file(fd: int, path: str) -> bool:
+    """Whether ``path`` still names the file open as ``fd`` (not removed or replaced meanwhile)."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return False
+    own = os.fstat(fd)
+    return (st.st_dev, st.st_ino) == (own.st_dev, own.st_ino)
+
+
 class FileLock:
     def __init__(self, target: str):
         self.target = os.fspath(target)
@@ -44,16 +54,20 @@ class FileLock:
     def acquire(self) -> "FileLock":
         parent = os.path.dirname(os.path.abspath(self.path))
         os.makedirs(parent, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
-            os.close(fd)
-            raise CacheLockedError(
-                f"{self.target} is being written by another featx process (pid {holder}); wait for it "
-                "to finish or write to another path"
-            ) from None
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+                os.close(fd)
+                raise CacheLockedError(
+                    f"{self.target} is being written by another featx process (pid {holder}); wait for it "
+                    "to finish or write to another path"
+                ) from None
+            if _same_file(fd, self.path):
+                break
+            os.close(fd)  # the holder removed this file as it let go: lock the one at the path now
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
         self._fd = fd
@@ -62,8 +76,9 @@ class FileLock:
 
     def release(self) -> None:
         if self._fd is not None:
-            try:  # the file stays: unlinking it would race with a process opening it now
-                os.ftruncate(self._fd, 0)
+            try:  # removed while still held; a process that opened it meanwhile sees that and retries
+                if _same_file(self._fd, self.path):
+                    os.unlink(self.path)
             except OSError:
                 pass
             fcntl.flock(self._fd, fcntl.LOCK_UN)

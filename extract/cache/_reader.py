@@ -145,6 +145,7 @@ def cache_info(path: str) -> dict:
             check_shards(path, f)
         except CacheDamagedError as exc:
             info["problems"].append(str(exc))
+            info["damaged_shards"] = [str(exc)]
         attempt("spec", lambda: read_spec(f))
         attempt("created", lambda: str(f.attrs.get("created", "")))
         attempt("featx_version", lambda: str(f.attrs.get("featx_version", "")))

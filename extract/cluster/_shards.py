@@ -7,7 +7,8 @@ would compute the whole table. Planning reads only the table: nothing is hashed 
 
 The plan (``OUT.shards/plan.json``, written atomically) records the shard size, the batch size,
 the settings asked for, a digest of the source table and, per shard, its file and the path of its
-first row. On a rerun the shards keep their first paths as boundaries: in a sorted table an image
+first row; after a join also each shard's size and checksum (``joined``), by which a damaged shard
+is found and recomputed. On a rerun the shards keep their first paths as boundaries: in a sorted table an image
 added (or changed) falls into the one shard whose range holds its path, and only that shard's file
 is rewritten (its other rows reused by the ordinary cache planning); every other shard is left
 untouched. A table that is not sorted by path (a manifest in its own order) keeps the plan while
@@ -106,10 +107,15 @@ def read_plan(output: str) -> dict | None:
     return doc
 
 
-def write_plan(output: str, plan: ShardPlan) -> str:
+def write_plan(output: str, plan: ShardPlan, joined: list[dict] | None = None) -> str:
+    """Write the plan; ``joined``: the shard records (file, rows, size, checksum) of the last join,
+    kept so a damaged shard is found even when the joined file itself is gone."""
     folder = shards_dir(output)
     os.makedirs(folder, exist_ok=True)
-    return write_json(os.path.join(folder, PLAN_NAME), plan.as_record())
+    record = plan.as_record()
+    if joined is not None:
+        record["joined"] = joined
+    return write_json(os.path.join(folder, PLAN_NAME), record)
 
 
 def plan_shards(paths: list[str], digest: str, *, batch_size: int, settings: dict, shard_size: int | None = None,

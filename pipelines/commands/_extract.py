@@ -70,9 +70,16 @@ def run_extract(args) -> int:
 
 def run_consolidate(args) -> int:
     from featx.extract import consolidate
+    from featx.extract.cache._join import recorded_shards
 
+    joined = recorded_shards(args.cache) is not None
     written = consolidate(args.cache, args.output)
-    print(f"consolidated {args.cache} -> {written} (one ordinary cache file; the shards can be deleted)")
+    if joined:
+        print(f"consolidated {args.cache} -> {written} (one ordinary cache file; it needs none of the shards in "
+              f"{args.cache}.shards/)")
+    else:
+        print(f"{args.cache} is already one ordinary cache file (not joined from shards); "
+              + (f"copied it to {written}" if written != args.cache else "nothing to do"))
     return 0
 
 
@@ -82,16 +89,23 @@ def run_info(args) -> int:
     info = cache_info(args.cache)
     if args.json:
         print(json.dumps(info, indent=2, default=str))
-        return 0 if info["readable"] else 1
+        return 0 if info["readable"] else 2
     print(format_info(info))
-    return 0 if info["readable"] else 1
+    return 0 if info["readable"] else 2
 
 
 def format_info(info: dict) -> str:
     lines = [f"cache       {info['path']}"]
     counts = info.get("counts")
+    damaged = info.get("damaged_shards")
     if counts:
-        state = "complete" if info.get("complete") else "INCOMPLETE (rerun the same extract command to finish)"
+        if damaged:  # one state, one fix: the shards' problems are listed below, not as a damaged file
+            state = (f"DAMAGED: {len(damaged)} shard(s) missing or changed (rerun the same 'featx extract' command, "
+                     "with or without --cluster, to recompute them)")
+        elif info.get("complete"):
+            state = "complete"
+        else:
+            state = "INCOMPLETE (rerun the same extract command to finish)"
         lines.append(f"rows        {counts['rows']} ({counts['extracted']} extracted, {counts['failed']} failed, "
                      f"{counts['pending']} pending) - {state}")
         if counts["class_counts"]:
@@ -117,8 +131,11 @@ def format_info(info: dict) -> str:
             lines.append(f"  {path}: {reason}")
         if len(counts["failures"]) > 20:
             lines.append(f"  ... and {len(counts['failures']) - 20} more ('featx info --json' lists all)")
+    for problem in damaged or ():
+        lines.append(f"shard       {problem}")
     for problem in info.get("problems", []):
-        lines.append(f"UNREADABLE  {problem} (the file is damaged; rebuild with 'featx extract ... --overwrite')")
+        if problem not in (damaged or ()):
+            lines.append(f"UNREADABLE  {problem} (the file is damaged; rebuild with 'featx extract ... --overwrite')")
     return "\n".join(lines)
 
 

@@ -128,7 +128,7 @@ def test_a_deleted_shard_is_refused_in_one_line_and_consolidation_is_an_ordinary
         consolidate(out)
     assert len(read_cache(single)) == 210  # the consolidated file needs no shard
     cli = subprocess.run([sys.executable, "-m", "featx.pipelines", "info", out], capture_output=True, text=True, timeout=120)
-    assert cli.returncode == 1 and "00001.h5" in cli.stdout
+    assert cli.returncode == 2 and "00001.h5" in cli.stdout
 
 
 def test_a_changed_shard_is_refused_and_the_rerun_rebuilds_it(setup, client, tmp_path):
