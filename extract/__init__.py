@@ -63,7 +63,7 @@ _LAZY = {
     "IMAGE_EXTENSIONS": "images._sources", "SourceTable": "images._sources", "open_source": "images._sources",
     "check_backbone": "_checks", "FeatureExtractor": "_transformer", "check_model": "_checks", "check_source": "_checks",
     "ResolvedBackbone": "_checks", "resolve_backbone": "_checks", "thumbnail_jpeg": "images._thumbs",
-    "write_image_folder": "images._folders", "consolidate": "cache._join", "ClusterExtractionSummary": "cluster._cluster",
+    "write_image_folder": "images._folders", "consolidate": "cache._join", "recorded_shards": "cache._join", "ClusterExtractionSummary": "cluster._cluster",
 }
 
 __all__ = [
@@ -76,7 +76,7 @@ __all__ = [
     "SourceTable", "UnknownLayerError", "UnknownModelError", "WeightsError", "WeightsNotFoundError",
     "WorkerDiedError",
     "build_architecture", "build_backbone", "build_runtime", "cache_info", "check_backbone", "check_model", "check_source",
-    "consolidate", "decode_rgb", "extract", "list_layers",
+    "consolidate", "recorded_shards", "decode_rgb", "extract", "list_layers",
     "open_source", "penultimate_layer", "phash_files", "pool", "read_cache", "read_checkpoint", "resolve_device",
     "resolve_backbone", "resolve_layers", "resolve_precision", "resolve_spec", "save_checkpoint", "thumbnail_jpeg",
     "write_image_folder",

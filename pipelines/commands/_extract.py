@@ -69,8 +69,7 @@ def run_extract(args) -> int:
 
 
 def run_consolidate(args) -> int:
-    from featx.extract import consolidate
-    from featx.extract.cache._join import recorded_shards
+    from featx.extract import consolidate, recorded_shards
 
     joined = recorded_shards(args.cache) is not None
     written = consolidate(args.cache, args.output)

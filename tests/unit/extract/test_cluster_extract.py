@@ -191,9 +191,9 @@ def test_other_settings_are_refused_before_any_work_and_overwrite_replaces_every
     out = str(tmp_path / "joined.h5")
     extract(src, out, cluster=client, shard_size=112, **kw)
     before = mtimes(out + ".shards")
-    with pytest.raises(CacheMismatchError, match=r"pool: 'avg' recorded, 'max' asked.*--overwrite"):
-        extract(src, out, cluster=client, **{**kw, "pool": "max"})
+    with pytest.raises(CacheMismatchError, match=r"tta: 'none' recorded, 'hflip' asked.*--overwrite"):
+        extract(src, out, cluster=client, **{**kw, "tta": "hflip"})
     assert mtimes(out + ".shards") == before
-    summary = extract(src, out, cluster=client, overwrite=True, **{**kw, "pool": "max"})
+    summary = extract(src, out, cluster=client, overwrite=True, **{**kw, "tta": "hflip"})
     assert summary.extracted == 210 and summary.shards == 2
-    assert read_cache(out).meta["pooling"] == "max"
+    assert read_cache(out).meta["tta"] == "hflip"
