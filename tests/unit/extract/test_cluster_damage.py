@@ -19,7 +19,7 @@ from helpers.testdata import write_colour_dataset
 from featx.extract import FileLock, build_backbone, extract, read_cache, save_checkpoint
 from featx.extract._preprocess import Preprocessing
 
-pytest.importorskip("distributed")
+import distributed  # noqa: E402,F401 - a core dependency: imported, never skipped
 
 BATCH = 8
 DATASETS = ("paths", "labels", "groups", "splits", "sizes", "mtimes", "sha256", "failure", "done")
