@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "featx.pipelines.commands._run",
     "featx.pipelines.commands._finetune",
     "featx.pipelines.commands._audit",
+    "featx.pipelines.commands._similar",
 )
 
 
@@ -38,6 +39,7 @@ COMMAND_OWNERS = {
     "cv": "featx.pipelines.commands._classify", "fit": "featx.pipelines.commands._classify",
     "predict": "featx.pipelines.commands._classify", "run": "featx.pipelines.commands._run",
     "finetune": "featx.pipelines.commands._finetune", "audit": "featx.pipelines.commands._audit",
+    "similar": "featx.pipelines.commands._similar",
 }
 
 
