@@ -25,7 +25,9 @@ def extract(source, output, *, cluster=None, scheduler_file: str | None = None, 
     runs the job on Dask in shards of ``shard_size`` rows joined into ``output``: the same
     datasets and values (see :mod:`featx.extract.cluster._cluster`).
     """
-    _SETTINGS.bind_partial(**settings)  # an unknown keyword: the TypeError names it
+    bound = _SETTINGS.bind(source, output, **settings)  # an unknown keyword: the TypeError names it
+    bound.apply_defaults()  # the cluster's shards get every setting, as one process has them
+    settings = {k: v for k, v in bound.arguments.items() if k not in ("source", "output")}
     if shard_size is not None and cluster is None and scheduler_file is None:
         from featx.extract._errors import ExtractError
 
