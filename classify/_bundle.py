@@ -40,6 +40,7 @@ from featx.classify.heads._grids import PCA_GRID, SEARCH, check_search, is_searc
 from featx.classify.heads._heads import PROBABILITY, WHITEN, check_head, check_pca
 from featx.classify._metrics import METRIC, check_metric, global_scores
 from featx.classify.cv._splits import SEED, make_splitter
+from featx.common.messages import first_line
 
 #: The libraries whose versions a bundle records.
 VERSION_DISTS = ("featx", "scikit-learn", "xgboost", "numpy", "joblib")
@@ -362,9 +363,5 @@ def _load_pickle(path: str):
 
 
 def _unreadable(path: str, exc: BaseException) -> BundleIntegrityError:
-    return BundleIntegrityError(f"cannot read bundle {path!r} ({type(exc).__name__}: {_first_line(exc)}); re-create it with featx fit")
+    return BundleIntegrityError(f"cannot read bundle {path!r} ({type(exc).__name__}: {first_line(exc, None)}); re-create it with featx fit")
 
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc)
-    return text.splitlines()[0] if text else ""

@@ -6,8 +6,9 @@ one line that names the problem and the fix (quoting the bad value and the allow
 
 from __future__ import annotations
 
-import difflib
 from numbers import Integral
+
+from featx.common.messages import suggest
 
 
 class ClassifyError(Exception):
@@ -56,14 +57,6 @@ class MissingDependencyError(ClassifyError, ImportError):
 
 class ClassifyWarning(UserWarning):
     """Something was adjusted automatically (folds capped...); the run goes on."""
-
-
-def suggest(name: str, choices, n: int = 3) -> str:
-    """``"; did you mean 'x'?"`` for the closest choices, or an empty string."""
-    close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=n, cutoff=0.6)
-    if not close:
-        return ""
-    return "; did you mean " + " or ".join(repr(c) for c in close) + "?"
 
 
 def choose_from(choices) -> str:

@@ -5,7 +5,8 @@ them (nor torch or scikit-learn), so the import direction stays one way:
 ``common <- extract``, ``common <- classify``, ``common <- pipelines -> extract, classify``.
 
 - :mod:`featx.common.files` - atomic, durable writes (temporary file, fsync, rename, fsync folder)
-- :mod:`featx.common.jsonable` - numpy and friends -> plain JSON data
+- :mod:`featx.common.jsonable` - numpy and friends -> plain JSON data, and its content digest
+- :mod:`featx.common.messages` - the wording errors share: suggestions, an exception's first line
 - :mod:`featx.common.versions` - installed library versions for provenance and cache keys
 - :mod:`featx.common.options` - a setting's choices, default and help, defined once and read by
   the Python API, the CLI and the spec schema

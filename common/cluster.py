@@ -22,6 +22,7 @@ import re
 from collections.abc import Iterator
 
 from featx.common.options import Option, OptionError
+from featx.common.messages import first_line
 
 INSTALL = "pip install 'dask[distributed]'"
 
@@ -130,7 +131,7 @@ def _check_scheduler_file(path: str) -> None:
         with open(path, encoding="utf-8") as fh:
             doc = json.load(fh)
     except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise ClusterError(f"scheduler file {path!r} is not JSON ({str(exc).splitlines()[0] if str(exc) else exc!r}); "
+        raise ClusterError(f"scheduler file {path!r} is not JSON ({first_line(exc)}); "
                            f"{fix}") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("address"), str) or "://" not in doc["address"]:
         raise ClusterError(f"scheduler file {path!r} holds no scheduler address (no 'address' such as "
@@ -141,10 +142,10 @@ def _client(distributed, make, where: str):
     try:
         return make()
     except (OSError, TimeoutError) as exc:
-        raise ClusterError(f"cannot reach {where}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}; "
+        raise ClusterError(f"cannot reach {where}: {first_line(exc)}; "
                            "is the scheduler running?") from None
     except (TypeError, ValueError) as exc:  # e.g. a tls:// address without a TLS configuration
-        raise ClusterError(f"cannot connect to {where}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}; "
+        raise ClusterError(f"cannot connect to {where}: {first_line(exc)}; "
                            "a tls:// scheduler needs the client's certificate: set distributed.comm.tls.ca-file, "
                            ".client.cert and .client.key (see the README, 'On a cluster')") from None
 

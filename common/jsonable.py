@@ -48,3 +48,12 @@ def nan_from_none(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: nan_from_none(v) for k, v in value.items()}
     return value
+
+
+def json_digest(doc: Any, *, default=repr) -> str:
+    """The sha256 (hex) of ``doc`` as canonical JSON (sorted keys): equal data, equal digest.
+    ``default`` renders what JSON cannot hold (``repr``; ``str`` for paths and versions)."""
+    import hashlib
+    import json
+
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, default=default).encode("utf-8")).hexdigest()

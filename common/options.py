@@ -13,10 +13,11 @@ matches ("'bf61' is not allowed; did you mean 'bf16'?; choose from: auto, fp32, 
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import json
 from collections.abc import Mapping
 from typing import Any
+
+from featx.common.messages import suggest
 
 
 class OptionError(ValueError):
@@ -48,12 +49,6 @@ def got(v) -> str:
     if len(shown) > 60:
         shown = shown[:57] + "..."
     return f"got {shown} ({type_name(v)})"
-
-
-def suggest(name, choices) -> str:
-    """``"; did you mean 'x'?"`` for close matches of ``name`` among ``choices`` (else "")."""
-    close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=3, cutoff=0.6)
-    return "; did you mean " + " or ".join(repr(c) for c in close) + "?" if close else ""
 
 
 def not_allowed(value, choices) -> str:

@@ -18,7 +18,8 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from featx.common.options import Option, OptionError, got, suggest
+from featx.common.messages import suggest
+from featx.common.options import Option, OptionError, got
 
 
 @dataclasses.dataclass(frozen=True)

@@ -6,7 +6,6 @@ one line that names the problem and the fix.
 
 from __future__ import annotations
 
-import difflib
 
 
 class ExtractError(Exception):
@@ -72,11 +71,3 @@ class RuntimeUnsupported(ExtractError):
 class ClusterExtractError(ExtractError, RuntimeError):
     """An extraction on a cluster cannot run (no dask, no scheduler, a worker that cannot see the
     source, a shard task that failed)."""
-
-
-def suggest(name: str, choices, n: int = 3) -> str:
-    """``"; did you mean 'x'?"`` for the closest choices, or an empty string."""
-    close = difflib.get_close_matches(str(name), list(dict.fromkeys(str(c) for c in choices)), n=n, cutoff=0.6)
-    if not close:
-        return ""
-    return "; did you mean " + " or ".join(repr(c) for c in close) + "?"

@@ -7,8 +7,6 @@ the list of paths, and returns them in the order given.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 
 import numpy as np
@@ -18,6 +16,7 @@ from featx.common.files import write_csv
 from featx.extract._errors import SourceError
 from featx.extract.cache._reader import read_cache
 from featx.extract.models._registry import DEFAULT_MODEL
+from featx.common.jsonable import json_digest
 
 
 class FeatureExtractor(TransformerMixin, BaseEstimator):
@@ -56,8 +55,8 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         if not paths:
             raise SourceError("FeatureExtractor.transform got no image paths; pass a list of image files")
         os.makedirs(self.cache_dir, exist_ok=True)
-        key = hashlib.sha256(json.dumps([self.backbone_.weights_sha256, self.layer_, self.pool, self.dtype,
-                                         self.tta, sorted(set(paths))]).encode()).hexdigest()[:16]
+        key = json_digest([self.backbone_.weights_sha256, self.layer_, self.pool, self.dtype, self.tta,
+                           sorted(set(paths))])[:16]
         manifest = os.path.join(self.cache_dir, f"{key}.csv")
         if not os.path.exists(manifest):
             write_csv(manifest, [["path"], *([p] for p in sorted(set(paths)))])

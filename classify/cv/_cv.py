@@ -44,6 +44,7 @@ from featx.classify._metrics import (
 from featx.classify.heads._options import CV_OPTIONS, INNER_FOLDS, JOBS, N_ITER, NESTED  # noqa: F401 (re-exported)
 from featx.classify.cv._result import CVResult
 from featx.classify.cv._splits import FOLDS, REPEATS, SEED, check_splits, make_splitter, repeat_ids
+from featx.common.messages import first_line
 
 
 def check_jobs(jobs) -> int:
@@ -113,7 +114,7 @@ def _run_fold(estimator, X, y, groups, train, test, n_classes, search_spec, seed
         warnings.simplefilter("always")
         out = _run_fold_body(estimator, X, y, groups, train, test, n_classes, search_spec, seed, inner_folds, on_cluster)
     # a fold's warnings travel back with its result (from a worker process or a cluster too)
-    out["fit_warnings"] = [(w.category, str(w.message).splitlines()[0][:200] if str(w.message) else "")
+    out["fit_warnings"] = [(w.category, first_line(w.message, 200))
                            for w in caught if issubclass(w.category, _FOLD_WARNINGS)]
     return out
 

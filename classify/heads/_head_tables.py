@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from featx.common import OptionError
-from featx.common.options import got, suggest
+from featx.common.messages import suggest
+from featx.common.options import got
 from featx.common.settings import Problems
 
 from featx.classify._errors import ClassifyError

@@ -12,7 +12,8 @@ import dataclasses
 
 from featx.common import Option, OptionError
 from featx.common.option_lists import ListOption
-from featx.common.options import got, suggest
+from featx.common.messages import suggest
+from featx.common.options import got
 
 #: Head names accepted by :func:`featx.classify.make_head`.
 HEADS: tuple[str, ...] = ("logreg", "svm", "svm_rbf", "rf", "xgb", "knn", "ridge", "centroid")

@@ -22,7 +22,8 @@ import numpy as np
 from featx.common import fsync_path
 from featx.common.files import tmp_path
 from featx.extract._errors import CacheDamagedError
-from featx.extract.cache._store import _chunk_rows, _early, _first_line, open_cache
+from featx.extract.cache._store import _chunk_rows, _early, open_cache
+from featx.common.messages import first_line
 
 SHARDS_ATTR = "joined_shards"  # root attribute of a joined cache: JSON list of its shards
 ROW_TABLE = ("paths", "labels", "groups", "splits", "sizes", "mtimes", "sha256", "failure", "done")
@@ -140,7 +141,7 @@ def _changed(shard: str, rec: dict) -> str:
             if int(g["done"].shape[0]) != rec["rows"] or shard_checksum(g) != rec["checksum"]:
                 return "changed content (checksum differs)"
     except (OSError, KeyError) as exc:
-        return f"cannot be read ({_first_line(exc)})"
+        return f"cannot be read ({first_line(exc)})"
     return ""
 
 

@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from featx.extract._errors import CacheDamagedError, CacheError, UnknownLayerError, suggest
+from featx.extract._errors import CacheDamagedError, CacheError, UnknownLayerError
+from featx.common.messages import first_line, suggest
 from featx.extract.cache._join import check_shards
-from featx.extract.cache._store import _dec, _first_line, open_cache, read_spec
+from featx.extract.cache._store import _dec, open_cache, read_spec
 
 
 @dataclass
@@ -114,7 +115,7 @@ def read_cache(path: str, layers: list[str] | None = None, *, allow_incomplete: 
             raise
         except (OSError, KeyError, ValueError) as exc:
             raise CacheDamagedError(
-                f"cache {path!r} is damaged ({_first_line(exc)}); rerun 'featx extract' with --overwrite to rebuild it"
+                f"cache {path!r} is damaged ({first_line(exc)}); rerun 'featx extract' with --overwrite to rebuild it"
             ) from None
 
 
@@ -139,7 +140,7 @@ def cache_info(path: str) -> dict:
             try:
                 info[key] = fn()
             except Exception as exc:  # report what is unreadable, keep going
-                info["problems"].append(f"{key}: {_first_line(exc)}")
+                info["problems"].append(f"{key}: {first_line(exc)}")
 
         try:  # a joined cache (extracted on a cluster): a missing or changed shard, named
             check_shards(path, f)

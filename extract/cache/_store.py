@@ -29,6 +29,7 @@ import numpy as np
 from featx.common import fsync_path, versions
 from featx.common.files import tmp_path
 from featx.extract._errors import CacheDamagedError, CacheError, CacheMismatchError, CacheWriteError
+from featx.common.messages import first_line
 
 FORMAT = "featx.cache"
 FORMAT_VERSION = 1
@@ -90,7 +91,7 @@ def create(path: str, plan: RowPlan, *, spec: dict, layer_dims: dict[str, int], 
         _create_file(tmp, path, plan, n, spec, layer_dims, dtype, class_names, source, old)
     except (OSError, ValueError, RuntimeError) as exc:  # h5py reports failed writes as any of these
         raise CacheWriteError(
-            f"cannot write cache {path!r} ({_first_line(exc)}); free disk space (or raise the file size "
+            f"cannot write cache {path!r} ({first_line(exc)}); free disk space (or raise the file size "
             "limit) and rerun the same command - the existing cache, if any, is unchanged"
         ) from None
     finally:
@@ -170,7 +171,7 @@ def open_cache(path: str, mode: str = "r", **file_kwargs) -> h5py.File:
         f = h5py.File(path, mode, locking=False, **file_kwargs)
     except OSError as exc:
         raise CacheDamagedError(
-            f"cache {path!r} is damaged or not an HDF5 file ({_first_line(exc)}); delete it or rerun "
+            f"cache {path!r} is damaged or not an HDF5 file ({first_line(exc)}); delete it or rerun "
             "'featx extract' with --overwrite to rebuild it"
         ) from None
     try:
@@ -178,7 +179,7 @@ def open_cache(path: str, mode: str = "r", **file_kwargs) -> h5py.File:
         version = int(f.attrs.get("format_version", 0))
     except Exception as exc:  # damaged metadata
         f.close()
-        raise CacheDamagedError(f"cache {path!r} is damaged ({_first_line(exc)}); rerun 'featx extract' with --overwrite to rebuild it") from None
+        raise CacheDamagedError(f"cache {path!r} is damaged ({first_line(exc)}); rerun 'featx extract' with --overwrite to rebuild it") from None
     if fmt != FORMAT:
         f.close()
         raise CacheError(f"{path!r} is an HDF5 file but not a featx cache; choose another output path")
@@ -186,11 +187,6 @@ def open_cache(path: str, mode: str = "r", **file_kwargs) -> h5py.File:
         f.close()
         raise CacheError(f"cache {path!r} has format version {version}, newer than this featx reads ({FORMAT_VERSION}); upgrade featx")
     return f
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    return (text.splitlines()[0] if text else type(exc).__name__)[:160]
 
 
 def read_spec(f: h5py.File) -> dict:
@@ -270,7 +266,7 @@ class CacheWriter:
         except (OSError, ValueError, RuntimeError) as exc:  # h5py reports failed writes as any of these
             self.failed = True
             raise CacheWriteError(
-                f"cannot write to cache {self.path!r} ({_first_line(exc)}); every row finished before "
+                f"cannot write to cache {self.path!r} ({first_line(exc)}); every row finished before "
                 "is kept - free disk space and rerun the same command to resume"
             ) from None
 

@@ -41,6 +41,7 @@ from featx.extract._engine import ExtractionSummary
 from featx.extract._errors import CacheError, CacheMismatchError, ClusterExtractError, ExtractError, ExtractionFailedError
 from featx.extract.cache._lock import FileLock
 from featx.extract.images._sources import SourceTable, open_source
+from featx.common.messages import first_line
 
 # the extract() settings a plan records: features made with others are never mixed
 PLAN_SETTINGS = ("model", "weights", "layers", "pool", "dtype", "tta", "runtime", "precision", "jpeg_draft", "max_pixels")
@@ -180,7 +181,7 @@ def _shard_damage(path: str, record: dict | None) -> str:
                 for start in range(0, ds.shape[0], 65536):
                     ds[start:start + 65536]
     except (CacheError, OSError, KeyError, ValueError, RuntimeError) as exc:
-        return _store._first_line(exc)
+        return first_line(exc)
     return ""
 
 
@@ -359,8 +360,7 @@ def _result(future, shard, path: str) -> dict:
             raise ClusterExtractError(f"the workers running shard {path!r} (rows {shard.start}-{shard.stop - 1}) died too "
                                       "often (distributed.scheduler.allowed-failures); its finished rows are kept - check "
                                       "the workers' memory and logs, then rerun the same command to resume") from None
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ClusterExtractError(f"shard {path!r} failed on a worker ({type(exc).__name__}: {text[:200]}); rerun the "
+        raise ClusterExtractError(f"shard {path!r} failed on a worker ({type(exc).__name__}: {first_line(exc, 200)}); rerun the "
                                   "same command to resume") from None
 
 
@@ -386,19 +386,16 @@ def shard_task(job: dict, backbone=None) -> dict:
             from featx.extract._errors import CacheDamagedError, CacheLockedError
 
             if attempt or isinstance(exc, CacheLockedError) or not isinstance(exc, CacheDamagedError):
-                return {"error": _one_line(exc)}
+                return {"error": first_line(exc, None)}
             with contextlib.suppress(OSError):
                 os.unlink(job["path"])
         except ExtractError as exc:
-            return {"error": _one_line(exc)}
+            return {"error": first_line(exc, None)}
         except Exception as exc:  # noqa: BLE001 - one line naming the cause, for the driver
-            return {"error": f"{type(exc).__name__}: {_one_line(exc)[:300]}"}
+            return {"error": f"{type(exc).__name__}: {first_line(exc, 300)}"}
     return {"error": "unreachable"}
 
 
-def _one_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def run_shard(job: dict, backbone=None) -> dict:

@@ -20,7 +20,7 @@ from featx.common.option_lists import ListOption
 from featx.common.options import Option, OptionError
 from featx.common.settings import settings_class
 from featx.extract import DEVICE, PRECISION, WORKERS
-from featx.extract._errors import suggest
+from featx.common.messages import suggest
 from featx.extract.models._registry import DEFAULT_MODEL
 from featx.extract.finetune._errors import FinetuneConfigError
 

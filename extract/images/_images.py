@@ -13,6 +13,7 @@ import warnings
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+from featx.common.messages import first_line
 
 DEFAULT_MAX_PIXELS = 89_478_485  # Pillow's own decompression-bomb threshold (about 9459 x 9459)
 
@@ -56,8 +57,7 @@ def decode_rgb(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, draft_size:
     except Image.DecompressionBombError as exc:
         raise ValueError(f"decompression bomb refused: {exc}") from None
     except Exception as exc:  # UnidentifiedImageError, OSError (truncated), SyntaxError, struct.error...
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ValueError(f"cannot decode image: {msg[:200]}") from None
+        raise ValueError(f"cannot decode image: {first_line(exc, 200)}") from None
 
 
 def _to_rgb(img: Image.Image) -> Image.Image:

@@ -22,6 +22,7 @@ import torch
 from featx.extract._errors import WorkerDiedError
 from featx.extract.images._images import DEFAULT_MAX_PIXELS, decode_rgb, read_bytes, sha256_hex
 from featx.extract._options import JPEG_DRAFT, MAX_PIXELS, WORKERS  # noqa: F401 (re-exported)
+from featx.common.messages import first_line
 
 MAX_WORKERS = 4
 OPENVINO_AHEAD = 1  # batches decoding while OpenVINO computes one (measured in BENCHMARKS.md section 9)
@@ -188,7 +189,7 @@ def is_worker_death(exc: BaseException) -> bool:
 
 def worker_died(exc: BaseException, kept: str, hint: str = "lower --workers or --max-pixels") -> WorkerDiedError:
     """The one-line error for a dead DataLoader worker; ``kept`` says what work survives."""
-    what = str(exc).splitlines()[0].rstrip(". ")
+    what = first_line(exc, None).rstrip(". ")
     return WorkerDiedError(
         f"an image-decoding worker died ({what}); {kept}: rerun the same command to resume (if memory ran "
         f"out, {hint}; --workers 0 decodes in the main process)"

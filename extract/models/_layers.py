@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from featx.extract._errors import UnknownLayerError, suggest
+from featx.extract._errors import UnknownLayerError
+from featx.common.messages import suggest
 from featx.extract.models._pooling import TOKEN_POOLS, PoolingError, check_token_pool, pool, prefix_tokens
 
 PENULTIMATE = "penultimate"

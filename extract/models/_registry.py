@@ -12,7 +12,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from featx.extract._errors import UnknownModelError, suggest
+from featx.extract._errors import UnknownModelError
+from featx.common.messages import suggest
 
 DEFAULT_MODEL = "efficientnet_lite0"
 

@@ -13,7 +13,8 @@ import torch
 
 from featx.extract.models._backbones import Backbone
 from featx.extract.runtime._compute import one_thread
-from featx.extract._errors import ExtractError, UnknownLayerError, suggest
+from featx.extract._errors import ExtractError, UnknownLayerError
+from featx.common.messages import suggest
 from featx.extract.models._layers import PENULTIMATE, LayerTap, penultimate_layer
 from featx.extract.models._pooling import LARGE_FLAT_DIM, POOLS, TOKEN_POOLS, PoolingError, check_token_pool
 

@@ -10,12 +10,11 @@ whole or not at all. A damaged entry is converted again.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import os
 import tempfile
 
 from featx.common import atomic_write
+from featx.common.jsonable import json_digest
 
 
 def cache_dir(folder: str | None = None) -> str:
@@ -30,7 +29,7 @@ def cache_dir(folder: str | None = None) -> str:
 
 def key(parts: dict) -> str:
     """A short stable digest of ``parts`` (plain JSON data)."""
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:32]
+    return json_digest(parts, default=str)[:32]
 
 
 def _path(key_: str, suffix: str, folder: str | None) -> str:

@@ -5,6 +5,7 @@ are collected for the report."""
 from __future__ import annotations
 
 import warnings
+from featx.common.messages import first_line
 
 
 def cross_validate_configs(spec, configs, caught: list, client=None, on_result=None, report=None) -> list:
@@ -26,7 +27,7 @@ def cross_validate_configs(spec, configs, caught: list, client=None, on_result=N
                 for fs, head, splits in configs]
         results = run_head_jobs(jobs, jobs=c.jobs, cluster=client, report=report, on_result=on_result)
     for x in w:  # featx.classify names the configuration in each warning ("lite0:blocks.1/logreg: ...")
-        text = str(x.message).splitlines()[0][:200]
+        text = first_line(x.message, 200)
         if x.category.__name__ in ("ConvergenceWarning", "ClassifyWarning", "UserWarning"):
             caught.append(f"{x.category.__name__}: {text}")
     return results

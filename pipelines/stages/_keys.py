@@ -6,11 +6,10 @@ file, so other settings never share one and unchanged settings always find their
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 
 from featx.common import versions
+from featx.common.jsonable import json_digest
 
 CV_CACHE_VERSION = 1
 # extraction settings that change how fast features are made, not what they are
@@ -18,7 +17,7 @@ _SPEED_ONLY = ("batch_size", "workers", "device", "precision")
 
 
 def digest(doc) -> str:
-    return hashlib.sha256(json.dumps(doc, sort_keys=True, default=repr).encode("utf-8")).hexdigest()
+    return json_digest(doc)
 
 
 def extraction_key(source_path: str, rb, spec) -> dict:
