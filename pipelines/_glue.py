@@ -39,15 +39,17 @@ def feature_sets_from_cache(data: CacheData, layers: list[str] | None = None, *,
     if note:
         warnings.warn(f"{data.path}: {note}", ClassifyWarning, stacklevel=2)
     keep = plan.keep
-    groups = None if plan.groups is None else plan.groups[keep]
-    out = []
-    for layer in layers or list(data.features):
-        out.append(FeatureSet(
-            name=f"{tag}/{layer}" if tag else layer,
-            X=data.features[layer][keep], y=data.labels[keep], class_names=list(data.class_names),
-            groups=groups, keys=plan.keys[keep], meta=data.layer_meta(layer),
-        ))
-    return out
+    return [layer_feature_set(data, layer, keep, name=f"{tag}/{layer}" if tag else layer, keys=plan.keys[keep],
+                              groups=None if plan.groups is None else plan.groups[keep])
+            for layer in layers or list(data.features)]
+
+
+def layer_feature_set(data: CacheData, layer: str, rows, *, name: str, keys, groups=None, meta: dict | None = None) -> FeatureSet:
+    """The one cache -> FeatureSet step: ``layer``'s features and the labels of ``rows`` (an index
+    or a boolean mask of the cache's rows), keyed by ``keys`` (given for those rows), with the
+    layer's provenance (plus ``meta``) that results and bundles record."""
+    return FeatureSet(name=name, X=data.features[layer][rows], y=data.labels[rows], class_names=list(data.class_names),
+                      groups=groups, keys=keys, meta={**data.layer_meta(layer), **(meta or {})})
 
 
 def load_feature_sets(caches: list[str], layers: list[str] | None = None, *, conflicts: str = CONFLICTS.default) -> list[FeatureSet]:

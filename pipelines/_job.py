@@ -250,9 +250,10 @@ def _load_features(spec: Spec, resolved, extractions, notes: list):
     (ordered by path), and a description of the dataset for the report."""
     import numpy as np
 
-    from featx.classify import FeatureSet, align_feature_sets
+    from featx.classify import align_feature_sets
     from featx.extract import read_cache
 
+    from featx.pipelines._glue import layer_feature_set
     from featx.pipelines.stages._audit import dedupe_rows
 
     datasets, feature_sets, audit_info = {}, {}, {}
@@ -264,11 +265,9 @@ def _load_features(spec: Spec, resolved, extractions, notes: list):
             order = np.argsort(np.array(data.paths), kind="stable")
             groups = data.groups[order] if spec.cv.scheme == "grouped" and data.groups is not None else None
             for layer in rb.layers:
-                meta = data.layer_meta(layer)
-                meta.update(source=src.name, backbone=bname, layer_as_written=rb.aliases.get(layer, layer), depth=rb.order[layer])
-                fsets.append(FeatureSet(name=f"{bname}:{layer}", X=data.features[layer][order], y=data.labels[order],
-                                        class_names=data.class_names, groups=groups,
-                                        keys=np.array(data.paths)[order], meta=meta))
+                fsets.append(layer_feature_set(
+                    data, layer, order, name=f"{bname}:{layer}", keys=np.array(data.paths)[order], groups=groups,
+                    meta=dict(source=src.name, backbone=bname, layer_as_written=rb.aliases.get(layer, layer), depth=rb.order[layer])))
         aligned = align_feature_sets(fsets, missing="drop")
         dropped = max(len(fs.keys) for fs in fsets) - len(aligned[0].keys)
         if dropped:

@@ -54,7 +54,8 @@ def image_hashes(cache: str, paths):
 
 
 def run_audit(args) -> int:
-    from featx.classify import FOLDS, JOBS, METRIC, SEED, FeatureSet, audit, unique_keys
+    from featx.classify import FOLDS, JOBS, METRIC, SEED, audit, unique_keys
+    from featx.pipelines._glue import layer_feature_set
     from featx.common import to_jsonable, write_json
     from featx.extract import read_cache
 
@@ -72,9 +73,8 @@ def run_audit(args) -> int:
         print(f"note: {int((~labelled).sum())} unlabelled row(s) left out of the audit")
     paths = [p for p, keep in zip(data.paths, labelled) if keep]
     hashes = data.hashes[labelled]
-    fs = FeatureSet(layer, data.features[layer][labelled], data.labels[labelled], data.class_names,
-                    groups=None if data.groups is None else data.groups[labelled],
-                    keys=unique_keys(hashes, paths), meta=data.layer_meta(layer))
+    fs = layer_feature_set(data, layer, labelled, name=layer, keys=unique_keys(hashes, paths),
+                           groups=None if data.groups is None else data.groups[labelled])
     phash = image_hashes(args.cache, paths) if args.image_hashes else None
     if phash is not None:
         if not phash[2].all():
