@@ -5,11 +5,12 @@ silent where stderr is not a terminal (tqdm's ``disable=None``), or always with 
 from __future__ import annotations
 
 
-def progress_bar(total: int | None, desc: str, enabled: bool = True, unit: str = "it"):
-    """A tqdm bar of ``total`` steps (``update``, ``set_postfix_str``, ``close``)."""
+def progress_bar(total: int | None, desc: str, enabled: bool = True, unit: str = "it", leave: bool = True):
+    """A tqdm bar of ``total`` steps (``update``, ``set_postfix_str``, ``close``); ``leave=False``
+    erases it when closed (an epoch's bar inside a longer job)."""
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc=desc, unit=unit, disable=None if enabled else True, dynamic_ncols=True, leave=True)
+    return tqdm(total=total, desc=desc, unit=unit, disable=None if enabled else True, dynamic_ncols=True, leave=leave)
 
 
 def progress_callback(desc: str, enabled: bool = True, unit: str = "fit"):

@@ -22,6 +22,7 @@ from featx.extract.cache._lock import FileLock
 from featx.extract._options import BATCH_SIZE, DTYPE, DTYPES, EXTRACTION_OPTIONS, TTAS  # noqa: F401 (re-exported)
 from featx.extract.models._registry import DEFAULT_MODEL
 from featx.extract.images._sources import SourceTable, open_source
+from featx.common.progress import progress_bar
 
 if TYPE_CHECKING:  # the modules that import torch are imported once a job really computes
     from featx.extract.models._backbones import Backbone
@@ -207,14 +208,12 @@ def _extract_locked(output, table, spec, dims, dtype, overwrite, backbone, compu
 def _run(writer: _store.CacheWriter, loader, computer, n_pending: int, progress: bool) -> int:
     """Compute and write every batch of ``loader``; returns the images extracted. A dead decoding
     worker ends the job with one line (finished rows are kept)."""
-    from tqdm.auto import tqdm
-
     from featx.extract.images._loading import is_worker_death, worker_died
 
     layers = computer.layers
     np_dtype = np.dtype(writer.f["features"][layers[0]].dtype)
     extracted = 0
-    bar = tqdm(total=n_pending, unit="img", desc="extract", disable=None if progress else True, dynamic_ncols=True)
+    bar = progress_bar(n_pending, "extract", progress, unit="img")
     batches = iter(loader)
     try:
         for rows, images, hashes, bad_rows, bad_hashes, reasons in batches:

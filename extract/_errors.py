@@ -6,6 +6,7 @@ one line that names the problem and the fix.
 
 from __future__ import annotations
 
+from featx.common.files import LockedError
 
 
 class ExtractError(Exception):
@@ -44,7 +45,7 @@ class CacheMismatchError(CacheError):
     """An existing cache was made with other settings than the ones asked for."""
 
 
-class CacheLockedError(CacheError, BlockingIOError):
+class CacheLockedError(CacheError, LockedError):
     """Another process is writing the cache."""
 
 

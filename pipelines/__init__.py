@@ -2,6 +2,7 @@
 the cache -> FeatureSet step (:func:`feature_sets_from_cache`, :func:`load_feature_sets`) that
 joins featx.extract to featx.classify."""
 
+from featx.common.lazy import lazy_names
 from featx.pipelines._errors import PipelineError, SpecError
 
 # imported on first use, so `featx --help` stays light: public name -> private module
@@ -12,10 +13,4 @@ _LAZY = {
 }
 __all__ = sorted(["PipelineError", "SpecError", *_LAZY])
 
-
-def __getattr__(name):
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(f"featx.pipelines.{_LAZY[name]}"), name)
-    raise AttributeError(f"module 'featx.pipelines' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_names(__name__, _LAZY, globals())

@@ -25,13 +25,14 @@ def _user_error_types() -> tuple[type[BaseException], ...]:
 
     from featx.common import OptionError
     from featx.common.cluster import ClusterError  # dask missing, no scheduler: one line too
+    from featx.common.files import LockedError  # another job holds the output's lock
     from featx.extract import ExtractError  # light: `import featx.pipelines` stays light
 
     # a ClassifyError can only come from a loaded featx.classify: importing scikit-learn here,
     # while an error is handled, would cost a second and let a late signal interrupt the import
     classify = sys.modules.get("featx.classify")
     extra = (classify.ClassifyError,) if classify is not None else ()
-    return (PipelineError, ExtractError, *extra, OptionError, ClusterError)
+    return (PipelineError, ExtractError, *extra, OptionError, ClusterError, LockedError)
 
 
 def user_errors(debug: bool = False):

@@ -28,7 +28,7 @@ from featx.classify import features_digest, most_common_params, splits_digest
 from featx.common.cluster import connect, describe, require_distributed
 from featx.common.files import remove_stale_tmp_in
 from featx.common.stages import Stages
-from featx.extract import FileLock
+from featx.common.files import FileLock
 from featx.pipelines.stages._cv import cross_validate_configs, cross_validate_one
 from featx.pipelines.stages._keys import cache_path_for, cv_key
 from featx.pipelines._spec import Spec, check_backbones, load_spec
@@ -118,7 +118,7 @@ def run_job(spec, *, base_dir: str | None = None, output: str | None = None, job
         stages.say("  " + "; ".join(f"{name}: {', '.join(rb.label(l) for l in rb.layers)}"
                                     for name, rb in resolved.items()))
     # one job per output folder: a second run on it fails fast; a lock left by a killed run is
-    # released by the kernel and taken over (see featx.extract.FileLock); one cluster for the
+    # released by the kernel and taken over (see featx.common.files.FileLock); one cluster for the
     # whole job (a 'local:N' one is started once, and closed at the end)
     with FileLock(spec.output), connect(cluster) as client:
         if client is not None:

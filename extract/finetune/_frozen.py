@@ -27,6 +27,7 @@ from featx.extract.finetune import _data
 from featx.extract.finetune._errors import FinetuneConfigError
 from featx.extract.finetune._prefix import VERIFY_ATOL, Split, plan_split
 from featx.extract.images import _loading
+from featx.common.progress import progress_bar
 
 FROZEN_RUNTIMES = ("auto", "openvino", "torch")
 CACHE_BYTES = 2 << 30  # prefix outputs of one data set kept in memory at most
@@ -132,11 +133,9 @@ class FrozenPrefix:
             feats = torch.zeros((n, *self.split.shape), dtype=torch.float32)
             ok = np.zeros(n, dtype=bool)
             reasons: dict[int, str] = {}
-            from tqdm.auto import tqdm
-
             order = _data.epoch_batches(n, 32, None, 0)
             loader = _loading.make_loader(dataset, order, workers, False)
-            bar = tqdm(total=n, desc=desc, unit="img", leave=False, disable=None if progress else True, dynamic_ncols=True)
+            bar = progress_bar(n, desc, progress, unit="img", leave=False)
             try:
                 for positions, images, _h, bad, _bh, why in loader:
                     pos = np.asarray(positions, dtype=np.int64)

@@ -22,6 +22,7 @@ from featx.extract.finetune import _data, _optim
 from featx.extract.finetune._errors import FinetuneDataError
 from featx.extract.finetune._frozen import FrozenPrefix
 from featx.extract.finetune._groups import Freezer
+from featx.common.progress import progress_bar
 
 
 class Trainer:
@@ -234,6 +235,4 @@ def evaluate(module, loader, dev, amp, pre, *, encode=None, forward=None) -> dic
 
 
 def _bar(total: int, desc: str, progress: bool):
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, unit="batch", leave=False, disable=None if progress else True, dynamic_ncols=True)
+    return progress_bar(total, desc, progress, unit="batch", leave=False)

@@ -18,6 +18,7 @@ from featx.extract._errors import CheckpointError
 from featx.extract.runtime._runtime import build_runtime
 from featx.extract.images._sources import SourceTable, open_source
 from featx.extract.finetune._groups import find_head
+from featx.common.progress import progress_bar
 
 
 class Prediction(NamedTuple):
@@ -93,10 +94,8 @@ def predict_with_checkpoint(checkpoint: str, source, *, batch_size: int = 64, wo
     n_workers = _loading.default_workers(n, size, dev) if workers is None else int(workers)
     ahead = 1 if computer.name == "openvino" else 0  # decoding overlaps OpenVINO's requests (see _loading)
     loader = _loading.make_loader(dataset, _loading.blocks(np.arange(n), size), n_workers, dev.type == "cuda", ahead)
-    from tqdm.auto import tqdm
-
     rows, chunks, failures = [], [], []
-    bar = tqdm(total=n, unit="img", desc="predict", disable=None if progress else True, dynamic_ncols=True)
+    bar = progress_bar(n, "predict", progress, unit="img")
     try:
         for ok, images, _hashes, bad, _bad_hashes, reasons in loader:  # the dataset's positions are table rows
             failures.extend((table.paths[row], reason) for row, reason in zip(bad.tolist(), reasons))

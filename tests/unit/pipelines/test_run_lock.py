@@ -13,7 +13,7 @@ from featx.pipelines._spec import to_toml
 from helpers.testdata import write_colour_dataset
 from helpers.pipeline import tiny_spec
 
-HOLD = "import sys, time; from featx.extract import FileLock; l = FileLock(sys.argv[1]).acquire(); print('held', flush=True); time.sleep(600)"
+HOLD = "import sys, time; from featx.common.files import FileLock; l = FileLock(sys.argv[1]).acquire(); print('held', flush=True); time.sleep(600)"
 
 
 def _featx(*args, timeout=300):
