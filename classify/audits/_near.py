@@ -24,6 +24,7 @@ connects is never merged (no single-linkage chains).
 from __future__ import annotations
 
 import dataclasses
+import heapq
 
 import numpy as np
 
@@ -75,17 +76,39 @@ _POP = np.array([bin(v).count("1") for v in range(256)], dtype=np.uint8)
 _CHUNK = 1 << 20  # pairs per step: bounds the memory of a million-row search
 
 
+def pack_hashes(bits) -> np.ndarray:
+    """Boolean hash rows (n, b) as (n, ceil(b / 64)) uint64 words (zero-padded), for
+    :func:`hash_distance`; an array of uint64 words is returned as it is."""
+    bits = np.asarray(bits)
+    if bits.dtype == np.uint64:
+        return bits
+    packed = np.packbits(bits.astype(bool, copy=False), axis=1)
+    pad = -packed.shape[1] % 8
+    if pad:
+        packed = np.pad(packed, ((0, 0), (0, pad)))
+    return np.ascontiguousarray(packed).view(np.uint64)
+
+
+def _popcount(words: np.ndarray) -> np.ndarray:
+    """Set bits per row of uint64 words (n, w), as int64."""
+    if hasattr(np, "bitwise_count"):  # numpy >= 2.0
+        return np.bitwise_count(words).sum(axis=1, dtype=np.int64)
+    return _POP[words.view(np.uint8)].sum(axis=1, dtype=np.int64)
+
+
 def hash_distance(hashes, mirrored, i, j, *, which: bool = False):
     """Hamming distances of rows ``i`` to rows ``j`` (arrays), mirror-invariant; with ``which``
-    also whether the mirrored comparison gave it. Computed on packed bits, in chunks."""
-    hp, mp = np.packbits(hashes, axis=1), np.packbits(mirrored, axis=1)
+    also whether the mirrored comparison gave it. ``hashes``/``mirrored``: boolean rows, or the
+    words of :func:`pack_hashes` (pack once when calling often); computed in chunks."""
+    hp, mp = pack_hashes(hashes), pack_hashes(mirrored)
     i, j = np.asarray(i), np.asarray(j)
     bits = np.empty(len(i), dtype=np.int64)
     flip = np.empty(len(i), dtype=bool)
     for s in range(0, len(i), _CHUNK):
         a, b = i[s:s + _CHUNK], j[s:s + _CHUNK]
-        direct = _POP[hp[a] ^ hp[b]].sum(axis=1, dtype=np.int64)
-        flipped = _POP[hp[a] ^ mp[b]].sum(axis=1, dtype=np.int64)
+        ha = hp[a]
+        direct = _popcount(ha ^ hp[b])
+        flipped = _popcount(ha ^ mp[b])
         bits[s:s + _CHUNK] = np.minimum(direct, flipped)
         flip[s:s + _CHUNK] = flipped < direct
     return (bits, flip) if which else bits
@@ -117,6 +140,8 @@ def candidate_pairs(Z, k: int, hashes=None, hash_ok=None, knn=None, mirrored=Non
     pairs = [np.stack([np.minimum(i, j), np.maximum(i, j)], axis=1)[j >= 0]]
     if hashes is not None:
         bands = hashes.shape[1] // 16
+        hp = pack_hashes(hashes)
+        mp = pack_hashes(mirrored) if mirrored is not None else None
         weights = 1 << np.arange(16, dtype=np.int64)
         for b in range(bands):
             key = (hashes[:, b * 16:(b + 1) * 16].astype(np.int64) * weights).sum(axis=1)
@@ -124,17 +149,16 @@ def candidate_pairs(Z, k: int, hashes=None, hash_ok=None, knn=None, mirrored=Non
             order = np.argsort(key, kind="stable")
             sk = key[order]
             starts = np.flatnonzero(np.r_[True, sk[1:] != sk[:-1]])
-            ends = np.r_[starts[1:], len(sk)]
+            sizes = np.diff(np.r_[starts, len(sk)])
             found = []
-            for s, e in zip(starts, ends):
-                if 1 < e - s <= 50:  # a crowded bucket is a flat image, not a copy
-                    members = np.sort(order[s:e])
-                    a, b2 = np.triu_indices(len(members), 1)
-                    found.append(np.stack([members[a], members[b2]], axis=1))
+            for size in np.unique(sizes[(sizes > 1) & (sizes <= 50)]).tolist():  # a crowded bucket is a flat image
+                members = np.sort(order[starts[sizes == size][:, None] + np.arange(size)], axis=1)
+                a, b2 = np.triu_indices(size, 1)  # every pair of each bucket of this size, at once
+                found.append(np.stack([members[:, a].ravel(), members[:, b2].ravel()], axis=1))
             if found:
                 band = np.concatenate(found)
                 if mirrored is not None and max_bits is not None:
-                    band = band[hash_distance(hashes, mirrored, band[:, 0], band[:, 1]) <= max_bits]
+                    band = band[hash_distance(hp, mp, band[:, 0], band[:, 1]) <= max_bits]
                 pairs.append(band)
     allp = _unique_pairs(np.concatenate(pairs), Z.shape[0])
     return allp[allp[:, 0] != allp[:, 1]]
@@ -166,6 +190,8 @@ def accepted_pairs(Z, knn, hashes=None, mirrored=None, hash_ok=None, rule: NearD
     i, j = pairs[:, 0], pairs[:, 1]
     cos = pair_cosines(Z, i, j)
     k = min(rule.candidates, knn[0].shape[1])
+    if hashes is not None:  # packed once for every distance below
+        hashes, mirrored = pack_hashes(hashes), pack_hashes(mirrored)
     ref = _reference((knn[0][:, :k], knn[1][:, :k]), hashes, mirrored, ok, rule)
     far = np.maximum(ref[i], ref[j])
     ratio = (1.0 - cos) / np.maximum(1e-6, 1.0 - far)
@@ -183,7 +209,11 @@ def accepted_pairs(Z, knn, hashes=None, mirrored=None, hash_ok=None, rule: NearD
 
 
 def star_clusters(n: int, pairs, cosines, bits, mirrored) -> list:
-    """:class:`NearCluster` stars of accepted pairs (see the module docstring), largest first."""
+    """:class:`NearCluster` stars of accepted pairs (see the module docstring), largest first.
+
+    The next medoid is the free row with the most free partners (then the highest summed cosine,
+    then the lowest row), kept in a heap whose stale counts are refreshed as they surface (counts
+    only fall), so the cost grows as pairs x log(pairs), not as clusters x rows."""
     if not len(pairs):
         return []
     a, b = pairs[:, 0], pairs[:, 1]
@@ -194,22 +224,40 @@ def star_clusters(n: int, pairs, cosines, bits, mirrored) -> list:
     score = np.zeros(n)
     np.add.at(score, a, cosines)
     np.add.at(score, b, cosines)
-    taken = np.zeros(n, bool)
-    out = []
-    while True:
-        free = [r for r in partners if not taken[r] and any(not taken[p] for p in partners[r])]
-        if not free:
-            break
-        medoid = max(free, key=lambda r: (sum(not taken[p] for p in partners[r]), score[r], -r))
+    score = score.tolist()
+    taken = [False] * n
+    free = {r: len(p) for r, p in partners.items()}  # partners not yet taken
+    heap = [(-c, -score[r], r) for r, c in free.items()]
+    heapq.heapify(heap)
+    found = []
+    while heap:
+        count, neg_score, medoid = heapq.heappop(heap)
+        if taken[medoid] or not free[medoid]:
+            continue
+        if -count != free[medoid]:  # stale: back in with its count now
+            heapq.heappush(heap, (-free[medoid], neg_score, medoid))
+            continue
         members = [medoid]
         for p in sorted((p for p in partners[medoid] if not taken[p]), key=lambda p: (-score[p], p)):
             if all(m in partners[p] for m in members):  # complete linkage: alike to every member
                 members.append(p)
-        rows = np.array(sorted(members))
-        taken[rows] = True
-        inside = np.isin(a, rows) & np.isin(b, rows)
-        out.append(NearCluster(rows, cosines[inside].min(), medoid, pairs[inside], cosines[inside], bits[inside],
-                               mirrored[inside]))
+        for m in members:
+            taken[m] = True
+        for m in members:
+            for p in partners[m]:
+                free[p] -= 1
+        found.append((medoid, sorted(members)))
+    label = np.full(n, -1, dtype=np.int64)
+    for c, (_, rows) in enumerate(found):
+        label[rows] = c
+    inside = np.flatnonzero((label[a] == label[b]) & (label[a] >= 0))
+    inside = inside[np.argsort(label[a[inside]], kind="stable")]  # by cluster, pairs in their order
+    bounds = np.searchsorted(label[a[inside]], np.arange(len(found) + 1))
+    out = []
+    for c, (medoid, rows) in enumerate(found):
+        sel = inside[bounds[c]:bounds[c + 1]]
+        out.append(NearCluster(np.array(rows), cosines[sel].min(), medoid,
+                               pairs[sel], cosines[sel], bits[sel], mirrored[sel]))
     out.sort(key=lambda c: (-len(c.rows), int(c.rows[0])))
     return out
 
