@@ -190,18 +190,3 @@ class Option:
         except OptionError as exc:
             raise argparse.ArgumentTypeError(str(exc)) from None
 
-
-def check_options(options, values: Mapping) -> dict:
-    """Check ``values`` (a mapping of option name -> value) against ``options``; returns the
-    checked values with defaults filled in. All problems are raised at once, one per line."""
-    by_name = {o.name: o for o in options}
-    problems = [f"{k}: unknown setting{suggest(k, by_name)}" for k in values if k not in by_name]
-    out = {}
-    for name, opt in by_name.items():
-        try:
-            out[name] = opt.check(values[name]) if name in values else opt.default
-        except OptionError as exc:
-            problems.append(str(exc))
-    if problems:
-        raise OptionError("; ".join(problems))
-    return out

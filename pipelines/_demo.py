@@ -86,11 +86,3 @@ def prepare_demo(data_dir: str, output: str, *, per_class: int | None = None, la
     write_digits(folder, per_class=per_class)
     return demo_spec(folder, output, per_class=per_class, layers=layers, heads=heads)
 
-
-def run_demo(data_dir: str = "data", output: str = os.path.join("featx-out", "demo"), *, per_class: int | None = None,
-             layers=None, heads=None, progress: bool = True, command: str | None = None, jobs: int | None = None):
-    """The built-in demo through :func:`featx.pipelines.run_job`; returns its ``JobResult``."""
-    from featx.pipelines._job import run_job
-
-    spec = prepare_demo(data_dir, output, per_class=per_class, layers=layers, heads=heads)
-    return run_job(spec, progress=progress, command=command, jobs=jobs)

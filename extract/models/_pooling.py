@@ -76,17 +76,3 @@ def pool(x: torch.Tensor, how: str, prefix: int = 1) -> torch.Tensor:
         return torch.cat([x.mean(dim=axes), x.amax(dim=axes)], dim=1)
     raise PoolingError(f"pool must be one of {', '.join(POOLS)}; got {how!r}")
 
-
-def pooled_dim(shape: tuple[int, ...], how: str) -> int:
-    """Feature length after :func:`pool` for a per-image output ``shape`` (without batch)."""
-    if how in TOKEN_POOLS:
-        return 2 * int(shape[-1]) if how == "cls+mean" else int(shape[-1])
-    if len(shape) == 1:
-        return int(shape[0])
-    if how == "none":
-        n = 1
-        for s in shape:
-            n *= int(s)
-        return n
-    channels = int(shape[0]) if len(shape) == 3 else int(shape[-1]) if len(shape) == 2 else int(shape[0])
-    return 2 * channels if how == "avgmax" else channels

@@ -6,14 +6,16 @@ import json
 import os
 
 
-from featx.pipelines._demo import run_demo
+from featx.pipelines import run_job
+from featx.pipelines._demo import prepare_demo
 from featx.pipelines.cli import main
 
 
 def test_demo_on_a_digits_subset(tmp_path):
     """Real weights, 12 images per class, two small (low-dimensional) layers, two heads."""
-    result = run_demo(str(tmp_path / "data"), str(tmp_path / "out"), per_class=12, layers=("blocks.2", "blocks.3"),
-                      heads=("logreg", "svm"), progress=False, jobs=1)
+    spec = prepare_demo(str(tmp_path / "data"), str(tmp_path / "out"), per_class=12, layers=("blocks.2", "blocks.3"),
+                        heads=("logreg", "svm"))
+    result = run_job(spec, progress=False, jobs=1)
     assert sorted(os.listdir(tmp_path / "data" / "digits-12")) == [".complete"] + [str(d) for d in range(10)]
     ds = result.datasets["digits"]
     assert ds["rows"] == 120 and ds["counts"] == {str(d): 12 for d in range(10)} and not ds["failures"]

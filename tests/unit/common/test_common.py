@@ -12,7 +12,6 @@ import pytest
 
 from featx.common import Option, OptionError, atomic_write, remove_stale_tmp, to_jsonable, versions, write_json
 from featx.common.jsonable import nan_from_none
-from featx.common.options import check_options
 
 PRECISION = Option("precision", "auto", "autocast precision", choices=("auto", "fp32", "bf16", "fp16"))
 WORKERS = Option("workers", None, "worker processes", kind=int, minimum=0, none_word="auto")
@@ -83,10 +82,3 @@ def test_option_flags_on_the_command_line():
     with pytest.raises(SystemExit):
         p.parse_args(["--workers", "-2"])
 
-
-def test_check_options_collects_every_problem_at_once():
-    with pytest.raises(OptionError) as err:
-        check_options((PRECISION, WORKERS), {"precison": "fp32", "workers": -1})
-    text = str(err.value)
-    assert "precison: unknown setting; did you mean 'precision'?" in text and "workers: expected an integer >= 0" in text
-    assert check_options((PRECISION, WORKERS), {"workers": 2}) == {"precision": "auto", "workers": 2}
