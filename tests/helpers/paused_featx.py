@@ -11,6 +11,8 @@ the stop points that these environment variables name (none set: the plain job):
   are its children when the test started it with ``start_new_session=True``), so no shard moves on;
 - ``FEATX_PAUSE_AFTER_EPOCHS="N:FILE"`` - fine-tuning stops once it has written its ``N``-th
   resume state (``model.pt.resume`` after epoch ``N`` of a fresh run);
+- ``FEATX_PAUSE_MID_EPOCH="N:FILE"`` - fine-tuning stops at the first training batch after its
+  ``N``-th resume state (mid-epoch ``N + 1``: its DataLoader workers are running);
 - ``FEATX_PAUSE_AFTER_MODELS="N:FILE"`` - a job that fine-tunes (``featx finetune``, the transfer
   study of ``featx run``) stops once it has saved its ``N``-th fine-tuned model.
 
@@ -81,6 +83,28 @@ def install_after_epochs(spec: str) -> None:
             _pause(marker)
 
     _state.write_state = paused_write_state
+
+
+def install_mid_epoch(spec: str) -> None:
+    """Wrap fine-tuning's resume-state writer and its per-batch learning-rate step: at the first
+    batch after the ``N``-th state is written, stop."""
+    from featx.extract.finetune import _optim, _state
+
+    count, marker = spec.split(":", 1)
+    target, seen = int(count), []
+    write_state, set_lr = _state.write_state, _optim.set_lr
+
+    def counted_write_state(path, state):
+        write_state(path, state)
+        seen.append(path)
+
+    def paused_set_lr(optimizer, factor):
+        if len(seen) == target:
+            seen.append("paused")  # once
+            _pause(marker)
+        set_lr(optimizer, factor)
+
+    _state.write_state, _optim.set_lr = counted_write_state, paused_set_lr
 
 
 def install_after_models(spec: str) -> None:
@@ -163,6 +187,8 @@ if __name__ == "__main__":
         install_after_shards(os.environ["FEATX_PAUSE_AFTER_SHARDS"])
     if os.environ.get("FEATX_PAUSE_AFTER_EPOCHS"):
         install_after_epochs(os.environ["FEATX_PAUSE_AFTER_EPOCHS"])
+    if os.environ.get("FEATX_PAUSE_MID_EPOCH"):
+        install_mid_epoch(os.environ["FEATX_PAUSE_MID_EPOCH"])
     if os.environ.get("FEATX_PAUSE_AFTER_MODELS"):
         install_after_models(os.environ["FEATX_PAUSE_AFTER_MODELS"])
     from featx.pipelines.cli import main

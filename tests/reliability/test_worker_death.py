@@ -1,5 +1,6 @@
 """A DataLoader worker killed mid-job (as the out-of-memory killer would) stops the job with one
-clear line and exit 2, never a traceback; the finished rows are kept and the rerun completes the
+clear line and exit 2, never a traceback (the kill lands at a planned stop point,
+``helpers.paused_featx``); the finished rows are kept and the rerun completes the
 cache with the same values as an uninterrupted run."""
 
 from __future__ import annotations
@@ -8,11 +9,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 
 from featx.extract import read_cache
+from helpers.processes import PAUSED_FEATX, wait_stopped
 from helpers.testdata import cache_done_rows, child_pids, write_colour_dataset
 
 ARGS = ["--weights", "none", "--batch-size", "4", "--workers", "2", "--layers", "blocks.2"]
@@ -22,21 +23,24 @@ def _featx(*args):
     return [sys.executable, "-m", "featx.pipelines", *args]
 
 
-def _kill_a_worker_once(args, ready) -> str:
-    """Run ``featx ARGS``; once ``ready()`` holds and it has a worker, SIGKILL that worker. The
-    job must then stop with exit 2 and exactly one ``error:`` line (returned), no traceback."""
-    proc = subprocess.Popen(_featx(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 240
-    victims = []
-    while time.time() < deadline and proc.poll() is None:
-        if ready():
-            victims = child_pids(proc.pid)
-            if victims:
-                break
-        time.sleep(0.05)
-    assert victims, "no worker to kill: the job ended or never started its workers"
-    os.kill(victims[0], signal.SIGKILL)
-    _, stderr = proc.communicate(timeout=240)
+def _kill_a_worker_once(args, stop: dict, marker: str) -> str:
+    """Run ``featx ARGS`` through ``paused_featx.py`` with the planned stop point ``stop`` (env
+    variables); while the job is stopped there, with its DataLoader workers running, SIGKILL one
+    worker and let the job go on. It must then end with exit 2 and exactly one ``error:`` line
+    (returned), no traceback. No timing decides where the kill lands."""
+    proc = subprocess.Popen([sys.executable, PAUSED_FEATX, *args], env={**os.environ, **stop},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_stopped(marker, pid=proc.pid, proc=proc)
+        victims = child_pids(proc.pid)
+        assert victims, "the job is stopped at its planned point but has no DataLoader worker"
+        os.kill(victims[0], signal.SIGKILL)
+        os.kill(proc.pid, signal.SIGCONT)
+        _, stderr = proc.communicate(timeout=240)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
     assert proc.returncode == 2 and "Traceback" not in stderr, (proc.returncode, stderr[-2000:])
     errors = [line for line in stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "worker died" in errors[0], stderr[-2000:]
@@ -46,7 +50,9 @@ def _kill_a_worker_once(args, ready) -> str:
 def test_killed_worker_stops_the_job_cleanly_and_the_rerun_resumes(tmp_path):
     src = write_colour_dataset(tmp_path / "imgs", per_class=40, size=(48, 40))
     out = str(tmp_path / "c.h5")
-    error = _kill_a_worker_once(["extract", src, "-o", out, *ARGS], lambda: cache_done_rows(out) >= 8)
+    marker = str(tmp_path / "stopped")
+    # stops once a batch took the cache to 8 done rows (the second batch of 4)
+    error = _kill_a_worker_once(["extract", src, "-o", out, *ARGS], {"FEATX_CHAOS_PAUSE": f"8:after:{marker}"}, marker)
     assert "rerun the same command" in error
     kept = cache_done_rows(out)
     assert 8 <= kept < 120
@@ -67,8 +73,9 @@ def test_killed_worker_during_finetuning_is_one_line_and_the_rerun_resumes(tmp_p
     args = ["finetune", src, "-o", out, "--model", "torchvision:mobilenet_v3_small", "--weights", "none",
             "--input-size", "32", "--strategy", "full", "--epochs", "6", "--patience", "0", "--batch-size", "4",
             "--workers", "2", "--device", "cpu"]
-    # ready once an epoch has finished and its state is on disk
-    error = _kill_a_worker_once(args, lambda: os.path.exists(out + ".resume"))
+    # stops at the first batch of epoch 2: epoch 1's state is on disk, epoch 2's workers run
+    marker = str(tmp_path / "stopped")
+    error = _kill_a_worker_once(args, {"FEATX_PAUSE_MID_EPOCH": f"1:{marker}"}, marker)
     assert "is kept in" in error
     assert os.path.exists(out + ".resume") and not os.path.exists(out)
     rerun = subprocess.run(_featx(*args), capture_output=True, text=True, timeout=600)
