@@ -11,8 +11,8 @@ the stop points that these environment variables name (none set: the plain job):
   are its children when the test started it with ``start_new_session=True``), so no shard moves on;
 - ``FEATX_PAUSE_AFTER_EPOCHS="N:FILE"`` - fine-tuning stops once it has written its ``N``-th
   resume state (``model.pt.resume`` after epoch ``N`` of a fresh run);
-- ``FEATX_PAUSE_MID_EPOCH="N:FILE"`` - fine-tuning stops at the first training batch after its
-  ``N``-th resume state (mid-epoch ``N + 1``: its DataLoader workers are running);
+- ``FEATX_PAUSE_AT_BATCH="E:B:FILE"`` - fine-tuning stops at training batch ``B`` of the epoch
+  after ``E`` finished epochs of the run (its DataLoader workers are running then);
 - ``FEATX_PAUSE_AFTER_MODELS="N:FILE"`` - a job that fine-tunes (``featx finetune``, the transfer
   study of ``featx run``) stops once it has saved its ``N``-th fine-tuned model.
 
@@ -85,26 +85,35 @@ def install_after_epochs(spec: str) -> None:
     _state.write_state = paused_write_state
 
 
-def install_mid_epoch(spec: str) -> None:
-    """Wrap fine-tuning's resume-state writer and its per-batch learning-rate step: at the first
-    batch after the ``N``-th state is written, stop."""
+def install_at_batch(spec: str) -> None:
+    """``EPOCH:BATCH:FILE``: wrap fine-tuning's resume-state reader and writer and its per-batch
+    learning-rate step, so the job stops at training batch ``BATCH`` (1-based) of the epoch after
+    ``EPOCH`` finished epochs - counted from the run's start, whether this process started fresh
+    or resumed (``0:1``: the first batch of a fresh run). Its DataLoader workers are running then."""
     from featx.extract.finetune import _optim, _state
 
-    count, marker = spec.split(":", 1)
-    target, seen = int(count), []
-    write_state, set_lr = _state.write_state, _optim.set_lr
+    epoch, batch, marker = spec.split(":", 2)
+    target, at = int(epoch), int(batch)
+    where = {"finished": 0, "batches": 0, "paused": False}
+    read_state, write_state, set_lr = _state.read_state, _state.write_state, _optim.set_lr
+
+    def counted_read_state(path):
+        state = read_state(path)
+        where.update(finished=int(state["epoch"]), batches=0)
+        return state
 
     def counted_write_state(path, state):
         write_state(path, state)
-        seen.append(path)
+        where.update(finished=int(state["epoch"]), batches=0)
 
     def paused_set_lr(optimizer, factor):
-        if len(seen) == target:
-            seen.append("paused")  # once
+        where["batches"] += 1
+        if not where["paused"] and where["finished"] == target and where["batches"] == at:
+            where["paused"] = True
             _pause(marker)
         set_lr(optimizer, factor)
 
-    _state.write_state, _optim.set_lr = counted_write_state, paused_set_lr
+    _state.read_state, _state.write_state, _optim.set_lr = counted_read_state, counted_write_state, paused_set_lr
 
 
 def install_after_models(spec: str) -> None:
@@ -187,8 +196,8 @@ if __name__ == "__main__":
         install_after_shards(os.environ["FEATX_PAUSE_AFTER_SHARDS"])
     if os.environ.get("FEATX_PAUSE_AFTER_EPOCHS"):
         install_after_epochs(os.environ["FEATX_PAUSE_AFTER_EPOCHS"])
-    if os.environ.get("FEATX_PAUSE_MID_EPOCH"):
-        install_mid_epoch(os.environ["FEATX_PAUSE_MID_EPOCH"])
+    if os.environ.get("FEATX_PAUSE_AT_BATCH"):
+        install_at_batch(os.environ["FEATX_PAUSE_AT_BATCH"])
     if os.environ.get("FEATX_PAUSE_AFTER_MODELS"):
         install_after_models(os.environ["FEATX_PAUSE_AFTER_MODELS"])
     from featx.pipelines.cli import main

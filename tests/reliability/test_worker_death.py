@@ -75,7 +75,7 @@ def test_killed_worker_during_finetuning_is_one_line_and_the_rerun_resumes(tmp_p
             "--workers", "2", "--device", "cpu"]
     # stops at the first batch of epoch 2: epoch 1's state is on disk, epoch 2's workers run
     marker = str(tmp_path / "stopped")
-    error = _kill_a_worker_once(args, {"FEATX_PAUSE_MID_EPOCH": f"1:{marker}"}, marker)
+    error = _kill_a_worker_once(args, {"FEATX_PAUSE_AT_BATCH": f"1:1:{marker}"}, marker)
     assert "is kept in" in error
     assert os.path.exists(out + ".resume") and not os.path.exists(out)
     rerun = subprocess.run(_featx(*args), capture_output=True, text=True, timeout=600)

@@ -1,6 +1,6 @@
 """Chaos soak of ``featx finetune`` (issue 7): a real fine-tuning subprocess (many short epochs on
-small images, random weights) is SIGKILLed at random points - during startup and in the middle of
-random epochs - rerun at once after every kill, then left to finish. The checkpoint must equal an
+small images, random weights) is SIGKILLed at random points - during startup and at a random batch
+of random epochs, where the job stops itself first (``helpers.paused_featx``), so no kill can miss - rerun at once after every kill, then left to finish. The checkpoint must equal an
 uninterrupted run's bit for bit (every state_dict tensor, read with featx's weights_only reader),
 the history must be the clean one (timings aside), no finished epoch may be lost and no temporary
 file may be left.
@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 import time
 
 import numpy as np
@@ -21,6 +22,7 @@ import pytest
 import torch
 
 from chaos import after_seconds, chaos_run, chaos_seed, featx_command, report, tmp_leftovers, when
+from helpers.processes import PAUSED_FEATX
 from helpers.testdata import write_colour_dataset
 from featx.extract import read_checkpoint
 
@@ -31,10 +33,16 @@ RESUME_LINE = re.compile(r"^resuming .* after epoch (\d+) of (\d+)", re.M)
 MODEL = "torchvision:mobilenet_v3_small"  # small, and no timm import at every rerun
 
 
-def _command(src, out, epochs: int) -> list[str]:
-    return featx_command("finetune", str(src), "-o", str(out), "--model", MODEL, "--weights", "none", "--input-size", "32",
-                         "--strategy", "full", "--epochs", str(epochs), "--patience", "0", "--batch-size", "8",
-                         "--workers", "1", "--device", "cpu")
+BATCH = 8
+
+
+def _command(src, out, epochs: int, *, paused: bool = False) -> list[str]:
+    """``featx finetune`` (through ``paused_featx.py`` with ``paused``: its stop points armed by
+    the attempt's environment; the final run has none set, so it runs plain)."""
+    args = ("finetune", str(src), "-o", str(out), "--model", MODEL, "--weights", "none", "--input-size", "32",
+            "--strategy", "full", "--epochs", str(epochs), "--patience", "0", "--batch-size", str(BATCH),
+            "--workers", "1", "--device", "cpu")
+    return [sys.executable, PAUSED_FEATX, *args] if paused else featx_command(*args)
 
 
 def _env() -> dict:
@@ -80,22 +88,31 @@ def _stage(log: str, start: dict, end: dict) -> str:
     return f"epoch {end.get('epochs', 0) + 1}"
 
 
-def _epoch_kill(target: int, delay: float):
-    def predicate(obs) -> bool:
-        done = _epochs_in_log(obs.log)
-        return done is not None and done >= target
-    return when(predicate, f"after epoch {target}", delay=delay)
+def _planned_kill(marker: str, epoch: int, batch: int):
+    """Due once the job stopped itself at batch ``batch`` of epoch ``epoch + 1`` (``paused_featx``)."""
+    return when(lambda obs: os.path.exists(marker), f"stopped at batch {batch} of epoch {epoch + 1}")
 
 
-def _plan(rng, epochs: int, epoch_seconds: float, *, epoch_kills: int, startup_kills: int) -> list:
+def _plan(rng, epochs: int, steps: int, logs, *, epoch_kills: int, startup_kills: int) -> tuple[list, dict]:
     """Kills in random epochs (distinct, never the last, so the run cannot finish first), each at a
-    random point of its epoch; plus kills at a random moment of a start-up (imports, model build,
-    resume)."""
+    random batch of its epoch where the job stops itself (``FEATX_PAUSE_AT_BATCH``: counted from
+    the run's start, so a start-up kill that lands late moves nothing); plus kills at a random
+    moment of a start-up (imports, model build, resume). Returns the triggers and, per attempt,
+    its stop point."""
+    os.makedirs(logs, exist_ok=True)
     targets = sorted(rng.choice(epochs - 1, size=epoch_kills, replace=False).tolist())
-    triggers = [_epoch_kill(int(t), float(rng.uniform(0.05, 0.75)) * epoch_seconds) for t in targets]
+    attempts = [("epoch", int(t), int(rng.integers(1, steps + 1))) for t in targets]
     for _ in range(startup_kills):
-        triggers.insert(int(rng.integers(0, len(triggers) + 1)), after_seconds(float(rng.uniform(0.2, 1.5))))
-    return triggers
+        attempts.insert(int(rng.integers(0, len(attempts) + 1)), ("seconds", float(rng.uniform(0.2, 1.5)), None))
+    triggers, pauses = [], {}
+    for k, (kind, value, batch) in enumerate(attempts):
+        if kind == "epoch":
+            marker = os.path.join(logs, f"stopped-{k}")
+            pauses[k] = {"FEATX_PAUSE_AT_BATCH": f"{value}:{batch}:{marker}"}
+            triggers.append(_planned_kill(marker, value, batch))
+        else:
+            triggers.append(after_seconds(value))
+    return triggers, pauses
 
 
 def _chaos_finetune(tmp_path, request, *, name: str, per_class: int, epochs: int, epoch_kills: int, startup_kills: int):
@@ -110,13 +127,16 @@ def _chaos_finetune(tmp_path, request, *, name: str, per_class: int, epochs: int
     a = read_checkpoint(str(clean))
     assert [h["epoch"] for h in a["history"]] == list(range(1, epochs + 1))
     epoch_seconds = float(np.median([h["seconds"] for h in a["history"]]))
+    train = a["extra"]["finetune"]["train_rows"]
+    steps = -(-(train if isinstance(train, int) else len(train)) // BATCH)  # batches per epoch
 
     out = tmp_path / "chaos" / "model.pt"
     os.makedirs(out.parent)
     rng = np.random.default_rng(seed)
-    triggers = _plan(rng, epochs, epoch_seconds, epoch_kills=epoch_kills, startup_kills=startup_kills)
-    record = chaos_run(_command(src, out, epochs), triggers, workdir=tmp_path / "logs", probe=_resume_probe(out),
-                       env=_env(), seed=seed, stage_of=_stage)
+    triggers, pauses = _plan(rng, epochs, steps, tmp_path / "logs", epoch_kills=epoch_kills, startup_kills=startup_kills)
+    record = chaos_run(_command(src, out, epochs, paused=True), triggers, workdir=tmp_path / "logs",
+                       probe=_resume_probe(out), env=_env(), seed=seed, stage_of=_stage,
+                       attempt_env=lambda k: pauses.get(k, {}))
     lost = record.lost("epochs")
     line = report(record, name, request, epochs=epochs, epochs_lost=lost, epoch=f"{epoch_seconds:.2f}s",
                   orphans=sum(k.orphans for k in record.kills), clean_run=f"{clean_seconds:.1f}s")
