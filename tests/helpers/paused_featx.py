@@ -13,6 +13,10 @@ the stop points that these environment variables name (none set: the plain job):
   resume state (``model.pt.resume`` after epoch ``N`` of a fresh run);
 - ``FEATX_PAUSE_AT_BATCH="E:B:FILE"`` - fine-tuning stops at training batch ``B`` of the epoch
   after ``E`` finished epochs of the run (its DataLoader workers are running then);
+- ``FEATX_PAUSE_AFTER_CV="N:FILE"`` - ``featx run`` stops once its result cache holds ``N``
+  entries (the configurations still being fitted are in flight);
+- ``FEATX_PAUSE_AT_STAGE="STAGE:FILE"`` - ``featx run`` stops as it starts ``STAGE`` (``report``,
+  ``learning_curve``, ``pca``...);
 - ``FEATX_PAUSE_AFTER_MODELS="N:FILE"`` - a job that fine-tunes (``featx finetune``, the transfer
   study of ``featx run``) stops once it has saved its ``N``-th fine-tuned model.
 
@@ -116,6 +120,45 @@ def install_at_batch(spec: str) -> None:
     _state.read_state, _state.write_state, _optim.set_lr = counted_read_state, counted_write_state, paused_set_lr
 
 
+def install_after_cv(spec: str) -> None:
+    """Wrap the job's result cache: once it holds ``N`` entries (counted on disk, so from the run's
+    start whether this process resumed or not), stop after the write that got it there."""
+    from featx.pipelines.stages import _stages
+
+    count, marker = spec.split(":", 1)
+    target, state = int(count), {"paused": False}
+    save = _stages.ResultCache.save
+
+    def paused_save(self, key, doc):
+        save(self, key, doc)
+        held = sum(1 for n in os.listdir(self.folder) if n.endswith(".json"))
+        if not state["paused"] and held >= target:
+            state["paused"] = True
+            _pause(marker)
+
+    _stages.ResultCache.save = paused_save
+
+
+def install_at_stage(spec: str) -> None:
+    """Wrap the job's stage announcer: stop as soon as the stage ``STAGE`` has started."""
+    import contextlib
+
+    from featx.common.stages import Stages
+
+    stage, marker = spec.split(":", 1)
+    run, state = Stages.run, {"paused": False}
+
+    @contextlib.contextmanager
+    def paused_run(self, name, label):
+        with run(self, name, label):
+            if name == stage and not state["paused"]:
+                state["paused"] = True
+                _pause(marker)
+            yield
+
+    Stages.run = paused_run
+
+
 def install_after_models(spec: str) -> None:
     """Wrap the saving of a fine-tuned model: after the ``N``-th one is saved, stop."""
     from featx.extract.finetune import _trainer
@@ -198,6 +241,10 @@ if __name__ == "__main__":
         install_after_epochs(os.environ["FEATX_PAUSE_AFTER_EPOCHS"])
     if os.environ.get("FEATX_PAUSE_AT_BATCH"):
         install_at_batch(os.environ["FEATX_PAUSE_AT_BATCH"])
+    if os.environ.get("FEATX_PAUSE_AFTER_CV"):
+        install_after_cv(os.environ["FEATX_PAUSE_AFTER_CV"])
+    if os.environ.get("FEATX_PAUSE_AT_STAGE"):
+        install_at_stage(os.environ["FEATX_PAUSE_AT_STAGE"])
     if os.environ.get("FEATX_PAUSE_AFTER_MODELS"):
         install_after_models(os.environ["FEATX_PAUSE_AFTER_MODELS"])
     from featx.pipelines.cli import main

@@ -1,6 +1,7 @@
 """Chaos soak of ``featx run`` (issue 7): a real pipeline subprocess is SIGKILLed in its different
 stages (startup, extract, cv, learning curve / PCA, report), rerun at once after every kill, then
-left to finish. The extraction cache must equal an uninterrupted run's bit for bit, and
+left to finish. Every kill but the start-up ones lands where the job stopped itself
+(``helpers.paused_featx``), never at a moment timed from outside. The extraction cache must equal an uninterrupted run's bit for bit, and
 results.json every score of it (records, best configuration, learning curve, PCA, datasets; only
 timings and was-cached flags may differ); nothing finished before a kill may be lost and no
 temporary file may be left.
@@ -14,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import time
 
 import numpy as np
@@ -23,6 +25,8 @@ from chaos import (
     after_seconds, assert_same_cache, chaos_run, chaos_seed, done_rows, featx_command, last_stage, report,
     tmp_leftovers, when, write_chaos_images,
 )
+from helpers.paused_featx import MODES as PAUSE_MODES
+from helpers.processes import PAUSED_FEATX
 
 MODEL = "torchvision:mobilenet_v3_small"  # small, random weights, no timm import at every rerun
 
@@ -86,57 +90,38 @@ def _stage(log: str, start: dict, end: dict) -> str:
     return last_stage(log) or "startup"
 
 
-def _rows_in_this_attempt(target: int, batch_size: int):
-    first: dict = {}
+def _plan(rng, clean: dict, total: int, logs, *, startup: int, extract: int, cv: int, late: int,
+          report_kills: int) -> tuple[list, dict]:
+    """Kills in stage order, each where the job stops itself first (``helpers.paused_featx``),
+    so none can miss its stage; returns the triggers and, per attempt, its stop point:
 
-    def predicate(obs) -> bool:
-        if obs.stage != "extract":
-            return False
-        rows = obs.progress.get("rows")
-        if rows is None:
-            return False
-        first.setdefault("rows", rows)
-        return rows >= max(target, first["rows"] + batch_size)
-    return predicate
-
-
-def _cv_in_this_attempt(target: int):
-    def predicate(obs) -> bool:
-        return obs.stage == "cv" and obs.progress.get("cv", 0) >= target
-    return predicate
-
-
-def _plan(rng, clean: dict, total: int, batch_size: int, *, startup: int, extract: int, cv: int, late: int,
-          report_kills: int) -> list:
-    """Kills in stage order (a rerun passes quickly through the stages an earlier attempt finished,
-    so each kill aims at a stage not done yet), each at a random moment of its stage, scaled by the
-    clean run's timings."""
-    t = clean["timings"]
+    - start-up: at a random moment of the first seconds (imports, spec check, model build);
+    - extract: at a random batch and point of writing (``FEATX_CHAOS_PAUSE``), one in each of
+      equal slices of 5%..85% of the rows;
+    - cv: once the result cache holds a random number of entries short of all of them, the
+      configurations after it in flight (``FEATX_PAUSE_AFTER_CV``);
+    - learning curve or PCA, and report: as the stage starts (``FEATX_PAUSE_AT_STAGE``)."""
+    os.makedirs(logs, exist_ok=True)
     configs = len(clean["records"])
-    triggers = []
-    for _ in range(startup):
-        triggers.append(after_seconds(float(rng.uniform(0.3, 2.0))))
+    attempts: list = [("seconds", float(rng.uniform(0.3, 2.0)), None) for _ in range(startup)]
     edges = np.linspace(0.05, 0.85, extract + 1) * total
     for lo, hi in zip(edges[:-1], edges[1:]):
-        target = int(rng.uniform(lo, hi))
-        triggers.append(when(_rows_in_this_attempt(target, batch_size), f"extract rows >= {target}",
-                             delay=float(rng.uniform(0.0, 0.2))))
-    # cv: while a logreg configuration (nested grid search: the slow ones) is being fitted, at a
-    # random point of its clean fit time; configurations are computed in the records' order
-    records = clean["records"]
-    slow = [i for i, r in enumerate(records) if r["head"] == "logreg"] or list(range(configs))
-    for i in sorted(rng.choice(slow, size=min(cv, len(slow)), replace=False).tolist()):
-        seconds = records[i].get("fit_time_total") or t["cv"] / max(1, configs)
-        triggers.append(when(_cv_in_this_attempt(int(i)), f"cv config {i} ({records[i]['feature_set']}/{records[i]['head']})",
-                             delay=float(rng.uniform(0.0, 0.5 * seconds))))
+        attempts.append(("FEATX_CHAOS_PAUSE", int(rng.uniform(lo, hi)), str(rng.choice(PAUSE_MODES))))
+    for held in sorted(rng.choice(np.arange(1, configs), size=min(cv, configs - 1), replace=False).tolist()):
+        attempts.append(("FEATX_PAUSE_AFTER_CV", int(held), None))
     for _ in range(late):
-        stage = str(rng.choice(["learning_curve", "pca"]))
-        triggers.append(when(lambda obs, s=stage: obs.stage == s, f"stage {stage}",
-                             delay=float(rng.uniform(0.0, 0.3 * t[stage]))))
+        attempts.append(("FEATX_PAUSE_AT_STAGE", str(rng.choice(["learning_curve", "pca"])), None))
     for _ in range(report_kills):
-        triggers.append(when(lambda obs: obs.stage == "report", "stage report",
-                             delay=float(rng.uniform(0.0, 0.3 * t["report"]))))
-    return triggers
+        attempts.append(("FEATX_PAUSE_AT_STAGE", "report", None))
+    triggers, pauses = [], {}
+    for k, (kind, value, mode) in enumerate(attempts):
+        if kind == "seconds":
+            triggers.append(after_seconds(value))
+            continue
+        marker = os.path.join(logs, f"stopped-{k}")
+        pauses[k] = {kind: ":".join(str(x) for x in (value, mode, marker) if x is not None)}
+        triggers.append(when(lambda obs, m=marker: os.path.exists(m), f"{kind}={value}{':' + mode if mode else ''}"))
+    return triggers, pauses
 
 
 def _without(value, keys=("cached",), time_keys=True):
@@ -189,9 +174,10 @@ def _chaos_run(tmp_path, request, *, name: str, images: int, batch_size: int, ex
     out = str(tmp_path / "chaos")
     spec_path = _write_spec(tmp_path / "chaos.toml", _spec(data["root"], out, batch_size, extras))
     rng = np.random.default_rng(seed)
-    triggers = _plan(rng, clean, total, batch_size, **kills)
-    record = chaos_run(featx_command("run", spec_path), triggers, workdir=tmp_path / "logs", probe=_probe(out, cache_name),
-                       env=_env(), seed=seed, stage_of=_stage, final_timeout=1800)
+    triggers, pauses = _plan(rng, clean, total, tmp_path / "logs", **kills)
+    record = chaos_run([sys.executable, PAUSED_FEATX, "run", spec_path], triggers, workdir=tmp_path / "logs",
+                       probe=_probe(out, cache_name), env=_env(), seed=seed, stage_of=_stage, final_timeout=1800,
+                       attempt_env=lambda k: pauses.get(k, {}))
     rows_lost, cv_lost = record.lost("rows"), record.lost("cv")
     line = report(record, name, request, rows=total, rows_lost=rows_lost, cv_results_lost=cv_lost,
                   configs=len(clean["records"]), orphans=sum(k.orphans for k in record.kills),
