@@ -28,6 +28,7 @@ from featx.extract.finetune._errors import FinetuneConfigError
 from featx.extract.finetune._prefix import VERIFY_ATOL, Split, plan_split
 from featx.extract.images import _loading
 from featx.common.progress import progress_bar
+from featx.common.messages import first_line
 
 FROZEN_RUNTIMES = ("auto", "openvino", "torch")
 CACHE_BYTES = 2 << 30  # prefix outputs of one data set kept in memory at most
@@ -82,7 +83,7 @@ class FrozenPrefix:
         try:
             runner = self._openvino(split)
         except Exception as exc:  # missing OpenVINO, a refused conversion: one line, then torch
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            first = first_line(exc, None)
             self._refuse(f"OpenVINO cannot run the frozen layers ({first[:200]})")
             return
         self.split, self.runner = split, runner

@@ -12,6 +12,7 @@ import torch
 
 from featx.extract.models._checkpoint import save_atomic
 from featx.extract.finetune._errors import ArchitectureMismatchError, ResumeMismatchError
+from featx.common.messages import first_line
 
 FORMAT = "featx.finetune-resume"
 VERSION = 1
@@ -31,7 +32,7 @@ def read_state(path: str) -> dict:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        first = first_line(exc, None)
         raise ResumeMismatchError(
             f"cannot read the resume state {path!r} ({first[:160]}); delete it or pass --overwrite to start again"
         ) from None
