@@ -12,7 +12,7 @@ import os
 
 import pytest
 
-from load_harness import check_final, check_reads, quarter_stats, run_load, save_result, steady_bound, summary_line
+from helpers.load_harness import check_final, check_reads, quarter_stats, run_load, save_result, steady_bound, summary_line
 
 N = 20_000
 

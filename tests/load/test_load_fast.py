@@ -6,7 +6,7 @@ finished cache compared bit for bit with what that reader saw."""
 
 import math
 
-from load_harness import check_final, check_reads, quarter_stats, run_load, save_result, steady_bound, summary_line
+from helpers.load_harness import check_final, check_reads, quarter_stats, run_load, save_result, steady_bound, summary_line
 
 N = 800
 

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 import torch
 
-from chaos import after_seconds, chaos_run, chaos_seed, featx_command, report, tmp_leftovers, when
+from helpers.chaos import after_seconds, chaos_run, chaos_seed, featx_command, report, tmp_leftovers, when
 from helpers.processes import PAUSED_FEATX
 from helpers.testdata import write_colour_dataset
 from featx.extract import read_checkpoint

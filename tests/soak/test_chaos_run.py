@@ -21,7 +21,7 @@ import time
 import numpy as np
 import pytest
 
-from chaos import (
+from helpers.chaos import (
     after_seconds, assert_same_cache, chaos_run, chaos_seed, done_rows, featx_command, last_stage, report,
     tmp_leftovers, when, write_chaos_images,
 )

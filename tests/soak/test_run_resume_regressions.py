@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 
-from chaos import tmp_leftovers
+from helpers.chaos import tmp_leftovers
 from helpers.testdata import write_colour_dataset
 
 
