@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "featx.pipelines.commands._finetune",
     "featx.pipelines.commands._audit",
     "featx.pipelines.commands._similar",
+    "featx.pipelines.commands._explore",
 )
 
 
@@ -40,6 +41,7 @@ COMMAND_OWNERS = {
     "predict": "featx.pipelines.commands._classify", "run": "featx.pipelines.commands._run",
     "finetune": "featx.pipelines.commands._finetune", "audit": "featx.pipelines.commands._audit",
     "similar": "featx.pipelines.commands._similar",
+    "explore": "featx.pipelines.commands._explore",
 }
 
 
