@@ -117,13 +117,15 @@ def hash_distance(hashes, mirrored, i, j, *, which: bool = False):
 def pair_cosines(Z, i, j) -> np.ndarray:
     """Cosines of the unit rows ``Z[i]`` and ``Z[j]``, in chunks."""
     out = np.empty(len(i), dtype=np.float32)
-    for s in range(0, len(i), _CHUNK):
-        out[s:s + _CHUNK] = np.einsum("ij,ij->i", Z[i[s:s + _CHUNK]], Z[j[s:s + _CHUNK]])
+    step = 1 << 14  # cache-sized steps
+    for s in range(0, len(i), step):
+        out[s:s + step] = np.einsum("ij,ij->i", Z[i[s:s + step]], Z[j[s:s + step]])
     return out
 
 
 def _unique_pairs(pairs: np.ndarray, n: int) -> np.ndarray:
-    code = np.unique(pairs[:, 0].astype(np.int64) * n + pairs[:, 1])
+    code = np.sort(pairs[:, 0].astype(np.int64) * n + pairs[:, 1])
+    code = code[np.r_[True, code[1:] != code[:-1]]] if len(code) else code  # np.unique, without its hash pass
     return np.stack([code // n, code % n], axis=1)
 
 
