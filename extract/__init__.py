@@ -57,7 +57,7 @@ _LAZY = {
     "resolve_device": "runtime._compute", "resolve_precision": "runtime._compute", "ExtractionSummary": "_engine",
     "extract": "_api", "DEFAULT_MAX_PIXELS": "images._images", "decode_rgb": "images._images", "LayerInfo": "models._layers",
     "LayerTap": "models._layers", "PENULTIMATE": "models._layers", "list_layers": "models._layers",
-    "penultimate_layer": "models._layers", "FileLock": "cache._lock", "phash_files": "images._phash", "pool": "models._pooling",
+    "penultimate_layer": "models._layers", "FileLock": "cache._lock", "phash_files": "images._phash", "scan_files": "images._phash", "IMAGE_STAT_NAMES": "images._pixstats", "pool": "models._pooling",
     "Preprocessing": "_preprocess", "CacheData": "cache._reader", "cache_info": "cache._reader", "read_cache": "cache._reader",
     "LayerResolution": "models._resolve", "resolve_layers": "models._resolve", "build_runtime": "runtime._runtime",
     "IMAGE_EXTENSIONS": "images._sources", "SourceTable": "images._sources", "open_source": "images._sources",
@@ -77,7 +77,7 @@ __all__ = [
     "WorkerDiedError",
     "build_architecture", "build_backbone", "build_runtime", "cache_info", "check_backbone", "check_model", "check_source",
     "consolidate", "recorded_shards", "decode_rgb", "extract", "list_layers",
-    "open_source", "penultimate_layer", "phash_files", "pool", "read_cache", "read_checkpoint", "resolve_device",
+    "open_source", "penultimate_layer", "phash_files", "scan_files", "IMAGE_STAT_NAMES", "pool", "read_cache", "read_checkpoint", "resolve_device",
     "resolve_backbone", "resolve_layers", "resolve_precision", "resolve_spec", "save_checkpoint", "thumbnail_jpeg",
     "write_image_folder",
 ]

@@ -13,6 +13,7 @@ import numpy as np
 from featx.classify.audits._exact import exact_clusters, merge_groups, straddling
 from featx.classify.audits._labels import find_label_issues, mean_oof_proba, prune_and_rescore
 from featx.classify.audits._near import NearDuplicateRule, near_duplicates
+from featx.classify.audits._quality import image_issues
 from featx.classify.audits._stats import calibration, knn_outliers, neighbours, reduce_features
 from featx.classify._errors import ClassifyWarning
 from featx.classify.heads._options import DEDUPE  # noqa: F401 (defined in the light module)
@@ -37,13 +38,15 @@ class Audit:
     labels: np.ndarray
     head: str
     pruned: bool = False
+    image_issues: list = dataclasses.field(default_factory=list)  # (row, issue, score), see _quality
 
     def to_json(self) -> dict:
         """The ``featx audit --json`` contract (see README)."""
         li = self.label_issues
         return findings_json(self.paths, self.class_names, self.exact, self.near,
                              zip(li.rows, li.given, li.suggested, li.score),
-                             [(int(i), float(self.outlier_scores[i])) for i in self.outliers], self.calibration, self.leak)
+                             [(int(i), float(self.outlier_scores[i])) for i in self.outliers], self.calibration, self.leak,
+                             self.image_issues)
 
     def summary(self, top: int = 5) -> str:
         """A few lines for people: counts and the top items of each check."""
@@ -58,6 +61,12 @@ class Audit:
         lines.append("outliers (k-NN distance): " + ", ".join(f"{o['path']} ({o['score']:.3f})" for o in j["outliers"][:top]))
         lines.append(f"calibration: ECE {self.calibration['ece']:.3f} (accuracy {self.calibration['accuracy']:.3f}, "
                      f"mean confidence {self.calibration['mean_confidence']:.3f})")
+        counts = {}
+        for _, issue, _ in self.image_issues:
+            counts[issue] = counts.get(issue, 0) + 1
+        lines.append(f"image issues: {len(self.image_issues)}" + (" (" + ", ".join(f"{k} {v}" for k, v in counts.items()) + ")"
+                                                                  if counts else ""))
+        lines += [f"  {x['path']}: {x['issue']} (score {x['score']:.3f})" for x in j["image_issues"][:top]]
         lk = self.leak
         lines.append(f"leak: {lk['straddling_clusters']} cluster(s) straddle the folds of a plain CV; {lk['metric']} "
                      f"{lk['score_ungrouped']:.3f} ungrouped vs {lk['score_grouped']:.3f} with clusters as groups on paired "
@@ -66,10 +75,11 @@ class Audit:
         return "\n".join(lines)
 
 
-def findings_json(paths, class_names, exact, near, label_issues, outliers, calibration, leak) -> dict:
+def findings_json(paths, class_names, exact, near, label_issues, outliers, calibration, leak, image_issues=()) -> dict:
     """Audit findings in the ``featx audit --json`` shape, rows named by ``paths``: ``exact``
     lists of rows, ``near`` ``(rows, min_similarity)`` pairs, ``label_issues`` ``(row, given,
-    suggested, score)`` tuples, ``outliers`` ``(row, score)`` pairs (score None: the path alone); ``calibration`` may be None (no probabilities)."""
+    suggested, score)`` tuples, ``outliers`` ``(row, score)`` pairs (score None: the path alone); ``calibration`` may be None (no probabilities);
+    ``image_issues`` ``(row, issue, score)`` tuples (:func:`~featx.classify.audits._quality.image_issues`)."""
     p, names = paths, class_names
     return {
         "exact_duplicates": [[p[i] for i in c] for c in exact],
@@ -81,6 +91,7 @@ def findings_json(paths, class_names, exact, near, label_issues, outliers, calib
                      else {"path": p[int(o)], "score": None} for o in outliers],
         "calibration": None if calibration is None else dict(calibration),
         "leak": dict(leak),
+        "image_issues": [{"path": p[int(r)], "issue": str(issue), "score": round(float(sc), 4)} for r, issue, sc in image_issues],
     }
 
 
@@ -148,11 +159,13 @@ def paired_difference(y, pred_plain, pred_grouped, proba_plain, proba_grouped, m
 
 def audit(feature_set, paths, *, sha256=None, phash=None, head="logreg", folds: int = 5, seed: int = 0,
           metric: str = "balanced_accuracy", rule: NearDuplicateRule | None = None, n_outliers: int = 20,
-          jobs: int = 1, bins: int = 10, prune: bool = True) -> Audit:
+          jobs: int = 1, bins: int = 10, prune: bool = True, image_stats=None, quality=None) -> Audit:
     """Audit ``feature_set`` (its ``groups`` are the user's, if any); ``paths`` name its rows.
 
     ``sha256`` (content hashes) finds exact copies; ``phash`` (``featx.extract.phash_files``)
-    sharpens near-duplicate detection. Two CVs of ``head`` on the same seed: plain (the user's
+    sharpens near-duplicate detection; ``image_stats`` (the pixel statistics of
+    ``featx.extract.scan_files``, one row per row) gives the image-quality issues, judged with
+    ``quality`` (a :class:`~featx.classify.audits._quality.QualityThresholds`). Two CVs of ``head`` on the same seed: plain (the user's
     groups) and leak-proof (clusters as groups); calibration uses the leak-proof out-of-fold
     probabilities, and so do the label issues, after ``prune`` (confident learning's prune, then
     retrain: a third CV with the first pass's issues left out of training, every row scored;
@@ -200,4 +213,5 @@ def audit(feature_set, paths, *, sha256=None, phash=None, head="logreg", folds: 
     top = np.argsort(-scores, kind="stable")[:n_outliers]
     return Audit(paths=list(paths), class_names=list(fs.class_names), exact=exact, near=near, label_issues=issues,
                  outliers=top, outlier_scores=scores, calibration=calibration(fs.y, proba, bins=bins), leak=leak,
-                 oof_pred=safe.oof_pred[0], oof_proba=proba, labels=fs.y, head=safe.head, pruned=label_proba is not proba)
+                 oof_pred=safe.oof_pred[0], oof_proba=proba, labels=fs.y, head=safe.head, pruned=label_proba is not proba,
+                 image_issues=[] if image_stats is None else image_issues(image_stats, thresholds=quality))

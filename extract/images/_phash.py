@@ -43,15 +43,42 @@ def phash_files(paths, root: str = "", *, max_pixels: int = DEFAULT_MAX_PIXELS):
     """Hashes of image files (``root`` joined to each path): ``(hashes, mirrored, ok)`` with
     ``hashes``/``mirrored`` (n, 63) booleans and ``ok`` False where a file could not be read
     (its hash rows are all False; the audit then compares it by features only)."""
+    hashes, mirrored, ok, _ = scan_files(paths, root, max_pixels=max_pixels, stats=False)
+    return hashes, mirrored, ok
+
+
+def scan_files(paths, root: str = "", *, max_pixels: int = DEFAULT_MAX_PIXELS, stats: bool = True,
+               progress: bool = False):
+    """One decode per image file for the audit: ``(hashes, mirrored, ok, stats)`` as
+    :func:`phash_files`, with ``stats`` the (n, len(STAT_NAMES)) pixel statistics of
+    ``featx.extract.images._pixstats`` from the same pixels (NaN rows where unreadable; None
+    with ``stats=False``)."""
+    import io
+
+    from PIL import Image
+
+    from featx.common.progress import progress_bar
+    from featx.extract.images._pixstats import STAT_NAMES, pixel_stats
+
     n = len(paths)
     hashes = np.zeros((n, HASH_SIZE * HASH_SIZE - 1), dtype=bool)
     mirrored = np.zeros_like(hashes)
     ok = np.zeros(n, dtype=bool)
+    table = np.full((n, len(STAT_NAMES)), np.nan) if stats else None
+    bar = progress_bar(n, "reading images", enabled=progress, unit="img")
     for i, p in enumerate(paths):
+        bar.update(1)
         try:
-            img = decode_rgb(read_bytes(os.path.join(root, p)), max_pixels=max_pixels, draft_size=64)
+            data = read_bytes(os.path.join(root, p))
+            img = decode_rgb(data, max_pixels=max_pixels, draft_size=64)
+            if stats:
+                with Image.open(io.BytesIO(data)) as head:  # the header only: the file's own size
+                    size = head.size
         except Exception:  # noqa: BLE001 - a moved or damaged file: no hash for this row
             continue
         hashes[i], mirrored[i] = phash_image(img)
+        if stats:
+            table[i] = pixel_stats(img, size)
         ok[i] = True
-    return hashes, mirrored, ok
+    bar.close()
+    return hashes, mirrored, ok, table

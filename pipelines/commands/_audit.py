@@ -1,7 +1,7 @@
 """``featx audit CACHE.h5``: exact and near-duplicate clusters, fold leaks, label issues,
 outliers and calibration of a cache's rows, printed as a short summary and, with ``--json``, as
 one JSON object for scripts (keys: exact_duplicates, near_duplicates, label_issues, outliers,
-calibration, leak)."""
+calibration, leak, image_issues)."""
 
 from __future__ import annotations
 
@@ -53,6 +53,20 @@ def image_hashes(cache: str, paths):
     return phash_files(paths, root) if root and os.path.isdir(root) else None
 
 
+def image_scan(cache: str, paths, progress: bool = True):
+    """``(phash, stats)``: :func:`image_hashes` and the pixel statistics of the image-quality
+    checks (``featx.extract.IMAGE_STAT_NAMES``), both from one decode of each file (the cache
+    stores neither: they are read from the source images), or ``(None, None)`` when the source
+    folder is gone."""
+    from featx.extract import scan_files
+
+    root = source_root(cache)
+    if not (root and os.path.isdir(root)):
+        return None, None
+    hashes, mirrored, ok, stats = scan_files(paths, root, progress=progress)
+    return (hashes, mirrored, ok), stats
+
+
 def run_audit(args) -> int:
     from featx.classify import FOLDS, JOBS, METRIC, SEED, audit, unique_keys
     from featx.pipelines._glue import layer_feature_set
@@ -75,14 +89,17 @@ def run_audit(args) -> int:
     hashes = data.hashes[labelled]
     fs = layer_feature_set(data, layer, labelled, name=layer, keys=unique_keys(hashes, paths),
                            groups=None if data.groups is None else data.groups[labelled])
-    phash = image_hashes(args.cache, paths) if args.image_hashes else None
+    phash, stats = image_scan(args.cache, paths) if args.image_hashes else (None, None)
     if phash is not None:
         if not phash[2].all():
             print(f"note: {int((~phash[2]).sum())} image file(s) could not be read; those rows are compared by features only")
     elif args.image_hashes:
-        print("note: the source images are not where the cache says; near-duplicates from features only")
+        print("note: the source images are not where the cache says; near-duplicates from features only, "
+              "image-quality issues unavailable")
+    else:
+        print("note: --no-image-hashes: image-quality issues unavailable (they are read from the image files)")
     options = option_values(args, (FOLDS, SEED, JOBS, METRIC))
-    result = audit(fs, paths, sha256=hashes, phash=phash, head=args.head, **options)
+    result = audit(fs, paths, sha256=hashes, phash=phash, head=args.head, image_stats=stats, **options)
     print(f"audit of {args.cache} ({fs.n_samples} rows, layer {layer})")
     print(result.summary(top=args.top))
     if args.json:

@@ -105,7 +105,9 @@ def test_audit_json_contract(messy, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "exact duplicates: 2 cluster(s)" in printed and "layer global_pool" in printed and f"wrote {out}" in printed
     rec = json.loads(out.read_text())
-    assert list(rec) == ["exact_duplicates", "near_duplicates", "label_issues", "outliers", "calibration", "leak"]
+    assert list(rec) == ["exact_duplicates", "near_duplicates", "label_issues", "outliers", "calibration", "leak",
+                         "image_issues"]
+    assert all(set(x) == {"path", "issue", "score"} for x in rec["image_issues"])
     assert sorted(map(sorted, rec["exact_duplicates"])) == [["cool/cool_01.png", "warm/copy_of_cool_01.png"],
                                                            ["warm/copy_of_warm_00.png", "warm/warm_00.png"]]
     assert any(set(c["paths"]) == {"cool/cool_02.png", "cool/mirror_of_cool_02.png"} for c in rec["near_duplicates"])
