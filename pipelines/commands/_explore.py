@@ -33,7 +33,7 @@ def register(sub, parents) -> None:
     p.add_argument("--predictions", default=None, metavar="CSV", help="predictions CSV of 'featx predict' to colour and filter by")
     p.add_argument("--head", default="logreg", help=f"head of the audit run here ({', '.join(HEADS)}; default logreg)")
     p.add_argument("--map", dest="map_method", choices=MAP_METHODS, default=DEFAULT_MAP,
-                   help=f"2-D map method (default {DEFAULT_MAP}; pca is instant on very large caches)")
+                   help=f"2-D map method (default {DEFAULT_MAP}: t-SNE up to 5,000 rows, UMAP above; pca is instant)")
     p.add_argument("--thumbs", choices=THUMB_MODES, default="auto",
                    help="thumbnails inlined in the page, in a sibling folder, or none (default auto: inline up to 6 MB)")
     p.add_argument("--seed", type=int, default=0, help="seed of the map and the audit (default 0)")
@@ -70,16 +70,23 @@ def audit_here(cache: str, data, layer: str, *, head: str, seed: int):
     """``(findings, predictions, outlier_scores)`` of an audit of the cache's labelled rows."""
     import numpy as np
 
+    import inspect
+
     from featx.classify import ClassifyError, FeatureSet, audit, unique_keys
-    from featx.pipelines.commands._audit import image_hashes
+    from featx.pipelines.commands import _audit as audit_command
 
     labelled = data.labels >= 0
     paths = [p for p, keep in zip(data.paths, labelled) if keep]
     fs = FeatureSet(layer, data.features[layer][labelled], data.labels[labelled], data.class_names,
                     groups=None if data.groups is None else data.groups[labelled],
                     keys=unique_keys(data.hashes[labelled], paths), meta=data.layer_meta(layer))
+    scan, extra = getattr(audit_command, "image_scan", None), {}
+    if scan is not None and "image_stats" in inspect.signature(audit).parameters:  # with the image-quality checks
+        phash, extra["image_stats"] = scan(cache, paths, progress=False)
+    else:
+        phash = audit_command.image_hashes(cache, paths)
     try:
-        result = audit(fs, paths, sha256=data.hashes[labelled], phash=image_hashes(cache, paths), head=head, seed=seed)
+        result = audit(fs, paths, sha256=data.hashes[labelled], phash=phash, head=head, seed=seed, **extra)
     except ClassifyError as exc:
         print(f"note: no audit ({str(exc).splitlines()[0]}); the page shows no findings")
         return None, None, None
@@ -111,6 +118,6 @@ def run_explore(args) -> int:
     info = build_explorer(data, layer, args.output, root=root, findings=findings, predictions=predictions,
                           outlier_scores=outlier_scores, map_method=args.map_method, thumbs=args.thumbs, seed=args.seed)
     extra = f" + {info['sheet_bytes'] / 1e6:.1f} MB of sprite sheets in {os.path.splitext(args.output)[0]}_files/" if info["sheet_bytes"] else ""
-    print(f"wrote {args.output}: {info['rows']} points, {args.map_method} map of {layer}, thumbnails {info['thumbs']} "
+    print(f"wrote {args.output}: {info['rows']} points, {info['map']} map of {layer}, thumbnails {info['thumbs']} "
           f"({info['thumbnails']} decoded), {info['html_bytes'] / 1e6:.1f} MB{extra}, in {info['total_s']:.1f} s")
     return 0

@@ -6,7 +6,7 @@ import os
 import time
 
 from featx.pipelines.explore._data import NEIGHBOURS, page_data
-from featx.pipelines.explore._map import DEFAULT_MAP, layout_2d
+from featx.pipelines.explore._map import DEFAULT_MAP, layout_2d, resolve_method
 from featx.pipelines.explore._page import write_page
 from featx.pipelines.explore._sprites import COLUMNS, THUMB_PX, image_files, sprite_sheets
 
@@ -20,6 +20,7 @@ def build_explorer(data, layer: str, out: str, *, root: str = "", findings: dict
     map instead of computing it. Returns what was written and how long each step took."""
     t0 = time.perf_counter()
     X = data.features[layer]
+    map_method = resolve_method(map_method, len(X)) if xy is None else map_method
     if xy is None:
         say(f"  mapping {len(X)} rows of {layer} ({map_method})")
         xy = layout_2d(X, map_method, seed=seed)
@@ -33,4 +34,4 @@ def build_explorer(data, layer: str, out: str, *, root: str = "", findings: dict
     t_thumbs = time.perf_counter() - t0 - t_map - t_nn
     info = write_page(out, doc, sheets, px=px, columns=COLUMNS, thumbs=thumbs)
     return {**info, "rows": len(data.paths), "thumbnails": decoded, "map_s": round(t_map, 2), "neighbours_s": round(t_nn, 2),
-            "thumbs_s": round(t_thumbs, 2), "total_s": round(time.perf_counter() - t0, 2), "path": out}
+            "thumbs_s": round(t_thumbs, 2), "map": map_method, "total_s": round(time.perf_counter() - t0, 2), "path": out}

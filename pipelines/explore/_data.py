@@ -93,8 +93,8 @@ def findings_columns(findings: dict | None, paths, root: str) -> dict:
         for item in findings.get("image_issues") or []:
             p, what = _issue_text(item)
             r = _row(lookup, p) if p is not None else None
-            if r is not None:
-                cols["image_issue"][r] = what
+            if r is not None:  # a row with several issues lists them all
+                cols["image_issue"][r] = f"{cols['image_issue'][r]}, {what}" if cols["image_issue"][r] else what
     return cols
 
 

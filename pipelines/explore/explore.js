@@ -165,7 +165,7 @@
         ctx.fillRect(x - r, y - r, d, d);
       }
     }
-    if (selected.length) {
+    if (selected.length && selected.length <= 3000) { // outlines; beyond, the grid shows the selection
       ctx.strokeStyle = "#000"; ctx.lineWidth = 1;
       ctx.beginPath();
       for (const i of selected) if (shown[i]) ctx.rect(X[i] * s + tx - r - 1, Y[i] * s + ty - r - 1, d + 2, d + 2);
