@@ -92,7 +92,8 @@ def extract_on_cluster(source, output: str, *, cluster=None, scheduler_file=None
             repaired = [] if overwrite else remove_damaged_shards(output, plan, progress)
             _record_plan(output, plan, overwrite)
             if client is not None:
-                _check_visible(client, table.root, _shards.shards_dir(output))
+                _check_visible(client, table.root, _shards.shards_dir(output),
+                               files=tuple(table.absolute(i) for i in sorted({0, len(table) - 1}) if len(table)))
             results, watch = _run_shards(client, plan, table, output, settings, backbone, progress)
             where = cl.describe(client) if client is not None else "this process"
             n_workers = len(client.scheduler_info().get("workers", {})) if client is not None else 1
@@ -239,9 +240,10 @@ def _connect(cluster, scheduler_file):
         yield client
 
 
-def _missing_path(*paths: str) -> str:
-    """The first of ``paths`` this machine cannot see ('' when it sees them all)."""
-    return next((p for p in paths if not os.path.isdir(p)), "")
+def _missing_path(*paths: str, files: tuple = ()) -> str:
+    """The first of the folders ``paths`` and then of the image ``files`` this machine cannot see
+    ('' when it sees them all): an empty folder mounted over the images is caught by its files."""
+    return next((p for p in paths if not os.path.isdir(p)), "") or next((p for p in files if not os.path.isfile(p)), "")
 
 
 def _worker_name() -> str:
@@ -258,8 +260,8 @@ def _not_visible(worker: str, path: str) -> ClusterExtractError:
                                "folder at the same paths as the driver (a shared filesystem mounted at the same place)")
 
 
-def _check_visible(client, *paths: str) -> None:
-    for worker, missing in sorted(client.run(_missing_path, *paths).items()):
+def _check_visible(client, *paths: str, files: tuple = ()) -> None:
+    for worker, missing in sorted(client.run(_missing_path, *paths, files=tuple(files)).items()):
         if missing:
             raise _not_visible(worker, missing)
 
