@@ -154,6 +154,10 @@ def _run_stages(spec: Spec, resolved, stages: Stages, progress: bool, command: s
     best = _pick_best(spec, comparisons, records)
     with stages.run("audit", "auditing the best configuration (fold leaks, label issues, outliers, calibration)"):
         audits = _audit_all(spec, feature_sets, comparisons, best, audit_info, cv_cache, caught, client)
+    with stages.run("explore", "writing the explorer page (explore.html) of each source"):
+        from featx.pipelines.stages._explore import write_explore_pages
+
+        write_explore_pages(spec, feature_sets, best, audits, say=stages.say)
 
     curves = {}
     if spec.report.learning_curve:

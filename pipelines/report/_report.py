@@ -166,6 +166,11 @@ def _summary(page: _Page) -> list[str]:
             f"{'nested ' if spec.cv.nested else ''}{_e(spec.cv.scheme)} {rec.get('n_folds')}-fold CV"
             f"{f' x {spec.cv.repeats}' if spec.cv.repeats > 1 else ''}, {rec.get('n_samples')} images.</div>"
         )
+        # the page the explore stage wrote (featx.pipelines.stages._explore.explore_name)
+        name = "explore.html" if len(spec.sources) == 1 else f"explore-{source.replace(os.sep, '_')}.html"
+        if os.path.exists(os.path.join(spec.output, name)):
+            parts.append(f"<p><a href='{_e(name)}'>Explore {_e(source)}</a>: the interactive map of its images "
+                         f"(thumbnails, neighbours, findings, selection export).</p>")
     if page.result.notes:
         parts.append("<div class='notes'><b>Notes</b><ul>" + "".join(f"<li>{_e(n)}</li>" for n in page.result.notes) + "</ul></div>")
     return parts
