@@ -9,6 +9,11 @@ A cluster is named by one string, the same on the command line (``--cluster``), 
 - ``scheduler_file=FILE`` (``--scheduler-file``): the file a ``dask scheduler
   --scheduler-file FILE`` wrote.
 
+A ``tls://`` scheduler is reached with Dask's own TLS configuration (:func:`tls`: ``--tls-ca-file``,
+``--tls-cert``, ``--tls-key``, or the ``distributed.comm.tls`` config keys); a plain ``tcp://``
+scheduler runs the code of anyone who can reach it, as its workers' user. ``local:N`` listens on
+127.0.0.1 only.
+
 dask and distributed are imported only when a cluster is asked for; without them the job fails
 with one line naming the install command. Workers are started non-daemonic (``local:N``), so a
 task may start DataLoader processes.
@@ -146,8 +151,9 @@ def _client(distributed, make, where: str):
                            "is the scheduler running?") from None
     except (TypeError, ValueError) as exc:  # e.g. a tls:// address without a TLS configuration
         raise ClusterError(f"cannot connect to {where}: {first_line(exc)}; "
-                           "a tls:// scheduler needs the client's certificate: set distributed.comm.tls.ca-file, "
-                           ".client.cert and .client.key (see the README, 'On a cluster')") from None
+                           "a tls:// scheduler needs the client's certificate: pass --tls-ca-file, --tls-cert and "
+                           "--tls-key (or set distributed.comm.tls.ca-file, .client.cert, .client.key; see the README, "
+                           "'On a cluster')") from None
 
 
 @contextlib.contextmanager
@@ -177,6 +183,42 @@ def describe(client) -> str:
 
 SCHEDULER_FILE = Option("scheduler_file", None, "the JSON file a 'dask scheduler --scheduler-file FILE' wrote "
                         "(instead of --cluster ADDRESS)")
+
+TLS_CA_FILE = Option("tls_ca_file", None, "a tls:// scheduler: the CA certificate (PEM) that signed the scheduler's "
+                     "and the workers' certificates (Dask's distributed.comm.tls.ca-file)")
+TLS_CERT = Option("tls_cert", None, "a tls:// scheduler: this client's certificate (PEM; may hold the key too), "
+                  "signed by that CA (distributed.comm.tls.client.cert)")
+TLS_KEY = Option("tls_key", None, "a tls:// scheduler: this client's private key (PEM), when --tls-cert does not "
+                 "hold it (distributed.comm.tls.client.key)")
+TLS_OPTIONS = (TLS_CA_FILE, TLS_CERT, TLS_KEY)
+
+
+@contextlib.contextmanager
+def tls(ca_file: str | None = None, cert: str | None = None, key: str | None = None) -> Iterator[None]:
+    """Dask's own TLS configuration for the clients made inside: ``distributed.comm.tls.ca-file``,
+    ``.client.cert``, ``.client.key`` and ``distributed.comm.require-encryption``. Nothing given:
+    Dask's configuration is left as it is (its YAML files and ``DASK_DISTRIBUTED__COMM__TLS__*``
+    variables still apply). A CA without a certificate (or the reverse), or a file that is not
+    there, is one line."""
+    if not (ca_file or cert or key):
+        yield
+        return
+    if not ca_file or not cert:
+        raise ClusterError("a tls:// scheduler needs both --tls-ca-file (the CA) and --tls-cert (this client's "
+                           "certificate, with --tls-key when the key is a file of its own)")
+    for flag, path in (("--tls-ca-file", ca_file), ("--tls-cert", cert), ("--tls-key", key)):
+        if path is not None and not os.path.isfile(path):
+            raise ClusterError(f"{flag} {path!r} is not a file; give the PEM file made for this cluster")
+    require_distributed()
+    import dask
+
+    config = {"distributed.comm.tls.ca-file": os.path.abspath(ca_file),
+              "distributed.comm.tls.client.cert": os.path.abspath(cert),
+              "distributed.comm.require-encryption": True}
+    if key:
+        config["distributed.comm.tls.client.key"] = os.path.abspath(key)
+    with dask.config.set(config):
+        yield
 
 
 class WorkerWatch:

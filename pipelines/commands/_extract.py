@@ -10,7 +10,7 @@ from featx.pipelines.commands._args import add_options, option_values
 
 
 def register(sub, parents) -> None:
-    from featx.common.cluster import CLUSTER, SCHEDULER_FILE
+    from featx.common.cluster import CLUSTER, SCHEDULER_FILE, TLS_OPTIONS
     from featx.extract import EXTRACTION_OPTIONS, POOL, SHARD_SIZE
 
     p = sub.add_parser("extract", parents=parents, help="extract layer activations of images into an HDF5 cache",
@@ -23,7 +23,7 @@ def register(sub, parents) -> None:
     add_options(p, (POOL, *EXTRACTION_OPTIONS))
     p.add_argument("--overwrite", action="store_true", help="replace an existing cache made with other settings")
     p.add_argument("--strict", action="store_true", help="exit non-zero when any image fails")
-    add_options(p, (CLUSTER, SCHEDULER_FILE, SHARD_SIZE))
+    add_options(p, (CLUSTER, SCHEDULER_FILE, SHARD_SIZE, *TLS_OPTIONS))
     p.set_defaults(func=run_extract)
 
     p = sub.add_parser("consolidate", parents=parents, help="copy a cache joined from cluster shards into one ordinary file",
@@ -58,12 +58,13 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
 
 
 def run_extract(args) -> int:
-    from featx.common.cluster import CLUSTER, SCHEDULER_FILE
+    from featx.common.cluster import CLUSTER, SCHEDULER_FILE, tls
     from featx.extract import EXTRACTION_OPTIONS, POOL, SHARD_SIZE, extract
 
-    summary = extract(args.source, args.output, model=args.model, weights=args.weights, layers=args.layers,
-                      overwrite=args.overwrite, strict=args.strict, progress=True,
-                      **option_values(args, (POOL, *EXTRACTION_OPTIONS, CLUSTER, SCHEDULER_FILE, SHARD_SIZE)))
+    with tls(args.tls_ca_file, args.tls_cert, args.tls_key):
+        summary = extract(args.source, args.output, model=args.model, weights=args.weights, layers=args.layers,
+                          overwrite=args.overwrite, strict=args.strict, progress=True,
+                          **option_values(args, (POOL, *EXTRACTION_OPTIONS, CLUSTER, SCHEDULER_FILE, SHARD_SIZE)))
     print(summary.line())
     return 0
 
