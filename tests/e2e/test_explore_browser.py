@@ -193,4 +193,21 @@ def test_50k_synthetic_points(tmp_path):
         chosen, manifest = check_page(page, data, tmp_path, "50k")
         table = open_source(str(manifest))
         assert table.paths == [os.path.join("/data", paths[i]) for i in chosen]
+        # lasso (alt-drag) along a triangle: the rows inside the polygon the mouse drew
+        from matplotlib.path import Path
+
+        r = page.js("(() => { const r = document.getElementById('map').getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; })()")
+        tri = [(round(r[0] + r[2] * fx), round(r[1] + r[3] * fy)) for fx, fy in ((0.2, 0.2), (0.8, 0.3), (0.4, 0.8))]
+        page.mouse("mousePressed", *tri[0], button="left", modifiers=1, clicks=1)
+        drawn = [tri[0]]
+        for a_, b_ in zip(tri, tri[1:] + tri[:1]):
+            for t in np.linspace(0, 1, 8)[1:]:
+                pt = (round(a_[0] + t * (b_[0] - a_[0])), round(a_[1] + t * (b_[1] - a_[1])))
+                page.mouse("mouseMoved", *pt, button="left", modifiers=1)
+                drawn.append(pt)
+        page.mouse("mouseReleased", *tri[0], button="left", modifiers=1, clicks=1)
+        inside = np.flatnonzero(Path(drawn[1:] if drawn[0] == drawn[-1] else drawn).contains_points(screen_xy(page, n)))
+        lasso = page.js("featxExplorer.selection()")
+        assert len(lasso) > 1000 and abs(len(lasso) - len(inside)) <= len(inside) // 500  # edge points may differ
+        assert len(set(lasso) ^ set(inside.tolist())) <= len(inside) // 500
         shot(page, tmp_path, "50k")
