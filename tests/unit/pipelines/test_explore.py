@@ -119,3 +119,28 @@ def test_page_has_no_network_address_outside_its_data(tmp_path, colour_dataset):
     assert not re.search(r"<(link|iframe)\b|\bimport\s*\(|fetch\(|XMLHttpRequest", outside)
     info = build_explorer(data, "f", out, root=colour_dataset, map_method="pca", thumbs="folder", progress=False, say=lambda *_: None)
     assert info["thumbs"] == "folder" and os.listdir(str(tmp_path / "e_files")) == ["sheet-0000.jpg"]
+
+
+def test_audit_json_and_predictions_csv_reach_the_page(hymenoptera_cache, tmp_path):
+    from featx.extract import read_cache
+
+    data = read_cache(hymenoptera_cache)
+    a, b = data.paths[3], data.paths[7]
+    (tmp_path / "audit.json").write_text(json.dumps({
+        "label_issues": [{"path": a, "given": "ants", "suggested": "bees", "score": 0.05}],
+        "outliers": [{"path": b, "score": 1.5}], "exact_duplicates": [], "near_duplicates": [],
+        "image_issues": [{"path": b, "issue": "dark", "score": 0.9}]}))
+    with open(tmp_path / "preds.csv", "w") as fh:  # the shape of featx predict's CSV
+        fh.write("path,predicted,p_ants,p_bees\n" + "".join(f"{p},bees,0.200000,0.800000\n" for p in data.paths))
+    out = tmp_path / "e.html"
+    done = featx("explore", hymenoptera_cache, "-o", out, "--audit", tmp_path / "audit.json", "--predictions",
+                 tmp_path / "preds.csv", "--map", "pca", "--thumbs", "none")
+    assert done.returncode == 0, done.stderr
+    assert f"{len(data.paths)} points, pca map" in done.stdout
+    page = out.read_text(encoding="utf-8")
+    start = page.index("id='featx-data'>") + len("id='featx-data'>")
+    doc = json.loads(page[start:page.index("</script>", start)])
+    assert doc["issue"][3] == "bees" and sum(map(bool, doc["issue"])) == 1
+    assert doc["outlier"][7] == 1 and doc["image_issue"][7] == "dark" and sum(map(bool, doc["image_issue"])) == 1
+    assert doc["pred"] == [1] * len(data.paths) and doc["scores"]["confidence"][0] == 0.8
+    assert doc["thumbs"] is None and not (tmp_path / "e_files").exists()
