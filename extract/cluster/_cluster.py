@@ -410,7 +410,7 @@ def run_shard(job: dict, backbone=None) -> dict:
     missing = _missing_path(table.root, os.path.dirname(path))
     if missing:
         raise _not_visible(_worker_name(), missing)
-    state = None if job["overwrite"] else _shard_state(table, path)
+    state = None if job["overwrite"] else _shard_state(table, path, job["settings"])
     if state is not None and state["unchanged"]:
         return state
     settings = dict(job["settings"])
@@ -452,9 +452,31 @@ def _file_state(path: str) -> dict:
             "done": int(done.sum())}
 
 
-def _shard_state(table: SourceTable, path: str) -> dict | None:
-    """The shard file's state when it exists; ``unchanged`` when it is complete and holds exactly
-    ``table``'s rows with the files' current sizes and times (no model needed to answer)."""
+def _recorded_as_asked(spec: dict, settings: dict | None) -> bool:
+    """Whether a shard's recorded spec says what ``settings`` ask for, as far as that is known
+    without a model (model, layers, pooling, dtype, tta, runtime, JPEG draft decoding). False sends
+    the shard through the ordinary extract(), which reuses it when it does match after all and
+    refuses, in one line, to mix features made otherwise."""
+    if settings is None:
+        return True
+    runtime = spec.get("runtime") if isinstance(spec.get("runtime"), dict) else {}
+    layers = settings.get("layers")
+    if isinstance(layers, str):
+        layers = [x.strip() for x in layers.split(",") if x.strip()]
+    checks = [("model", spec.get("model")), ("pool", spec.get("pooling")), ("dtype", spec.get("dtype")),
+              ("tta", spec.get("tta")), ("jpeg_draft", (spec.get("decoding") or {}).get("jpeg_draft"))]
+    if settings.get("runtime") not in (None, "auto"):
+        checks.append(("runtime", runtime.get("name")))
+    if layers:
+        checks.append(("layers", spec.get("layers")))
+    wanted = dict(settings, layers=layers)
+    return all(wanted.get(k) is None or recorded is None or wanted.get(k) == recorded for k, recorded in checks)
+
+
+def _shard_state(table: SourceTable, path: str, settings: dict | None = None) -> dict | None:
+    """The shard file's state when it exists; ``unchanged`` when it is complete, was made with the
+    ``settings`` asked for (:func:`_recorded_as_asked`) and holds exactly ``table``'s rows with the
+    files' current sizes and times (no model needed to answer)."""
     from featx.extract.cache._planning import same_rows, source_rows
 
     if not os.path.exists(path):
@@ -462,7 +484,7 @@ def _shard_state(table: SourceTable, path: str) -> dict | None:
     try:
         state = _file_state(path)
         with _store.open_cache(path) as f:
-            same = (state["complete"] and not state["pending"]
+            same = (state["complete"] and not state["pending"] and _recorded_as_asked(_store.read_spec(f), settings)
                     and same_rows(source_rows(table), _store.read_rows(f), table.class_names))
     except (CacheError, OSError, KeyError, ValueError):
         return None  # damaged: extract() says so, or rebuilds it
