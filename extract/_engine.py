@@ -16,7 +16,7 @@ import numpy as np
 from featx.common import remove_stale_tmp
 from featx.extract.cache import _rerun
 from featx.extract.cache import _store
-from featx.extract._errors import ExtractError, ExtractionFailedError
+from featx.extract._errors import CacheError, ExtractError, ExtractionFailedError
 from featx.extract.images._images import DEFAULT_MAX_PIXELS
 from featx.extract.cache._lock import FileLock
 from featx.extract._options import BATCH_SIZE, DTYPE, DTYPES, EXTRACTION_OPTIONS, TTAS  # noqa: F401 (re-exported)
@@ -97,6 +97,9 @@ def extract_local(
         raise ExtractError(f"tta must be one of {', '.join(TTAS)}; got {tta!r}")
     if int(batch_size) < 1:
         raise ExtractError(f"batch size must be at least 1; got {batch_size}")
+    if os.path.isdir(output):  # before any model is built
+        raise CacheError(f"{output!r} is a folder, not a cache file; name the cache file (e.g. "
+                         f"{os.path.join(output, 'features.h5')!r})")
     table = source if isinstance(source, SourceTable) else open_source(source)  # a shard's rows: a table
     key = None
     if backbone is None and _rerun.cpu_without_torch(device):
