@@ -70,8 +70,8 @@ class Audit:
         lk = self.leak
         lines.append(f"leak: {lk['straddling_clusters']} cluster(s) straddle the folds of a plain CV; {lk['metric']} "
                      f"{lk['score_ungrouped']:.3f} ungrouped vs {lk['score_grouped']:.3f} with clusters as groups on paired "
-                     f"folds: difference {lk['difference']:+.3f} (95% paired bootstrap {lk['interval'][0]:+.3f} to "
-                     f"{lk['interval'][1]:+.3f})")
+                     f"folds: difference {lk['difference']:+.3f} (95% interval {lk['interval'][0]:+.3f} to "
+                     f"{lk['interval'][1]:+.3f}; paired bootstrap over rows and {lk.get('repeats', 1)} CV repetition(s))")
         return "\n".join(lines)
 
 
@@ -137,33 +137,41 @@ def paired_splits(splits, groups) -> list:
 def paired_difference(y, pred_plain, pred_grouped, proba_plain, proba_grouped, metric: str, *, n_boot: int = 500,
                       seed: int = 0) -> tuple[float, list]:
     """Ungrouped minus grouped ``metric`` on the same rows' out-of-fold predictions, and its 95%
-    paired-bootstrap interval (rows resampled once for both)."""
+    interval: a paired bootstrap (rows resampled once for both) that, with repeated CV
+    (``pred_*`` of shape (repeats, n), ``proba_*`` (repeats, n, k)), also resamples the
+    repetitions, so fold noise and row noise are both in the interval. The difference is the
+    mean over repetitions of each repetition's difference."""
     from featx.classify._metrics import fold_metrics
 
-    labels = np.arange(proba_plain.shape[1]) if proba_plain is not None else np.unique(y)
+    pp, pg = np.atleast_2d(pred_plain), np.atleast_2d(pred_grouped)
+    qp = None if proba_plain is None else (proba_plain[None] if np.ndim(proba_plain) == 2 else np.asarray(proba_plain))
+    qg = None if proba_grouped is None else (proba_grouped[None] if np.ndim(proba_grouped) == 2 else np.asarray(proba_grouped))
+    labels = np.arange(qp.shape[2]) if qp is not None else np.unique(y)
 
-    def score(rows, pred, proba):
-        p = None if proba is None else proba[rows]
-        return fold_metrics(y[rows], pred[rows], p, p, labels, metrics=(metric,))[metric]
+    def score(r, rows, pred, proba):
+        p = None if proba is None else proba[r, rows]
+        return fold_metrics(y[rows], pred[r, rows], p, p, labels, metrics=(metric,))[metric]
 
-    every = np.arange(len(y))
-    diff = score(every, pred_plain, proba_plain) - score(every, pred_grouped, proba_grouped)
+    reps, every = pp.shape[0], np.arange(len(y))
+    per_rep = [score(r, every, pp, qp) - score(r, every, pg, qg) for r in range(reps)]
     rng = np.random.default_rng(seed)
     boots = []
     for _ in range(n_boot):
         rows = rng.integers(0, len(y), len(y))
-        boots.append(score(rows, pred_plain, proba_plain) - score(rows, pred_grouped, proba_grouped))
+        which = rng.integers(0, reps, reps) if reps > 1 else [0]
+        boots.append(np.mean([score(r, rows, pp, qp) - score(r, rows, pg, qg) for r in which]))
     lo, hi = np.nanpercentile(boots, [2.5, 97.5])
-    return float(diff), [float(lo), float(hi)]
+    return float(np.mean(per_rep)), [float(lo), float(hi)]
 
 
-def audit(feature_set, paths, *, sha256=None, phash=None, head="logreg", folds: int = 5, seed: int = 0,
+def audit(feature_set, paths, *, sha256=None, phash=None, head="logreg", folds: int = 5, repeats: int = 1, seed: int = 0,
           metric: str = "balanced_accuracy", rule: NearDuplicateRule | None = None, n_outliers: int = 20,
           jobs: int = 1, bins: int = 10, prune: bool = True, image_stats=None, quality=None) -> Audit:
     """Audit ``feature_set`` (its ``groups`` are the user's, if any); ``paths`` name its rows.
 
     ``sha256`` (content hashes) finds exact copies; ``phash`` (``featx.extract.phash_files``)
-    sharpens near-duplicate detection; ``image_stats`` (the pixel statistics of
+    sharpens near-duplicate detection; ``repeats`` repeats the K-fold (derived seeds) for the
+    leak interval and the out-of-fold probabilities; ``image_stats`` (the pixel statistics of
     ``featx.extract.scan_files``, one row per row) gives the image-quality issues, judged with
     ``quality`` (a :class:`~featx.classify.audits._quality.QualityThresholds`). Two CVs of ``head`` on the same seed: plain (the user's
     groups) and leak-proof (clusters as groups); calibration uses the leak-proof out-of-fold
@@ -183,7 +191,7 @@ def audit(feature_set, paths, *, sha256=None, phash=None, head="logreg", folds: 
     grouped = leak_groups(fs.n_samples, exact, near, fs.groups)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ClassifyWarning)  # capped folds are the same for both runs
-        plain_splits = make_splitter(fs.y, fs.groups, folds=folds, seed=seed, class_names=fs.class_names)
+        plain_splits = make_splitter(fs.y, fs.groups, folds=folds, repeats=repeats, seed=seed, class_names=fs.class_names)
         grouped_fs = FeatureSet(fs.name, fs.X, fs.y, fs.class_names, groups=grouped, keys=fs.keys, meta=fs.meta)
         # paired folds: only the members of straddling clusters move (see paired_splits)
         safe_splits = paired_splits(plain_splits, grouped)
@@ -192,12 +200,10 @@ def audit(feature_set, paths, *, sha256=None, phash=None, head="logreg", folds: 
     clusters = list(exact) + [rows for rows, _ in near]
     moved = sum(int((np.asarray(a[1]) != np.asarray(b[1])).any()) if len(a[1]) == len(b[1]) else 1
                 for a, b in zip(plain_splits, safe_splits))
-    diff, interval = paired_difference(fs.y, plain.oof_pred[0], safe.oof_pred[0],
-                                       None if plain.oof_proba is None else mean_oof_proba(plain.oof_proba),
-                                       None if safe.oof_proba is None else mean_oof_proba(safe.oof_proba), metric, seed=seed)
+    diff, interval = paired_difference(fs.y, plain.oof_pred, safe.oof_pred, plain.oof_proba, safe.oof_proba, metric, seed=seed)
     leak = {"straddling_clusters": straddling(clusters, plain_splits), "score_grouped": safe.mean(metric),
             "score_ungrouped": plain.mean(metric), "metric": metric, "difference": diff, "interval": interval,
-            "folds_changed": moved}
+            "folds_changed": moved, "repeats": int(repeats)}
     proba = mean_oof_proba(safe.oof_proba)
 
     def rescore(splits):

@@ -10,7 +10,7 @@ import warnings
 
 import numpy as np
 
-from featx.classify.audits._audit import leak_groups
+from featx.classify.audits._audit import leak_groups, paired_difference, paired_splits
 from featx.classify.audits._exact import straddling
 from featx.classify.audits._labels import find_label_issues, prune_and_rescore
 from featx.classify.audits._map import map_2d
@@ -30,24 +30,46 @@ def audit_configuration(fs, result, splits, *, exact, near, cross_validate, base
     and, with ``prune``, on ``splits`` with the first pass's label issues left out of training
     (confident learning's prune, then retrain: :func:`prune_and_rescore`).
 
-    Keys: leak (straddling_clusters, score_grouped, score_ungrouped, metric, mode, unavailable),
+    The leak score is ``featx audit``'s: grouped and ungrouped CV on paired folds (the plain
+    folds with only the straddling clusters' members moved, :func:`paired_splits`), their
+    difference and its 95% interval (:func:`paired_difference`, over rows and the ``repeats``).
+
+    Keys: leak (straddling_clusters (on ``splits``), straddling_plain (on the plain folds), score_grouped, score_ungrouped, metric, mode, difference,
+    interval, repeats, paired, unavailable),
     class_names, labels, exact, near, oof_pred, label_issues, calibration (None without
     probabilities), outliers (the ``n_outliers`` farthest rows) and map (rows, xy)."""
     clusters = list(exact) + [rows for rows, _ in near]
+    grouped_ids = leak_groups(fs.n_samples, exact, near, base_groups)
+    plain_fs = dataclasses.replace(fs, groups=base_groups)
+    safe_fs = dataclasses.replace(fs, groups=grouped_ids)
+    why = None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ClassifyWarning)
-        # the folds used are leak-proof with 'group'; the other score then has no near groups
-        other_groups = base_groups if mode == "group" else leak_groups(fs.n_samples, exact, near, base_groups)
-        try:
-            other = make_splitter(fs.y, other_groups, folds=folds, repeats=repeats, seed=seed, class_names=fs.class_names)
-        except SplitError as exc:  # e.g. the clusters join a whole class into one group
-            other, why = None, str(exc)
-    other_score = None if other is None else cross_validate(dataclasses.replace(fs, groups=other_groups), other).mean(metric)
-    score = result.mean(metric)
-    grouped, ungrouped = (score, other_score) if mode == "group" else (other_score, score)
-    out = {"leak": {"straddling_clusters": int(straddling(clusters, splits)), "score_grouped": grouped,
-                    "score_ungrouped": ungrouped, "metric": metric, "mode": mode,
-                    "unavailable": None if other is not None else f"the other folds cannot be made: {why}"},
+        # paired folds (featx audit's leak score): the plain folds, with only the members of
+        # straddling clusters moved; 'warn' ran on the plain folds, 'group' on grouped ones that
+        # have no plain twin, so both are run here
+        plain_splits = splits
+        if mode == "group":
+            try:
+                plain_splits = make_splitter(fs.y, base_groups, folds=folds, repeats=repeats, seed=seed, class_names=fs.class_names)
+            except SplitError as exc:
+                plain_splits, why = None, str(exc)
+    plain = safe = None
+    if plain_splits is not None:
+        safe_splits = paired_splits(plain_splits, grouped_ids)
+        plain = result if mode != "group" else cross_validate(plain_fs, plain_splits)
+        safe = cross_validate(safe_fs, safe_splits)
+    grouped = None if safe is None else safe.mean(metric)
+    ungrouped = None if plain is None else plain.mean(metric)
+    diff, interval = None, None
+    if plain is not None:
+        diff, interval = paired_difference(fs.y, plain.oof_pred, safe.oof_pred, plain.oof_proba, safe.oof_proba, metric,
+                                           seed=seed)
+    out = {"leak": {"straddling_clusters": int(straddling(clusters, splits)),
+                    "straddling_plain": None if plain_splits is None else int(straddling(clusters, plain_splits)),
+                    "score_grouped": grouped, "score_ungrouped": ungrouped, "metric": metric, "mode": mode,
+                    "difference": diff, "interval": interval, "repeats": int(repeats), "paired": True,
+                    "unavailable": None if why is None else f"the plain folds cannot be made: {why}"},
            "class_names": list(fs.class_names), "labels": fs.y.tolist(), "exact": [np.asarray(c).tolist() for c in exact],
            "near": [c.record() if hasattr(c, "record") else {"rows": np.asarray(c[0]).tolist(), "min_similarity": float(c[1])}
                     for c in near],

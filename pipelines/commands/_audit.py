@@ -12,7 +12,7 @@ from featx.pipelines._errors import PipelineError
 
 
 def register(sub, parents) -> None:
-    from featx.classify import FOLDS, HEADS, JOBS, METRIC, SEED
+    from featx.classify import FOLDS, HEADS, JOBS, METRIC, REPEATS, SEED
 
     p = sub.add_parser("audit", parents=parents, help="find duplicates, fold leaks, label errors, outliers; check calibration",
                        description="Audit a cache's rows: exact (sha256) and near-duplicate clusters (features and "
@@ -33,7 +33,8 @@ def register(sub, parents) -> None:
                         "their reasons go to CSV's .dropped.csv sidecar")
     p.add_argument("--drop-label-issues", action="store_true", help="with --write-manifest: drop suspected label errors "
                                                                      "instead of flagging them")
-    add_options(p, (FOLDS, SEED, JOBS, METRIC), jobs={"default": 1})
+    add_options(p, (FOLDS, REPEATS, SEED, JOBS, METRIC), jobs={"default": 1},
+                repeats={"default": 3, "help": "repeats of the paired K-fold for the leak difference's interval (default 3)"})
     p.set_defaults(func=run_audit)
 
 
@@ -68,7 +69,7 @@ def image_scan(cache: str, paths, progress: bool = True):
 
 
 def run_audit(args) -> int:
-    from featx.classify import FOLDS, JOBS, METRIC, SEED, audit, unique_keys
+    from featx.classify import FOLDS, JOBS, METRIC, REPEATS, SEED, audit, unique_keys
     from featx.pipelines._glue import layer_feature_set
     from featx.common import to_jsonable, write_json
     from featx.extract import read_cache
@@ -98,7 +99,7 @@ def run_audit(args) -> int:
               "image-quality issues unavailable")
     else:
         print("note: --no-image-hashes: image-quality issues unavailable (they are read from the image files)")
-    options = option_values(args, (FOLDS, SEED, JOBS, METRIC))
+    options = option_values(args, (FOLDS, REPEATS, SEED, JOBS, METRIC))
     result = audit(fs, paths, sha256=hashes, phash=phash, head=args.head, image_stats=stats, **options)
     print(f"audit of {args.cache} ({fs.n_samples} rows, layer {layer})")
     print(result.summary(top=args.top))

@@ -1,8 +1,8 @@
 """The report's Audit section: fold leaks and the score with and without leak-proof grouping,
 calibration (ECE and a reliability diagram), a 2-D map of the best layer (PCA then t-SNE) with
-misclassified and suspect rows marked, and galleries of small embedded thumbnails - misclassified
+misclassified and suspect rows marked, the leak difference with its interval, and galleries of small embedded thumbnails - misclassified
 out-of-fold images by true -> predicted, suspected label errors, duplicate clusters side by side
-and outliers. Thumbnails are base64 JPEGs of at most ``THUMB_PX`` pixels; once ``THUMB_BUDGET``
+(with each accepted pair's evidence), outliers and image-quality issues. Thumbnails are base64 JPEGs of at most ``THUMB_PX`` pixels; once ``THUMB_BUDGET``
 bytes are embedded the rest are listed by path, so reports of large sets stay small."""
 
 from __future__ import annotations
@@ -67,7 +67,15 @@ def audit_section(page) -> list[str]:
         leak_rows = [("exact-copy clusters", len(audit["exact"])), ("near-duplicate clusters", len(audit["near"])),
                      ("clusters on both sides of a fold", lk["straddling_clusters"]),
                      (f"{lk['metric']} with leak-proof grouping", _f(lk["score_grouped"])),
-                     (f"{lk['metric']} without", _f(lk["score_ungrouped"])), ("folds used", _e(how))]
+                     (f"{lk['metric']} without", _f(lk["score_ungrouped"]))]
+        if lk.get("difference") is not None:
+            lo, hi = lk["interval"]
+            leak_rows.append(("leak: ungrouped minus grouped", _e(
+                f"{lk['difference']:+.3f} (95% interval {lo:+.3f} to {hi:+.3f}; paired folds, bootstrap over rows and "
+                f"{lk.get('repeats', 1)} CV repetition(s)) - " + ("no evidence of a leak" if lo <= 0 <= hi else
+                                                                   "the duplicates inflate the score" if lo > 0 else
+                                                                   "grouping scores higher")) ))
+        leak_rows.append(("folds used", _e(how)))
         if lk.get("unavailable"):
             leak_rows.append(("note", _e(lk["unavailable"])))
         parts.append(_kv_table(leak_rows))
@@ -103,7 +111,7 @@ def _galleries(audit, paths, names, thumbs) -> list[str]:
     out.append("<h3>Suspected label errors (given → suggested)</h3><div class='gallery'>" + ("".join(
         thumbs.figure(paths[x["row"]], f"{e(names[x['given']])} → <b>{e(names[x['suggested']])}</b> ({x['score']:.2f})")
         for x in audit["label_issues"][:PER_GALLERY]) or "<p class='muted'>none</p>") + "</div>")
-    clusters = [(c, "exact copies") for c in audit["exact"]] + [(c["rows"], f"min cosine {c['min_similarity']:.3f}") for c in audit["near"]]
+    clusters = [(c, "exact copies") for c in audit["exact"]] + [(c["rows"], _evidence(c, paths)) for c in audit["near"]]
     out.append("<h3>Duplicate clusters</h3>")
     out += [f"<div class='cluster'>" + "".join(thumbs.figure(paths[i], e(f"{names[y[i]]}: {os.path.basename(paths[i])}"))
                                                for i in rows[:8]) + f"<span class='muted'>{e(what)}</span></div>"
@@ -112,6 +120,34 @@ def _galleries(audit, paths, names, thumbs) -> list[str]:
         out.append("<p class='muted'>none</p>")
     out.append("<h3>Outliers (farthest from their nearest neighbours)</h3><div class='gallery'>" + "".join(
         thumbs.figure(paths[i], e(names[y[i]])) for i in audit["outliers"][:PER_GALLERY]) + "</div>")
+    out += _quality_gallery(audit.get("image_issues"), paths, thumbs)
+    return out
+
+
+def _evidence(cluster: dict, paths) -> str:
+    """The accepted pairs of a near-duplicate cluster with their evidence, one line each."""
+    pairs = NearCluster.from_record(cluster).pairs_json(paths)
+    if not pairs:
+        return f"min cosine {cluster['min_similarity']:.3f}"
+    return "; ".join(f"{os.path.basename(p['paths'][0])} ~ {os.path.basename(p['paths'][1])}: cosine {p['cosine']:.3f}, "
+                     f"hash distance {'-' if p['hash_distance'] is None else p['hash_distance']}"
+                     f"{', mirrored' if p['mirrored'] else ''}" for p in pairs[:8])
+
+
+def _quality_gallery(issues, paths, thumbs) -> list[str]:
+    """Image-quality issues by kind (blank, dark, blurry, ...), each image with its score."""
+    e = html.escape
+    out = ["<h3>Image-quality issues</h3>"]
+    if issues is None:
+        return out + ["<p class='muted'>unavailable: the source images were not found</p>"]
+    if not issues:
+        return out + ["<p class='muted'>none</p>"]
+    for kind in dict.fromkeys(x["issue"] for x in issues):
+        rows = [x for x in issues if x["issue"] == kind]
+        if rows:
+            out.append(f"<p><b>{e(kind.replace('_', ' '))}</b> ({len(rows)})</p><div class='gallery'>" + "".join(
+                thumbs.figure(paths[x["row"]], e(f"{os.path.basename(paths[x['row']])} ({x['score']:.3g})"))
+                for x in rows[:PER_GALLERY]) + "</div>")
     return out
 
 
@@ -122,4 +158,5 @@ def audit_record(audit: dict) -> dict:
                          [NearCluster.from_record(c) for c in audit["near"]],
                          [(x["row"], x["given"], x["suggested"], x["score"]) for x in audit["label_issues"]],
                          list(zip(audit["outliers"], audit.get("outlier_scores") or [None] * len(audit["outliers"]))),
-                         audit["calibration"], audit["leak"])
+                         audit["calibration"], audit["leak"],
+                         [(x["row"], x["issue"], x["score"]) for x in audit.get("image_issues") or []])

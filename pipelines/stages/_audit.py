@@ -16,7 +16,7 @@ def dedupe_rows(cv, aligned: list, data) -> tuple[list, list[str], dict]:
     near-duplicates, as CV groups merged with the sets' groups), notes for the report, and what
     the audit stage needs (``paths``, ``exact``, ``near``, ``base_groups``, ``mode``)."""
     from featx.classify import cluster_rows, leak_groups, plan_duplicates
-    from featx.pipelines.commands._audit import image_hashes, source_root
+    from featx.pipelines.commands._audit import image_scan, source_root
 
     first = aligned[0]
     paths = [str(p) for p in first.keys.tolist()]
@@ -28,7 +28,7 @@ def dedupe_rows(cv, aligned: list, data) -> tuple[list, list[str], dict]:
     kept = [fs.subset(np.flatnonzero(keep)) for fs in aligned] if not keep.all() else list(aligned)
     paths = [p for p, k in zip(paths, keep) if k]
     base = None if plan.groups is None else plan.groups[keep]
-    phash = image_hashes(data.path, paths)  # one detector: the audit's, whatever cv.dedupe says
+    phash, stats = image_scan(data.path, paths)  # one detector: the audit's, whatever cv.dedupe says
     exact, near = cluster_rows(kept[0].X, sha256=hashes[keep], phash=phash)
     groups = base
     if cv.dedupe == "group" and near:
@@ -37,7 +37,7 @@ def dedupe_rows(cv, aligned: list, data) -> tuple[list, list[str], dict]:
     if groups is not None:
         kept = [dataclasses.replace(fs, groups=groups) for fs in kept]
     info = {"paths": paths, "exact": exact, "near": near, "base_groups": base, "mode": cv.dedupe,
-            "with_hashes": phash is not None, "root": source_root(data.path)}
+            "with_hashes": phash is not None, "root": source_root(data.path), "image_stats": stats}
     return kept, notes, info
 
 
@@ -45,9 +45,11 @@ def audit_best(spec, fs, result, splits, info: dict, cross_validate) -> dict:
     """The Audit section's data for one source: ``fs``/``result`` are its best configuration,
     ``splits`` the folds every configuration used; ``cross_validate(fs, splits)`` reruns that
     configuration on other folds (for the score with and without leak-proof grouping)."""
-    from featx.classify import audit_configuration
+    from featx.classify import audit_configuration, image_issues
 
     found = audit_configuration(fs, result, splits, exact=info["exact"], near=info["near"], cross_validate=cross_validate,
                                 base_groups=info["base_groups"], mode=info["mode"], folds=spec.cv.folds,
                                 repeats=spec.cv.repeats, seed=spec.cv.seed, metric=spec.metrics.main)
-    return {**found, "paths": info["paths"], "root": info["root"]}
+    stats = info.get("image_stats")
+    issues = None if stats is None else [{"row": r, "issue": i, "score": sc} for r, i, sc in image_issues(stats)]
+    return {**found, "paths": info["paths"], "root": info["root"], "image_issues": issues}

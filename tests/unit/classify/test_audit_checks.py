@@ -109,7 +109,9 @@ def test_audit_record_has_the_contract_keys_and_finds_planted_problems():
     fs = FeatureSet("x", X, y_given, ["a", "b"])
     result = audit(fs, paths, sha256=sha, folds=4)
     rec = result.to_json()
-    assert list(rec) == ["exact_duplicates", "near_duplicates", "label_issues", "outliers", "calibration", "leak"]
+    assert list(rec) == ["exact_duplicates", "near_duplicates", "label_issues", "outliers", "calibration", "leak",
+                         "image_issues"]
+    assert rec["image_issues"] == []  # no pixel statistics given
     assert rec["exact_duplicates"] == [["img10.png", "img70.png"]]
     near = [c for c in rec["near_duplicates"] if c["paths"] == ["img11.png", "img71.png"]]
     assert len(near) == 1 and near[0]["min_similarity"] == pytest.approx(1.0, abs=1e-3)

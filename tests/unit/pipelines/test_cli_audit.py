@@ -146,12 +146,16 @@ def test_run_groups_copies_and_reports_the_audit(messy, tmp_path):
     clusters = [np.array(c) for c in audit["exact"]] + [np.array(c["rows"]) for c in audit["near"]]
     assert any({paths[i] for i in c} == {"cool/cool_02.png", "cool/mirror_of_cool_02.png"} for c in clusters)
     assert straddling(clusters, splits) == 0 and audit["leak"]["straddling_clusters"] == 0
-    assert audit["leak"]["score_grouped"] == result.best_record["balanced_accuracy_mean"]
+    lk = audit["leak"]  # featx audit's paired-fold score: the plain folds, straddling members moved
+    assert lk["paired"] and lk["straddling_plain"] >= 1 and lk["interval"][0] <= lk["difference"] <= lk["interval"][1]
     doc = json.loads(open(result.results_path).read())["audit"]["colours"]
-    assert list(doc) == ["exact_duplicates", "near_duplicates", "label_issues", "outliers", "calibration", "leak"]
+    assert list(doc) == ["exact_duplicates", "near_duplicates", "label_issues", "outliers", "calibration", "leak",
+                         "image_issues"]
     assert doc["exact_duplicates"] == [["warm/copy_of_warm_00.png", "warm/warm_00.png"]]
     page = open(result.report_path, encoding="utf-8").read()
     assert "id='audit'" in page and "Duplicate clusters" in page and "Suspected label errors" in page
+    assert "leak: ungrouped minus grouped" in page and "95% interval" in page and "Image-quality issues" in page
+    assert "mirror_of_cool_02.png: cosine" in page and "mirrored" in page  # the accepted pair with its evidence
     assert 1 <= page.count("src='data:image/jpeg;base64,") and "t-SNE" in page
 
 
