@@ -1,7 +1,8 @@
 """What a transfer study's numbers say: the best record of each approach, the winner and its
 margin, whether the intervals overlap, negative transfer (scratch matching or beating a
-pretrained approach), and the cell of the classic dataset-size x similarity decision matrix that
-the measurements point to, all put into a paragraph built from the numbers.
+pretrained approach), and the cell of the classic dataset-size x similarity decision matrix
+(similarity measured before fine-tuning, ``_similarity``), with whether the outcome agrees with
+that cell's classic advice, all put into a paragraph built from the numbers.
 
 Records are the dicts of a study's ``transfer`` list: ``approach`` (frozen, finetuned,
 finetuned_features, scratch), ``strategy``, ``head``, ``n_train`` and ``<metric>_mean`` /
@@ -116,11 +117,16 @@ def paired_words(d: dict) -> str:
             f"{d['p_value']:.3g}): {d['verdict']}")
 
 
-def transfer_verdict(records, metric: str, *, n_classes: int) -> dict:
+def transfer_verdict(records, metric: str, *, n_classes: int, similarity: dict | None = None) -> dict:
     """The verdict of one source's records: ``best`` (approach -> its best record), ``winner``,
     ``runner_up`` (the best record of another approach), ``margin``, ``overlap``, ``negative``
-    (:func:`negative_transfer`), ``size``, ``similarity``, ``cell`` (a :data:`TRANSFER_MATRIX` key), ``advice``
-    and ``text`` (the paragraph). Empty dict when no record has a number."""
+    (:func:`negative_transfer`), ``size``, ``similarity`` (the measured verdict, 'similar' or
+    'different', of ``similarity``: a :func:`featx.classify.transfer.domain_similarity` record
+    computed before any fine-tuning; None without one), ``cell`` (a :data:`TRANSFER_MATRIX` key,
+    None without a measured similarity), ``advice``, ``gain_agrees`` (whether the fine-tuning gain
+    the paired test found is what the cell's classic advice predicts) and ``text`` (the
+    paragraph). Empty dict when no record has a number. Similarity is never inferred from the
+    outcome."""
     ok = [r for r in records if _ok(r, metric)]
     if not ok:
         return {}
@@ -134,7 +140,9 @@ def transfer_verdict(records, metric: str, *, n_classes: int) -> dict:
     per_class = n_train / max(1, int(n_classes))
     size = "small" if per_class < SMALL_PER_CLASS else "large"
     tuned = [best[a] for a in ("finetuned", "finetuned_features") if a in best]
-    similarity, gain = None, None
+    measured = similarity
+    similarity = None if not measured else measured.get("verdict")
+    gain, detected, tuned_vs_frozen = None, None, None
     if "frozen" in best and tuned:
         top_tuned = max(tuned, key=key)
         gain = key(top_tuned) - key(best["frozen"])
@@ -143,7 +151,6 @@ def transfer_verdict(records, metric: str, *, n_classes: int) -> dict:
             detected = tuned_vs_frozen["verdict"] == "better"
         else:
             detected = gain > 0 and not overlap(top_tuned, best["frozen"], metric)
-        similarity = "different" if detected else "similar"
     negative = negative_transfer(ok, metric)
     margin = None if runner is None else key(winner) - key(runner)
     over = None if runner is None else overlap(winner, runner, metric)
@@ -171,7 +178,7 @@ def transfer_verdict(records, metric: str, *, n_classes: int) -> dict:
                         f"{paired_words(tuned_vs_frozen)}.")
         else:
             text.append(f"Fine-tuning changes the best frozen score by {gain:+.3f}, "
-                        + ("within the intervals." if similarity == "similar" else "beyond the intervals."))
+                        + ("beyond the intervals." if detected else "within the intervals."))
     if "scratch" in best:
         s = best["scratch"]
         pre = max((best[a] for a in PRETRAINED if a in best), key=key, default=None)
@@ -192,8 +199,26 @@ def transfer_verdict(records, metric: str, *, n_classes: int) -> dict:
             else:
                 verdict = "ahead of the best pretrained approach: negative transfer."
             text.append(f"Training from scratch reaches {s[f'{metric}_mean']:.3f}, {abs(d):.3f} {verdict}")
-    cell = (size, similarity) if similarity else None
+    cell = (size, similarity) if similarity in ("similar", "different") else None
     advice = TRANSFER_MATRIX.get(cell) if cell else None
+    gain_agrees = None
+    if advice is None:
+        text.append("The domain similarity was not measured, so no cell of the size x similarity matrix is named.")
+    else:
+        from featx.classify.transfer._similarity import similarity_words
+
+        text.append(f"Measured before any fine-tuning: {similarity_words(measured)}. In the size x similarity matrix "
+                    f"(small: under {SMALL_PER_CLASS} training images per class) this is the {size}-data, "
+                    f"{similarity}-domain cell, whose classic advice is {advice}.")
+        if detected is not None:
+            # the classic advice predicts a gain from fine-tuning everywhere but in the small/similar cell
+            predicts_gain = cell != ("small", "similar")
+            gain_agrees = bool(detected) == predicts_gain
+            shown_gain = (f"{gain:+.3f} [{tuned_vs_frozen['ci95'][0]:+.3f}, {tuned_vs_frozen['ci95'][1]:+.3f}]"
+                          if tuned_vs_frozen is not None else f"{gain:+.3f}")
+            outcome = ("gained " + shown_gain) if detected else ("changed the score by " + shown_gain + ", no detectable gain")
+            text.append(f"Fine-tuning {outcome}, which the classic advice for this cell "
+                        + ("predicts." if gain_agrees else "does not predict."))
     if advice:
         advised = [best[a] for a in ADVISED[cell] if a in best]
         top = max(advised, key=key) if advised else None
@@ -205,13 +230,10 @@ def transfer_verdict(records, metric: str, *, n_classes: int) -> dict:
                          f"behind {describe_transfer(winner)}, no detectable difference).")
         else:
             agreement = f"points elsewhere ({describe_transfer(winner)} is detectably better)."
-        text.append(f"In the size x similarity matrix (small: under {SMALL_PER_CLASS} training images per class; similar: "
-                    f"fine-tuning gains nothing detectable) this is the {size}-data, "
-                    f"{'similar' if similarity == 'similar' else 'distant'}-domain cell, whose classic advice is {advice}; "
-                    f"the measurement {agreement}")
+        text.append(f"Against the outcome, the advice {agreement}")
     return {"best": best, "winner": winner, "runner_up": runner, "margin": margin, "overlap": over, "negative": negative,
-            "size": size, "per_class": per_class, "similarity": similarity, "gain": gain, "cell": cell, "advice": advice,
-            "text": " ".join(text)}
+            "size": size, "per_class": per_class, "similarity": similarity, "measured_similarity": measured, "gain": gain,
+            "gain_detected": detected, "gain_agrees": gain_agrees, "cell": cell, "advice": advice, "text": " ".join(text)}
 
 
 def _num(v) -> str:

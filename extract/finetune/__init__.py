@@ -32,14 +32,15 @@ _LAZY = {
     "Predictions": "_predict", "predict_with_checkpoint": "_predict", "write_predictions_csv": "_predict",
     "resume_path": "_state", "FinetuneModel": "_trainer", "FinetuneResult": "_trainer",
     "build_model": "_trainer", "finetune": "_trainer",
+    "PROBE_IMAGES": "_probe", "SourceProbe": "_probe", "probe_rows": "_probe", "probe_source_model": "_probe",
 }
 
 __all__ = [
     "BN_MODES", "FINETUNE_OPTIONS", "OPTIMIZERS", "SCRATCH", "STRATEGIES", "ArchitectureMismatchError", "BlockGroup", "Callback", "EarlyStopping",
     "EpochLog", "FinetuneConfig", "FinetuneConfigError", "FinetuneDataError", "FinetuneError", "FinetuneModel",
-    "FinetuneResult", "Freezer", "Prediction", "Predictions", "ResumeCheckpoint", "ResumeMismatchError", "Strategy",
+    "FinetuneResult", "Freezer", "Prediction", "Predictions", "ResumeCheckpoint", "ResumeMismatchError", "SourceProbe", "Strategy",
     "Trainer", "Unfreezer", "block_groups", "build_model", "evaluate", "find_head",
-    "finetune", "predict_with_checkpoint", "replace_head", "resume_path", "split_problem", "strategy_problems", "train_epoch", "write_predictions_csv",
+    "PROBE_IMAGES", "finetune", "predict_with_checkpoint", "probe_rows", "probe_source_model", "replace_head", "resume_path", "split_problem", "strategy_problems", "train_epoch", "write_predictions_csv",
 ]
 
 

@@ -64,7 +64,8 @@ def results_doc(result, resolved, command: str) -> dict:
         "logme": logme_records(result.logme),  # the LogME pre-screen beside the CV ranking
         "transfer": list(result.transfer.get("records", [])),  # the [finetune] study: one record per approach
         "transfer_efficiency": list(result.transfer.get("efficiency", [])),
-        "transfer_study": {k: result.transfer[k] for k in ("holdout", "verdicts") if k in result.transfer},
+        "transfer_study": {k: result.transfer[k] for k in ("holdout", "verdicts", "similarity", "similarity_by_source")
+                           if k in result.transfer},
         "pca": {s: {fs: {k: v for k, v in d.items() if k != "ratio"} for fs, d in docs.items()} for s, docs in result.pca.items()},
         "timings": dict(result.timings),
         "cv": {"computed": result.cv_computed, "cached": result.cv_cached},

@@ -29,16 +29,21 @@ def run_transfer(spec, feature_sets, stages, progress: bool, caught: list) -> di
     description, the training histories and the verdict."""
     from featx.classify import transfer_verdict
 
-    out = {"records": [], "efficiency": [], "holdout": {}, "histories": {}, "verdicts": {}}
+    out = {"records": [], "efficiency": [], "holdout": {}, "histories": {}, "verdicts": {}, "similarity_by_source": {}}
     for src in spec.sources:
         study = _SourceStudy(spec, src, feature_sets[src.name], stages, progress, caught)
+        similarity = study.similarity()  # measured before any fine-tuning
+        out["similarity_by_source"][src.name] = similarity
         records, efficiency = study.run()
         out["records"] += records
         out["efficiency"] += efficiency
         out["holdout"][src.name] = study.holdout_doc()
         out["histories"][src.name] = study.histories
-        verdict = transfer_verdict(records, spec.metrics.main, n_classes=len(study.fs.class_names))
+        verdict = transfer_verdict(records, spec.metrics.main, n_classes=len(study.fs.class_names), similarity=similarity)
         out["verdicts"][src.name] = {k: v for k, v in verdict.items() if k not in ("best",)}
+    if out["similarity_by_source"]:  # the first source's measure; every source's in similarity_by_source
+        first = next(iter(out["similarity_by_source"]))
+        out["similarity"] = {**out["similarity_by_source"][first], "source": first}
     return out
 
 
@@ -72,6 +77,27 @@ class _SourceStudy:
                 "splits": [{"n_train": len(tr), "test_paths": [str(keys[i]) for i in te]} for tr, te in self.holdout.splits]}
 
     # -- the study --------------------------------------------------------------------------
+
+    def similarity(self) -> dict:
+        """The source model's own predictions on a seeded sample of the study's images (its
+        pretrained weights, before any fine-tuning) as featx.classify's domain-similarity record;
+        cached under the sample's rows and the backbone."""
+        from featx.classify.transfer import domain_similarity
+        from featx.extract.finetune import PROBE_IMAGES, probe_rows, probe_source_model
+
+        sample = self.rows[probe_rows(len(self.rows), PROBE_IMAGES, self.ft.seed)]
+        key = digest({"kind": "transfer-similarity", "v": 2, "source": os.path.abspath(self.src.path),
+                      "rows": digest([self.table.paths[r] for r in sample]), "model": self.bspec.model,
+                      "weights": self.bspec.weights})
+        doc = self.cache.load(key)
+        if doc is None:
+            probe = probe_source_model(self.table, self.bspec.model, self.bspec.weights, rows=sample,
+                                       max_images=len(sample), progress=self.progress)
+            doc = {"probs": probe.probs, "bn": [probe.bn_mean, probe.bn_var, probe.bn_running_mean, probe.bn_running_var]}
+            self.cache.save(key, doc)
+        sim = domain_similarity(doc["probs"], bn=tuple(np.asarray(a, dtype=np.float64) for a in doc["bn"]))
+        self.stages.say(f"  {self.src.name}: measured domain similarity {sim['method']} {sim['value']:.3f} -> {sim['verdict']}")
+        return sim
 
     def run(self):
         from featx.classify import efficiency_subsets

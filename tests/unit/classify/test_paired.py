@@ -99,13 +99,23 @@ def test_records_gain_the_paired_fields_and_the_verdict_follows_the_paired_test(
     assert tuned["delta_vs_frozen"] == pytest.approx(0.05) and tuned["p_value"] < 0.001
     assert scratch["paired"] == "no detectable difference" and scratch["delta_vs_frozen"] == pytest.approx(0.0)
     assert tuned["vs_scratch"]["verdict"] == "better" and frozen["vs_scratch"]["verdict"] == "no detectable difference"
-    v = transfer_verdict(recs, "accuracy", n_classes=2)
+    measured = {"value": 0.2, "method": "entropy", "verdict": "similar", "threshold": 0.45, "direction": "lower", "n_images": 64}
+    v = transfer_verdict(recs, "accuracy", n_classes=2, similarity=measured)
     assert v["overlap"] is False  # told apart although the marginal intervals overlap
     assert "cannot tell" not in v["text"] and ": better" in v["text"]
     assert "pretraining pays" in v["text"]  # the best pretrained approach is detectably ahead of scratch
     # frozen is level with scratch on the paired test: negative transfer for frozen only
     assert [n["record"]["approach"] for n in v["negative"]] == ["frozen"]
-    assert v["similarity"] == "different"
+    # the similarity is the measured one, not inferred from the detectable gain
+    assert v["similarity"] == "similar" and v["cell"] == ("small", "similar") and v["gain_agrees"] is False
+    assert "Measured before any fine-tuning: similar domain (source-model prediction entropy 0.20" in v["text"]
+    assert ("Fine-tuning gained +0.050 [" in v["text"]
+            and "which the classic advice for this cell does not predict." in v["text"])
+    far = transfer_verdict(recs, "accuracy", n_classes=2, similarity={**measured, "value": 0.8, "verdict": "different"})
+    assert far["cell"] == ("small", "different") and far["gain_agrees"] is True
+    assert "which the classic advice for this cell predicts." in far["text"]
+    unmeasured = transfer_verdict(recs, "accuracy", n_classes=2)
+    assert unmeasured["cell"] is None and unmeasured["similarity"] is None and "was not measured" in unmeasured["text"]
 
 
 def test_without_a_detectable_gain_the_verdict_says_so():

@@ -110,10 +110,14 @@ def _rec(approach, mean, low, high, strategy=None, head=None, n_train=150):
             "accuracy_mean": mean, "accuracy_ci95_low": low, "accuracy_ci95_high": high}
 
 
+SIMILAR = {"value": 0.2, "method": "entropy", "verdict": "similar", "threshold": 0.45, "direction": "lower", "n_images": 64}
+DIFFERENT = {**SIMILAR, "value": 0.7, "verdict": "different"}
+
+
 def test_verdict_is_computed_from_the_numbers():
     tie = [_rec("frozen", 0.948, 0.91, 0.98, head="logreg"), _rec("finetuned", 0.941, 0.90, 0.97, "partial:2"),
            _rec("scratch", 0.62, 0.54, 0.70, "full")]
-    v = transfer_verdict(tie, "accuracy", n_classes=2)
+    v = transfer_verdict(tie, "accuracy", n_classes=2, similarity=SIMILAR)
     assert v["winner"] is tie[0] and v["runner_up"] is tie[1] and v["overlap"] is True
     assert v["margin"] == pytest.approx(0.007) and v["cell"] == ("small", "similar") and not v["negative"]
     assert "frozen features + logreg (accuracy 0.948, 95% CI 0.910–0.980) scores best, 0.007 ahead of" in v["text"]
@@ -123,16 +127,16 @@ def test_verdict_is_computed_from_the_numbers():
     shift = [_rec("frozen", 0.815, 0.76, 0.84, head="logreg", n_train=2400),
              _rec("finetuned_features", 0.87, 0.85, 0.90, "partial:2", "logreg", n_train=2400),
              _rec("scratch", 0.86, 0.80, 0.89, "full", n_train=2400)]
-    v2 = transfer_verdict(shift, "accuracy", n_classes=4)
+    v2 = transfer_verdict(shift, "accuracy", n_classes=4, similarity=DIFFERENT)
     assert v2["cell"] == ("large", "different") and v2["winner"] is shift[1] and v2["overlap"] is True
     assert "+0.055" in v2["text"] and "With 2400 training images (600 per class" in v2["text"]
     assert v2["text"] != v["text"]
     flagged = negative_transfer(shift, "accuracy")  # scratch's interval reaches both pretrained records
     assert [(f["record"]["approach"], f["beats"]) for f in flagged] == [("frozen", True), ("finetuned_features", False)]
-    assert "scratch matches it" in v2["text"] and v2["text"].endswith("the measurement agrees.")
+    assert "scratch matches it" in v2["text"] and v2["text"].endswith("the advice agrees.")
     # the advised approach within the winner's intervals: a tie, said as such
     near = [_rec("frozen", 0.947, 0.908, 0.981, head="logreg"), _rec("finetuned_features", 0.953, 0.915, 0.985, "partial:2", "svm")]
-    v3 = transfer_verdict(near, "accuracy", n_classes=2)
+    v3 = transfer_verdict(near, "accuracy", n_classes=2, similarity=SIMILAR)
     assert v3["cell"] == ("small", "similar") and v3["winner"] is near[1]
     assert v3["text"].endswith("agrees within the noise (its best, frozen features + logreg, is 0.006 behind svm on "
                                "fine-tuned [partial:2] features, no detectable difference).")

@@ -68,6 +68,12 @@ def test_one_record_per_source_approach_strategy_head(study):
     assert all(p["n_train"] < 18 for p in points if p["fraction"] == 0.5)
     verdict = study["doc"]["transfer_study"]["verdicts"]["colours"]["text"]
     assert "With 18 training images (6 per class, 9 held out)" in verdict and "Training from scratch reaches" in verdict
+    # the similarity is measured on the images before any fine-tuning, and the verdict names its cell
+    sim = study["doc"]["transfer_study"]["similarity"]
+    assert sim["method"] == "bn_kl" and sim["verdict"] in ("similar", "different") and sim["n_images"] == 27
+    assert (sim["value"] <= sim["threshold"]) == (sim["verdict"] == "similar") and sim["source"] == "colours"
+    assert f"Measured before any fine-tuning: {sim['verdict']} domain (KL divergence {sim['value']:.3f}" in verdict
+    assert f"{sim['verdict']}-domain cell, whose classic advice is" in verdict
 
 
 def test_every_record_is_paired_with_the_best_frozen_one_and_scratch(study):
