@@ -78,6 +78,7 @@ from featx.classify.heads._options import (  # light modules: no scikit-learn
     WHITEN,
 )
 from featx.classify.transfer._options import DATA_EFFICIENCY, HOLDOUT_FOLDS  # light: the transfer study's settings
+from featx.classify.heads._registry import HeadSpec, head_spec, list_heads, register_head, unregister_head  # light
 
 # imported on first use (PEP 562), so reading the settings (the CLI's start-up, the pipeline spec,
 # `featx --help`) does not import scikit-learn: public name -> private module. A new public name
@@ -163,6 +164,11 @@ __all__ = [
     "GridError",
     "HEADS",
     "HEAD_LIST",
+    "HeadSpec",
+    "head_spec",
+    "list_heads",
+    "register_head",
+    "unregister_head",
     "INNER_FOLDS",
     "IncompatibleBundleError",
     "JOBS",

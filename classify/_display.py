@@ -14,11 +14,7 @@ import numpy as np
 
 from featx.classify._metrics import METRIC_LABELS
 
-#: Line colour of each head in plots that compare heads.
-HEAD_COLOURS = {
-    "logreg": "#1f77b4", "svm": "#d62728", "svm_rbf": "#9467bd", "rf": "#2ca02c", "xgb": "#ff7f0e",
-    "knn": "#8c564b", "ridge": "#e377c2", "centroid": "#7f7f7f",
-}
+from featx.classify.heads._registry import HEAD_COLOURS  # noqa: F401 (line colour of each registered head, read live)
 
 
 def agg_figure(width: float, height: float):

@@ -1,6 +1,7 @@
 """A scikit-learn transformer over image paths that reads through the feature cache.
 
-``FeatureExtractor`` can stand first in a ``Pipeline``: ``transform(paths)`` extracts (or reuses)
+``FeatureExtractor`` can stand first in a ``Pipeline``: after ``fit`` (which builds the backbone;
+``transform`` never fits), ``transform(paths)`` extracts (or reuses)
 the features of those images in a cache file under ``cache_dir`` named by the model settings and
 the list of paths, and returns them in the order given.
 """
@@ -29,11 +30,19 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
     def __init__(self, model=DEFAULT_MODEL, weights="default", layer="penultimate", pool="avg",
                  cache_dir="featx-cache", batch_size=64, workers=None, device="auto", precision="auto",
                  dtype="float32", tta="none", progress=False):
-        # store every keyword argument as given (scikit-learn's contract), one per parameter
-        params = dict(locals())
-        del params["self"]
-        for name, value in params.items():
-            setattr(self, name, value)
+        # store every keyword argument as given, nothing else (scikit-learn's contract)
+        self.model = model
+        self.weights = weights
+        self.layer = layer
+        self.pool = pool
+        self.cache_dir = cache_dir
+        self.batch_size = batch_size
+        self.workers = workers
+        self.device = device
+        self.precision = precision
+        self.dtype = dtype
+        self.tta = tta
+        self.progress = progress
 
     def fit(self, X=None, y=None):
         """Nothing to learn: the backbone is fixed. Builds it once and records the layer."""
@@ -47,10 +56,14 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X) -> np.ndarray:
+        """The features of the images ``X`` (paths), in the order given; never fits: call
+        ``fit`` (or ``fit_transform``) first, or a ``NotFittedError`` is raised."""
+        from sklearn.utils.validation import check_is_fitted
+
         from featx.extract._engine import extract_local as extract
 
-        if not hasattr(self, "backbone_"):
-            self.fit()
+        check_is_fitted(self, "backbone_", msg="This FeatureExtractor is not fitted yet; call fit() or "
+                        "fit_transform() before transform() (fit builds the backbone)")
         paths = [os.path.abspath(os.fspath(p)) for p in X]
         if not paths:
             raise SourceError("FeatureExtractor.transform got no image paths; pass a list of image files")
@@ -74,12 +87,14 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         return data.features[self.layer_][[where[p] for p in paths]]
 
     def get_feature_names_out(self, input_features=None):
-        n = getattr(self, "n_features_out_", 0)
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self, "n_features_out_")
+        n = self.n_features_out_
         return np.array([f"{self.layer_}_{i}" for i in range(n)], dtype=object)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.requires_fit = False
         tags.input_tags.two_d_array = False
         tags.input_tags.string = True
         return tags

@@ -103,11 +103,20 @@ class ReencodedXGBClassifier(ClassifierMixin, BaseEstimator):
         random_state: int = 0,
         classes=None,
     ):
-        # store every keyword argument as given (scikit-learn's contract), one per parameter
-        params = dict(locals())
-        del params["self"]
-        for name, value in params.items():
-            setattr(self, name, value)
+        # store every keyword argument as given, nothing else (scikit-learn's contract)
+        self.n_estimators = n_estimators
+        self.max_depth = max_depth
+        self.learning_rate = learning_rate
+        self.subsample = subsample
+        self.colsample_bytree = colsample_bytree
+        self.min_child_weight = min_child_weight
+        self.reg_lambda = reg_lambda
+        self.max_bin = max_bin
+        self.tree_method = tree_method
+        self.device = device
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.classes = classes
 
     def fit(self, X, y):
         from xgboost import XGBClassifier
@@ -127,7 +136,7 @@ class ReencodedXGBClassifier(ClassifierMixin, BaseEstimator):
                     f"pass every label in 'classes' or leave it None"
                 )
         self.seen_classes_ = seen
-        self._columns = np.searchsorted(self.classes_, seen)
+        self.class_columns_ = np.searchsorted(self.classes_, seen)  # column of each seen class
         if seen.size == 1:
             self.booster_ = None
             return self
@@ -151,14 +160,21 @@ class ReencodedXGBClassifier(ClassifierMixin, BaseEstimator):
         self.booster_ = model
         return self
 
+    def __setstate__(self, state):
+        # bundles saved before the fitted attribute got its trailing underscore
+        if "_columns" in state:
+            state = {**state, "class_columns_": state["_columns"]}
+            del state["_columns"]
+        super().__setstate__(state)
+
     def predict_proba(self, X):
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=[np.float32, np.float64])
         proba = np.zeros((X.shape[0], self.classes_.size), dtype=np.float64)
         if self.booster_ is None:
-            proba[:, self._columns[0]] = 1.0
+            proba[:, self.class_columns_[0]] = 1.0
         else:
-            proba[:, self._columns] = self.booster_.predict_proba(X)
+            proba[:, self.class_columns_] = self.booster_.predict_proba(X)
         return proba
 
     def predict(self, X):

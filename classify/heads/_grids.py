@@ -10,7 +10,6 @@ about 55 CPU-seconds (logreg 4, svm 7, rf 29, xgb 16), i.e. roughly 30 s with ``
 from __future__ import annotations
 
 import collections
-import copy
 import json
 from collections.abc import Mapping
 
@@ -22,19 +21,8 @@ from featx.classify._errors import GridError, check_option, unknown_message
 from featx.classify.heads._heads import check_head, check_pca, make_head, pca_enabled
 from featx.classify.heads._options import SEARCH  # noqa: F401 (defined in the light module)
 
-#: Values of ``pca__n_components`` searched when ``pca="search"``.
-PCA_GRID: list = [0.9, 0.99]
-
-DEFAULT_GRIDS: dict[str, dict[str, list]] = {
-    "logreg": {"clf__C": [0.001, 0.01, 0.1, 1.0, 10.0], "pca__n_components": PCA_GRID},
-    "svm": {"clf__C": [0.001, 0.01, 0.1, 1.0], "pca__n_components": PCA_GRID},
-    "svm_rbf": {"clf__C": [1.0, 10.0, 100.0], "clf__gamma": ["scale", 0.0001], "pca__n_components": PCA_GRID},
-    "rf": {"clf__max_features": ["sqrt", 0.05], "clf__min_samples_leaf": [1, 3], "pca__n_components": PCA_GRID},
-    "xgb": {"clf__max_depth": [2, 4], "clf__learning_rate": [0.1, 0.3], "pca__n_components": PCA_GRID},
-    "knn": {"clf__n_neighbors": [3, 7, 15], "clf__weights": ["uniform", "distance"], "pca__n_components": PCA_GRID},
-    "ridge": {"clf__alpha": [0.1, 1.0, 10.0, 100.0, 1000.0], "pca__n_components": PCA_GRID},
-    "centroid": {"pca__n_components": PCA_GRID},
-}
+from featx.classify.heads._builtin import PCA_GRID  # noqa: F401 (values of pca__n_components searched by pca="search")
+from featx.classify.heads._registry import DEFAULT_GRIDS  # noqa: F401 (each registered head's default grid, read live)
 
 
 def is_search_pca(pca) -> bool:
@@ -86,7 +74,7 @@ def resolve_grid(head: str, overrides: Mapping | None = None, *, pca="search", p
         check_pca(pca)
     on = search_pca or pca_enabled(pca)
     pipeline = make_head(head, pca=0.95 if on else None, probability=probability)
-    grid = {k: list(v) for k, v in copy.deepcopy(DEFAULT_GRIDS[head]).items()}
+    grid = {k: list(v) for k, v in DEFAULT_GRIDS[head].items()}
     if not search_pca:
         grid = {k: v for k, v in grid.items() if not k.startswith("pca__")}
     grid = {_adapt_key(k, pipeline): v for k, v in grid.items()}

@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-import os
 from numbers import Integral, Real
 
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.decomposition import PCA
-from sklearn.linear_model import LogisticRegression, RidgeClassifier
-from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.svm import SVC, LinearSVC
 
 from featx.classify._errors import ParameterError, UnknownHeadError, check_option, unknown_message
-from featx.classify.heads._estimators import NearestCentroidL2, ReencodedXGBClassifier
+from featx.classify.heads._builtin import default_xgb_device  # noqa: F401 (re-exported)
 from featx.classify.heads._options import HEADS, PROBABILITY, WHITEN  # noqa: F401 (defined in the light module)
+from featx.classify.heads._registry import head_spec
 
 
 def check_head(name) -> str:
-    if not isinstance(name, str) or name not in HEADS:
-        raise UnknownHeadError(unknown_message("head", name, HEADS))
-    return name
+    """``name`` when it is a registered head; :class:`UnknownHeadError` (one line) otherwise."""
+    return head_spec(name).name
 
 
 def head_entry(head) -> tuple[str, object | None]:
@@ -96,38 +92,18 @@ def check_pca(pca):
     return float(pca)
 
 
-def default_xgb_device() -> str:
-    """``FEATX_XGB_DEVICE`` (cpu, cuda, auto) or ``"cpu"``."""
-    return os.environ.get("FEATX_XGB_DEVICE", "cpu")
-
-
 def _classifier(name: str, *, random_state, n_jobs, probability: bool, params: dict):
-    p = dict(params)
-    if name == "logreg":
-        base = dict(C=1.0, solver="lbfgs", max_iter=2000, random_state=random_state)
-        return LogisticRegression(**{**base, **p})
-    if name == "svm":
-        clf = LinearSVC(**{**dict(C=0.01, dual="auto", max_iter=5000, random_state=random_state), **p})
-        return _calibrated(clf) if probability else clf
-    if name == "svm_rbf":
-        clf = SVC(**{**dict(C=1.0, kernel="rbf", gamma="scale", random_state=random_state), **p})
-        return _calibrated(clf) if probability else clf
-    if name == "rf":
-        from sklearn.ensemble import RandomForestClassifier
-
-        base = dict(n_estimators=100, max_features="sqrt", n_jobs=n_jobs, random_state=random_state)
-        return RandomForestClassifier(**{**base, **p})
-    if name == "xgb":
-        base = dict(device=default_xgb_device(), n_jobs=n_jobs, random_state=random_state)
-        return ReencodedXGBClassifier(**{**base, **p})
-    if name == "knn":
-        return KNeighborsClassifier(**{**dict(n_neighbors=5, weights="distance", n_jobs=n_jobs), **p})
-    if name == "ridge":
-        clf = RidgeClassifier(**{**dict(alpha=1.0), **p})
-        return _calibrated(clf) if probability else clf
-    if name == "centroid":
-        return NearestCentroidL2(**p)
-    raise AssertionError(name)  # pragma: no cover - check_head ran first
+    spec = head_spec(name)
+    kw = dict(spec.defaults)
+    if spec.seeded:
+        kw["random_state"] = random_state
+    if spec.parallel:
+        kw["n_jobs"] = n_jobs
+    clf = spec.factory(**{**kw, **params})
+    if not (hasattr(clf, "fit") and hasattr(clf, "get_params")):
+        raise ParameterError(f"the factory of head {name!r} returned {clf!r}, not a scikit-learn classifier; "
+                             f"register a factory that returns an unfitted estimator")
+    return _calibrated(clf) if probability and spec.calibrate else clf
 
 
 def _calibrated(clf):
@@ -149,10 +125,10 @@ def make_head(
 
     Parameters
     ----------
-    name : one of ``HEADS``
+    name : one of ``HEADS`` (the registered heads, see :func:`featx.classify.register_head`)
         ``logreg`` (multinomial lbfgs), ``svm`` (LinearSVC), ``svm_rbf`` (RBF SVC), ``rf``,
         ``xgb`` (hist; ``device`` from ``FEATX_XGB_DEVICE``, default cpu), ``knn``, ``ridge``,
-        ``centroid`` (:class:`NearestCentroidL2`).
+        ``centroid`` (:class:`NearestCentroidL2`), or a head you registered.
     pca : None, 0, "off", int >= 1 or float in (0, 1)
         PCA components (int) or kept variance fraction (float); off gives a ``'passthrough'`` step.
     whiten : bool
@@ -181,12 +157,7 @@ def make_head(
         clf = _classifier(name, random_state=random_state, n_jobs=n_jobs, probability=probability, params=params)
     except TypeError as exc:  # unknown keyword of the classifier
         bad = next((k for k in params if f"'{k}'" in str(exc)), None)
-        import inspect
-
-        cls = {"svm": LinearSVC, "svm_rbf": SVC, "ridge": RidgeClassifier, "logreg": LogisticRegression,
-               "knn": KNeighborsClassifier, "xgb": ReencodedXGBClassifier, "centroid": NearestCentroidL2}.get(name)
-        if cls is None:
-            from sklearn.ensemble import RandomForestClassifier as cls
-        allowed = [p for p in inspect.signature(cls).parameters if p not in ("self",)]
+        allowed = sorted(_classifier(name, random_state=random_state, n_jobs=n_jobs, probability=False,
+                                     params={}).get_params(deep=False))
         raise ParameterError(unknown_message(f"parameter of head {name!r}:", bad or sorted(params), allowed)) from None
     return Pipeline([("scale", StandardScaler()), ("pca", pca_step), ("clf", clf)])

@@ -15,8 +15,7 @@ from featx.common.option_lists import ListOption
 from featx.common.messages import suggest
 from featx.common.options import got
 
-#: Head names accepted by :func:`featx.classify.make_head`.
-HEADS: tuple[str, ...] = ("logreg", "svm", "svm_rbf", "rf", "xgb", "knn", "ridge", "centroid")
+from featx.classify.heads._registry import HEADS  # noqa: F401 (the registered head names, read live)
 #: Metrics computed on every outer fold; higher is better except ``log_loss``.
 METRICS: tuple[str, ...] = ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "log_loss")
 
