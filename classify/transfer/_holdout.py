@@ -35,13 +35,15 @@ class Holdout:
         return int(sum(len(t) for _, t in self.splits))
 
 
-def holdout_splits(y, split_names=None, *, folds: int = 3, seed: int = 0) -> Holdout:
+def holdout_splits(y, split_names=None, *, folds: int = 3, seed: int = 0, groups=None) -> Holdout:
     """The held-out split(s) of rows with labels ``y``.
 
     ``split_names`` (one per row, e.g. a cache's ``splits``): when some rows are in a training
     split (train/training) and others in a test split (test/testing, else val/valid/validation),
     those are the one split; rows of a validation split next to a test split join training
-    (early stopping splits the training part itself). Otherwise ``folds`` seeded stratified folds.
+    (early stopping splits the training part itself). Otherwise ``folds`` seeded stratified folds,
+    group-aware when ``groups`` (one per row: exact copies, near-duplicate clusters) joins rows, so
+    no group is on both sides of a fold.
     """
     y = np.asarray(y)
     names = [str(s or "").lower() for s in (split_names if split_names is not None else [""] * len(y))]
@@ -64,10 +66,18 @@ def holdout_splits(y, split_names=None, *, folds: int = 3, seed: int = 0) -> Hol
     if smallest < 2:
         raise SplitError("a class has fewer than 2 images: no held-out row can be kept for it; add images to every class")
     k = max(2, min(int(folds), smallest))
-    skf = StratifiedKFold(n_splits=k, shuffle=True, random_state=int(seed))
-    splits = tuple((np.sort(tr), np.sort(te)) for tr, te in skf.split(np.zeros(len(y)), y))
+    grouped = groups is not None and len(set(np.asarray(groups).tolist())) < len(y)
+    if grouped:
+        from sklearn.model_selection import StratifiedGroupKFold
+
+        skf = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=int(seed))
+        parts = skf.split(np.zeros(len(y)), y, np.asarray(groups))
+    else:
+        skf = StratifiedKFold(n_splits=k, shuffle=True, random_state=int(seed))
+        parts = skf.split(np.zeros(len(y)), y)
+    splits = tuple((np.sort(tr), np.sort(te)) for tr, te in parts)
     capped = f" (capped from {folds} at the smallest class's {smallest} images)" if k < int(folds) else ""
-    return Holdout(splits, "folds", f"{k} stratified outer folds{capped}, seed {seed}: every image is held out once; each "
+    return Holdout(splits, "folds", f"{k} stratified{' group-aware' if grouped else ''} outer folds{capped}, seed {seed}: every image is held out once; each "
                                     f"approach trains {k} times")
 
 

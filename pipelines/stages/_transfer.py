@@ -63,7 +63,7 @@ class _SourceStudy:
         row_of = {p: i for i, p in enumerate(self.table.paths)}
         self.rows = np.array([row_of[k] for k in self.fs.keys], dtype=np.int64)  # feature-set row -> table row
         names = [self.table.splits[r] for r in self.rows] if self.table.splits else None
-        self.holdout = holdout_splits(self.fs.y, names, folds=ft.holdout_folds, seed=ft.seed)
+        self.holdout = holdout_splits(self.fs.y, names, folds=ft.holdout_folds, seed=ft.seed, groups=self.fs.groups)
         self.metrics = tuple(dict.fromkeys([spec.metrics.main, *spec.metrics.show]))
         self.cache = ResultCache(os.path.join(spec.output, "transfer-cache"))
         self.folder = os.path.join(spec.output, "transfer")

@@ -183,3 +183,20 @@ def test_cli_reports_a_bad_finetune_section_in_one_error_line(source, tmp_path):
                           text=True, env=env, timeout=300)
     assert done.returncode != 0 and "Traceback" not in done.stderr
     assert "finetune.strategies: unknown strategy 'sideways'" in done.stderr and "error:" in done.stderr
+
+
+def test_holdout_folds_keep_each_group_on_one_side():
+    """Exact copies share a group (flowers has 3 real byte-identical pairs): plain stratified folds
+    split a pair across train and test, which the study's CV then refuses; grouped folds never do."""
+    y = np.repeat([0, 1, 2], 20)
+    groups = np.arange(60)
+    groups[1::2] = groups[0::2]  # 30 pairs, each within one class
+    h = holdout_splits(y, None, folds=3, seed=1, groups=groups)
+    assert len(h.splits) == 3 and "group-aware" in h.description
+    for train, test in h.splits:
+        assert not set(groups[train]) & set(groups[test])
+        assert sorted(np.concatenate([train, test]).tolist()) == list(range(60))
+    plain = holdout_splits(y, None, folds=3, seed=1)
+    assert any(set(groups[tr]) & set(groups[te]) for tr, te in plain.splits)  # what the groups prevent
+    assert [te.tolist() for _, te in holdout_splits(y, None, folds=3, seed=1, groups=np.arange(60)).splits] == \
+        [te.tolist() for _, te in plain.splits]  # all groups singletons: the plain folds
