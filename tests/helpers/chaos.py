@@ -117,6 +117,13 @@ def when(predicate: Callable[[Observation], bool], describe: str, delay: float =
     return Trigger(describe + (f" + {delay:.2f}s" if delay else ""), due)
 
 
+def planned_stop(logs, attempt: int, variable: str, spec: str, describe: str) -> tuple[Trigger, dict]:
+    """A kill where the job stops itself (``helpers.paused_featx``): the trigger, due once the job
+    wrote its marker, and the attempt's environment naming the stop point (``VARIABLE=SPEC:MARKER``)."""
+    marker = os.path.join(os.fspath(logs), f"stopped-{attempt}")
+    return when(lambda obs: os.path.exists(marker), describe), {variable: f"{spec}:{marker}"}
+
+
 def in_stage(stage: str, delay: float = 0.0) -> Trigger:
     """Kill ``delay`` seconds after ``featx run`` announced ``stage`` in this attempt."""
     return when(lambda obs: obs.stage == stage or f"[{stage}] " in obs.log, f"stage {stage}", delay)

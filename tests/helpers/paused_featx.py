@@ -232,21 +232,22 @@ def install(spec: str) -> None:
     _store._write_rows = paused_write_rows
 
 
+#: environment variable -> the stop point it installs
+STOPS = {
+    "FEATX_CHAOS_PAUSE": install,
+    "FEATX_PAUSE_AFTER_SHARDS": install_after_shards,
+    "FEATX_PAUSE_AFTER_EPOCHS": install_after_epochs,
+    "FEATX_PAUSE_AT_BATCH": install_at_batch,
+    "FEATX_PAUSE_AFTER_CV": install_after_cv,
+    "FEATX_PAUSE_AT_STAGE": install_at_stage,
+    "FEATX_PAUSE_AFTER_MODELS": install_after_models,
+}
+
+
 if __name__ == "__main__":
-    if os.environ.get("FEATX_CHAOS_PAUSE"):
-        install(os.environ["FEATX_CHAOS_PAUSE"])
-    if os.environ.get("FEATX_PAUSE_AFTER_SHARDS"):
-        install_after_shards(os.environ["FEATX_PAUSE_AFTER_SHARDS"])
-    if os.environ.get("FEATX_PAUSE_AFTER_EPOCHS"):
-        install_after_epochs(os.environ["FEATX_PAUSE_AFTER_EPOCHS"])
-    if os.environ.get("FEATX_PAUSE_AT_BATCH"):
-        install_at_batch(os.environ["FEATX_PAUSE_AT_BATCH"])
-    if os.environ.get("FEATX_PAUSE_AFTER_CV"):
-        install_after_cv(os.environ["FEATX_PAUSE_AFTER_CV"])
-    if os.environ.get("FEATX_PAUSE_AT_STAGE"):
-        install_at_stage(os.environ["FEATX_PAUSE_AT_STAGE"])
-    if os.environ.get("FEATX_PAUSE_AFTER_MODELS"):
-        install_after_models(os.environ["FEATX_PAUSE_AFTER_MODELS"])
+    for variable, install_stop in STOPS.items():
+        if os.environ.get(variable):
+            install_stop(os.environ[variable])
     from featx.pipelines.cli import main
 
     sys.exit(main(sys.argv[1:]))

@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 
 from helpers.chaos import (
-    after_seconds, assert_same_cache, chaos_run, chaos_seed, done_rows, featx_command, report, tmp_leftovers,
+    after_seconds, assert_same_cache, chaos_run, chaos_seed, done_rows, featx_command, planned_stop, report, tmp_leftovers,
     when, write_chaos_images,
 )
 
@@ -82,11 +82,6 @@ def _creating(folder):
     return predicate
 
 
-def _paused(marker: str, target: int, mode: str):
-    """Due once the job stopped itself at the planned batch (``paused_featx.py`` wrote ``marker``)."""
-    return when(lambda obs: os.path.exists(marker), f"paused at rows >= {target} ({mode})")
-
-
 def _plan(rng: np.random.Generator, kills: int, total: int, logs: str, startup_kills: int = 1,
           create_kill: str | None = None) -> tuple[list, dict]:
     """The kills and, per attempt, the pause it runs with (``FEATX_CHAOS_PAUSE``). With
@@ -108,9 +103,9 @@ def _plan(rng: np.random.Generator, kills: int, total: int, logs: str, startup_k
     triggers, pauses = [], {}
     for k, (kind, value, mode) in enumerate(attempts):
         if kind == "rows":
-            marker = os.path.join(logs, f"paused-{k}")
-            pauses[k] = {"FEATX_CHAOS_PAUSE": f"{value}:{mode}:{marker}"}
-            triggers.append(_paused(marker, value, mode))
+            trigger, pauses[k] = planned_stop(logs, k, "FEATX_CHAOS_PAUSE", f"{value}:{mode}",
+                                              f"paused at rows >= {value} ({mode})")
+            triggers.append(trigger)
         elif kind == "seconds":
             triggers.append(after_seconds(value))
         else:

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers.chaos import after_seconds, chaos_run, chaos_seed, featx_command, report, tmp_leftovers, when
+from helpers.chaos import after_seconds, chaos_run, chaos_seed, featx_command, planned_stop, report, tmp_leftovers
 from helpers.processes import PAUSED_FEATX
 from helpers.testdata import write_colour_dataset
 from featx.extract import read_checkpoint
@@ -88,11 +88,6 @@ def _stage(log: str, start: dict, end: dict) -> str:
     return f"epoch {end.get('epochs', 0) + 1}"
 
 
-def _planned_kill(marker: str, epoch: int, batch: int):
-    """Due once the job stopped itself at batch ``batch`` of epoch ``epoch + 1`` (``paused_featx``)."""
-    return when(lambda obs: os.path.exists(marker), f"stopped at batch {batch} of epoch {epoch + 1}")
-
-
 def _plan(rng, epochs: int, steps: int, logs, *, epoch_kills: int, startup_kills: int) -> tuple[list, dict]:
     """Kills in random epochs (distinct, never the last, so the run cannot finish first), each at a
     random batch of its epoch where the job stops itself (``FEATX_PAUSE_AT_BATCH``: counted from
@@ -107,9 +102,9 @@ def _plan(rng, epochs: int, steps: int, logs, *, epoch_kills: int, startup_kills
     triggers, pauses = [], {}
     for k, (kind, value, batch) in enumerate(attempts):
         if kind == "epoch":
-            marker = os.path.join(logs, f"stopped-{k}")
-            pauses[k] = {"FEATX_PAUSE_AT_BATCH": f"{value}:{batch}:{marker}"}
-            triggers.append(_planned_kill(marker, value, batch))
+            trigger, pauses[k] = planned_stop(logs, k, "FEATX_PAUSE_AT_BATCH", f"{value}:{batch}",
+                                              f"stopped at batch {batch} of epoch {value + 1}")
+            triggers.append(trigger)
         else:
             triggers.append(after_seconds(value))
     return triggers, pauses

@@ -22,8 +22,8 @@ import numpy as np
 import pytest
 
 from helpers.chaos import (
-    after_seconds, assert_same_cache, chaos_run, chaos_seed, done_rows, featx_command, last_stage, report,
-    tmp_leftovers, when, write_chaos_images,
+    after_seconds, assert_same_cache, chaos_run, chaos_seed, done_rows, featx_command, last_stage, planned_stop, report,
+    tmp_leftovers, write_chaos_images,
 )
 from helpers.paused_featx import MODES as PAUSE_MODES
 from helpers.processes import PAUSED_FEATX
@@ -118,9 +118,9 @@ def _plan(rng, clean: dict, total: int, logs, *, startup: int, extract: int, cv:
         if kind == "seconds":
             triggers.append(after_seconds(value))
             continue
-        marker = os.path.join(logs, f"stopped-{k}")
-        pauses[k] = {kind: ":".join(str(x) for x in (value, mode, marker) if x is not None)}
-        triggers.append(when(lambda obs, m=marker: os.path.exists(m), f"{kind}={value}{':' + mode if mode else ''}"))
+        spec = f"{value}:{mode}" if mode else str(value)
+        trigger, pauses[k] = planned_stop(logs, k, kind, spec, f"{kind}={spec}")
+        triggers.append(trigger)
     return triggers, pauses
 
 
