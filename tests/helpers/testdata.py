@@ -120,6 +120,6 @@ def child_pids(pid: int) -> list[int]:
                 fields = fh.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(fields[1]) == pid:
+        if int(fields[1]) == pid and fields[0] != "Z":  # a zombie has exited already: nothing to kill
             kids.append(int(entry))
     return kids
