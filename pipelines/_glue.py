@@ -1,6 +1,8 @@
 """The cache -> FeatureSet step: rows read by featx.extract become FeatureSets for featx.classify
 (which never imports featx.extract). Public as ``featx.pipelines.feature_sets_from_cache`` and
-``featx.pipelines.load_feature_sets``."""
+``featx.pipelines.load_feature_sets``. Also the cache -> source images step that the audits of
+``featx audit``, ``featx cv --dedupe``, ``featx explore`` and ``featx run`` share
+(:func:`source_root`, :func:`image_hashes`, :func:`image_scan`)."""
 
 from __future__ import annotations
 
@@ -75,3 +77,31 @@ def load_feature_sets(caches: list[str], layers: list[str] | None = None, *, con
 
 def _cache_tag(data: CacheData) -> str:
     return os.path.splitext(os.path.basename(data.path))[0]
+
+
+def source_root(cache: str) -> str:
+    """The folder the cache's images were read from, as the cache records it ('' if unknown)."""
+    return (cache_info(cache).get("source") or {}).get("root") or ""
+
+
+def image_hashes(cache: str, paths):
+    """``(hashes, mirrored, ok)`` of the image files ``paths`` of the cache's source, or None
+    when the source folder is gone."""
+    from featx.extract import phash_files
+
+    root = source_root(cache)
+    return phash_files(paths, root) if root and os.path.isdir(root) else None
+
+
+def image_scan(cache: str, paths, progress: bool = True):
+    """``(phash, stats)``: :func:`image_hashes` and the pixel statistics of the image-quality
+    checks (``featx.extract.IMAGE_STAT_NAMES``), both from one decode of each file (the cache
+    stores neither: they are read from the source images), or ``(None, None)`` when the source
+    folder is gone."""
+    from featx.extract import scan_files
+
+    root = source_root(cache)
+    if not (root and os.path.isdir(root)):
+        return None, None
+    hashes, mirrored, ok, stats = scan_files(paths, root, progress=progress)
+    return (hashes, mirrored, ok), stats

@@ -38,39 +38,9 @@ def register(sub, parents) -> None:
     p.set_defaults(func=run_audit)
 
 
-def source_root(cache: str) -> str:
-    """The folder the cache's images were read from, as the cache records it ('' if unknown)."""
-    from featx.extract import cache_info
-
-    return (cache_info(cache).get("source") or {}).get("root") or ""
-
-
-def image_hashes(cache: str, paths):
-    """``(hashes, mirrored, ok)`` of the image files ``paths`` of the cache's source, or None
-    when the source folder is gone."""
-    from featx.extract import phash_files
-
-    root = source_root(cache)
-    return phash_files(paths, root) if root and os.path.isdir(root) else None
-
-
-def image_scan(cache: str, paths, progress: bool = True):
-    """``(phash, stats)``: :func:`image_hashes` and the pixel statistics of the image-quality
-    checks (``featx.extract.IMAGE_STAT_NAMES``), both from one decode of each file (the cache
-    stores neither: they are read from the source images), or ``(None, None)`` when the source
-    folder is gone."""
-    from featx.extract import scan_files
-
-    root = source_root(cache)
-    if not (root and os.path.isdir(root)):
-        return None, None
-    hashes, mirrored, ok, stats = scan_files(paths, root, progress=progress)
-    return (hashes, mirrored, ok), stats
-
-
 def run_audit(args) -> int:
     from featx.classify import FOLDS, JOBS, METRIC, REPEATS, SEED, audit, unique_keys
-    from featx.pipelines._glue import layer_feature_set
+    from featx.pipelines._glue import image_scan, layer_feature_set, source_root
     from featx.common import to_jsonable, write_json
     from featx.extract import read_cache
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 
+from featx.common.messages import first_line
 from featx.pipelines._errors import PipelineError
 
 
@@ -60,7 +61,7 @@ def _read_audit(path: str) -> dict:
         with open(path, encoding="utf-8") as fh:
             doc = json.load(fh)
     except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise PipelineError(f"--audit {path!r} is not readable JSON ({str(exc).splitlines()[0]}); pass the file of 'featx audit --json'") from None
+        raise PipelineError(f"--audit {path!r} is not readable JSON ({first_line(exc)}); pass the file of 'featx audit --json'") from None
     if not isinstance(doc, dict) or not any(k in doc for k in ("label_issues", "outliers", "exact_duplicates", "near_duplicates")):
         raise PipelineError(f"--audit {path!r} is not an audit (no label_issues/outliers/duplicates); pass the file of 'featx audit --json'")
     return doc
@@ -70,25 +71,19 @@ def audit_here(cache: str, data, layer: str, *, head: str, seed: int):
     """``(findings, predictions, outlier_scores)`` of an audit of the cache's labelled rows."""
     import numpy as np
 
-    import inspect
-
     from featx.classify import ClassifyError, FeatureSet, audit, unique_keys
-    from featx.pipelines.commands import _audit as audit_command
+    from featx.pipelines._glue import image_scan
 
     labelled = data.labels >= 0
     paths = [p for p, keep in zip(data.paths, labelled) if keep]
     fs = FeatureSet(layer, data.features[layer][labelled], data.labels[labelled], data.class_names,
                     groups=None if data.groups is None else data.groups[labelled],
                     keys=unique_keys(data.hashes[labelled], paths), meta=data.layer_meta(layer))
-    scan, extra = getattr(audit_command, "image_scan", None), {}
-    if scan is not None and "image_stats" in inspect.signature(audit).parameters:  # with the image-quality checks
-        phash, extra["image_stats"] = scan(cache, paths, progress=False)
-    else:
-        phash = audit_command.image_hashes(cache, paths)
+    phash, stats = image_scan(cache, paths, progress=False)  # with the image-quality checks
     try:
-        result = audit(fs, paths, sha256=data.hashes[labelled], phash=phash, head=head, seed=seed, **extra)
+        result = audit(fs, paths, sha256=data.hashes[labelled], phash=phash, head=head, seed=seed, image_stats=stats)
     except ClassifyError as exc:
-        print(f"note: no audit ({str(exc).splitlines()[0]}); the page shows no findings")
+        print(f"note: no audit ({first_line(exc)}); the page shows no findings")
         return None, None, None
     conf = result.oof_proba.max(axis=1)
     predictions = {p: (int(c), float(s)) for p, c, s in zip(paths, result.oof_pred, conf) if c >= 0}

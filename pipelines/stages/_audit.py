@@ -16,7 +16,7 @@ def dedupe_rows(cv, aligned: list, data) -> tuple[list, list[str], dict]:
     near-duplicates, as CV groups merged with the sets' groups), notes for the report, and what
     the audit stage needs (``paths``, ``exact``, ``near``, ``base_groups``, ``mode``)."""
     from featx.classify import cluster_rows, leak_groups, plan_duplicates
-    from featx.pipelines.commands._audit import image_scan, source_root
+    from featx.pipelines._glue import image_scan, source_root
 
     first = aligned[0]
     paths = [str(p) for p in first.keys.tolist()]

@@ -30,7 +30,7 @@ def near_clusters(fs):
     ``featx audit`` and ``featx run`` (features and, when the image files are there, their
     perceptual hashes) - and the hashes used (None: features only)."""
     from featx.classify import cluster_rows
-    from featx.pipelines.commands._audit import image_hashes
+    from featx.pipelines._glue import image_hashes
 
     paths = rows_paths(fs)
     phash = image_hashes(fs.meta["cache_path"], paths) if paths is not None and None not in paths else None

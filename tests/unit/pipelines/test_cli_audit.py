@@ -189,7 +189,7 @@ def test_default_check_warns_and_is_skipped_on_large_tables(messy, monkeypatch):
 
 def test_image_hashes_read_only_the_rows_asked_for(messy):
     from featx.extract import phash_files
-    from featx.pipelines.commands._audit import image_hashes, source_root
+    from featx.pipelines._glue import image_hashes, source_root
 
     root = source_root(messy)
     assert os.path.samefile(root, os.path.join(os.path.dirname(messy), "images"))
