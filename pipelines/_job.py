@@ -29,6 +29,7 @@ from featx.common.cluster import connect, describe, require_distributed
 from featx.common.files import remove_stale_tmp_in
 from featx.common.stages import Stages
 from featx.common.files import FileLock
+from featx.pipelines.stages._audit import cv_scheme_text, dedupe_line
 from featx.pipelines.stages._cv import cross_validate_configs, cross_validate_one
 from featx.pipelines.stages._keys import cache_path_for, cv_key
 from featx.pipelines._spec import Spec, check_backbones, load_spec
@@ -143,11 +144,11 @@ def _run_stages(spec: Spec, resolved, stages: Stages, progress: bool, command: s
 
     with stages.run("load", "reading cached features"):
         datasets, feature_sets, audit_info = _load_features(spec, resolved, extractions, notes)
+        for name, info in audit_info.items():
+            stages.say(dedupe_line(name, info))
 
     total = sum(len(fsets) for fsets in feature_sets.values()) * len(spec.classify.heads)
-    cv = spec.cv
-    with stages.run("cv", f"cross-validating {total} configuration(s) ({'nested ' if cv.nested else ''}{cv.scheme}, "
-                          f"{cv.folds} folds{f' x {cv.repeats} repeats' if cv.repeats > 1 else ''})"):
+    with stages.run("cv", f"cross-validating {total} configuration(s) ({cv_scheme_text(spec, audit_info)})"):
         comparisons, records, counts = _cv_all(spec, feature_sets, cv_cache, caught, progress_bar(total, "cv", progress, "config"),
                                                client, stages.say)
         stages.say(f"  {counts['computed']} computed, {counts['cached']} reused from {os.path.relpath(cv_cache.folder)}")

@@ -37,8 +37,28 @@ def dedupe_rows(cv, aligned: list, data) -> tuple[list, list[str], dict]:
     if groups is not None:
         kept = [dataclasses.replace(fs, groups=groups) for fs in kept]
     info = {"paths": paths, "exact": exact, "near": near, "base_groups": base, "mode": cv.dedupe,
-            "with_hashes": phash is not None, "root": source_root(data.path), "image_stats": stats}
+            "with_hashes": phash is not None, "root": source_root(data.path), "image_stats": stats,
+            "dropped": int((~keep).sum()), "grouped": len(near) if cv.dedupe == "group" else 0}
     return kept, notes, info
+
+
+def dedupe_line(source: str, info: dict) -> str:
+    """The job's one line of what the dedupe step did to ``source``'s rows (both modes)."""
+    near = len(info["near"])
+    done = (f"{info['grouped']} near-duplicate cluster(s) grouped (each in one CV group)" if info["mode"] == "group"
+            else f"{near} near-duplicate cluster(s) found, not grouped (cv.dedupe = '{info['mode']}')")
+    n = info["dropped"]
+    return f"  {source}: dropped {n} exact cop{'y' if n == 1 else 'ies'} with conflicting labels; {done}"
+
+
+def cv_scheme_text(spec, audit_info: dict) -> str:
+    """How the cv stage splits the rows, for its header: the spec's scheme, or the near-duplicate
+    clusters that ``cv.dedupe = "group"`` made CV groups of."""
+    cv = spec.cv
+    grouped = sum(info.get("grouped", 0) for info in audit_info.values())
+    how = f"grouped by {grouped} near-duplicate cluster(s)" if grouped else cv.scheme
+    return (f"{'nested ' if cv.nested else ''}{how}, {cv.folds} folds"
+            f"{f' x {cv.repeats} repeats' if cv.repeats > 1 else ''}")
 
 
 def audit_best(spec, fs, result, splits, info: dict, cross_validate) -> dict:

@@ -128,7 +128,7 @@ def test_audit_json_contract(messy, tmp_path, capsys):
     assert "--overwrite" in capsys.readouterr().err
 
 
-def test_run_groups_copies_and_reports_the_audit(messy, tmp_path):
+def test_run_groups_copies_and_reports_the_audit(messy, tmp_path, capsys):
     from helpers.pipeline import tiny_spec
 
     from featx.pipelines._job import run_job
@@ -136,7 +136,14 @@ def test_run_groups_copies_and_reports_the_audit(messy, tmp_path):
     source = os.path.join(os.path.dirname(messy), "images")
     spec = tiny_spec(source, str(tmp_path / "out"), cv={"dedupe": "group", "nested": False},
                      classify={"heads": ["logreg"], "grids": {}}, report={"learning_curve": False, "pca_plot": False})
-    result = run_job(spec, progress=False)
+    result = run_job(spec, progress=True)
+    said = capsys.readouterr().err.splitlines()
+    n_near = len(result.audits["colours"]["near"])
+    assert n_near >= 1  # the mirrored pair at least
+    # the cv header says what the folds are: grouped by the clusters, not "stratified"
+    assert f"[cv] cross-validating 2 configuration(s) (grouped by {n_near} near-duplicate cluster(s), 3 folds)" in said
+    assert f"  colours: dropped 2 exact copies with conflicting labels; {n_near} near-duplicate cluster(s) grouped " \
+           "(each in one CV group)" in said
     notes = " ".join(result.notes)
     assert "4 rows are exact copies" in notes and "left out of training" in notes and "near-duplicate cluster(s)" in notes
     audit = result.audits["colours"]
@@ -157,6 +164,23 @@ def test_run_groups_copies_and_reports_the_audit(messy, tmp_path):
     assert "leak: ungrouped minus grouped" in page and "95% interval" in page and "Image-quality issues" in page
     assert "mirror_of_cool_02.png: cosine" in page and "mirrored" in page  # the accepted pair with its evidence
     assert 1 <= page.count("src='data:image/jpeg;base64,") and "t-SNE" in page
+
+
+def test_run_says_what_dedupe_warn_did(messy, tmp_path, capsys):
+    from helpers.pipeline import tiny_spec
+
+    from featx.pipelines._job import run_job
+
+    source = os.path.join(os.path.dirname(messy), "images")
+    spec = tiny_spec(source, str(tmp_path / "out"), cv={"dedupe": "warn", "nested": False},
+                     classify={"heads": ["logreg"], "grids": {}}, report={"learning_curve": False, "pca_plot": False})
+    result = run_job(spec, progress=True)
+    said = capsys.readouterr().err.splitlines()
+    n_near = len(result.audits["colours"]["near"])
+    assert n_near >= 1
+    assert "[cv] cross-validating 2 configuration(s) (stratified, 3 folds)" in said
+    assert f"  colours: dropped 2 exact copies with conflicting labels; {n_near} near-duplicate cluster(s) found, " \
+           "not grouped (cv.dedupe = 'warn')" in said
 
 
 def test_thumbnail_budget_bounds_the_embedded_bytes(messy):
