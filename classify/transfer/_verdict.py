@@ -165,7 +165,7 @@ def transfer_verdict(records, metric: str, *, n_classes: int, similarity: dict |
     if pair is not None:
         over = pair["verdict"] == "no detectable difference"
         text[-1] += (f", {abs(margin):.3f} ahead of {shown(runner)}; on the same held-out images the difference is "
-                     f"{paired_words(pair)}" + (" (no detectable difference)." if over else "."))
+                     f"{paired_words(pair)}.")  # paired_words ends with the verdict word: said once
     elif runner is not None:
         text[-1] += (f", {abs(margin):.3f} ahead of {shown(runner)}; the marginal intervals "
                      + ("overlap (no paired comparison between these two was made)." if over

@@ -126,3 +126,15 @@ def test_without_a_detectable_gain_the_verdict_says_so():
     assert recs[1]["paired"] == "no detectable difference"
     v = transfer_verdict(recs, "accuracy", n_classes=2)
     assert "no detectable difference" in v["text"]
+
+
+def test_the_verdict_word_is_said_once_per_comparison():
+    y, recs, units = _records()
+    units[1] = [{"test": np.arange(300), "pred": _preds(y, np.arange(30, 90))}]  # noise against frozen's 0..59
+    recs[1]["accuracy_mean"] = 0.805  # the winner, level with frozen on the paired test
+    paired_comparisons(recs, units, y, 2, "accuracy", describe=describe_transfer)
+    text = transfer_verdict(recs, "accuracy", n_classes=2)["text"]
+    assert "on the same held-out images the difference is" in text
+    assert "no detectable difference (no detectable difference)" not in text
+    for sentence in text.split(". "):
+        assert sentence.count("no detectable difference") <= 1, sentence
