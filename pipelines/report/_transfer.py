@@ -93,5 +93,17 @@ def _verdict(verdict: dict, recs, main) -> list[str]:
         rows.append("<tr>" + "".join(cells) + "</tr>")
     matrix = ("<table class='matrix'><thead><tr><th></th><th>similar to the pretraining data</th><th>different</th></tr>"
               "</thead><tbody>" + "".join(rows) + "</tbody></table>")
-    return [f"<div class='verdict'><div class='callout' id='transfer-verdict'><b>Recommendation.</b> {_e(verdict['text'])}</div>"
+    return [_similarity_line(verdict.get("measured_similarity")),
+            f"<div class='verdict'><div class='callout' id='transfer-verdict'><b>Recommendation.</b> {_e(verdict['text'])}</div>"
             f"{matrix}</div>"]
+
+
+def _similarity_line(sim: dict | None) -> str:
+    """The measured domain similarity on its own line: value, method, verdict and threshold."""
+    if not sim:
+        return "<p id='transfer-similarity'>Measured domain similarity: not measured.</p>"
+    sign = "<=" if sim.get("direction", "lower") == "lower" else ">="
+    cut = f"{sign} {sim['threshold']:g} counts as similar" if sim.get("threshold") is not None else "no threshold"
+    n = f", {sim['n_images']} images" if sim.get("n_images") else ""
+    return (f"<p id='transfer-similarity'>Measured domain similarity (before any fine-tuning): "
+            f"<b>{_e(sim['verdict'])}</b>, {_e(sim['method'])} = {sim['value']:.3f} (threshold: {_e(cut)}{n}).</p>")

@@ -160,6 +160,19 @@ window.addEventListener('load', function () {
 """
 
 
+def test_report_states_the_measured_similarity_on_its_own_line(study):
+    import re
+
+    with open(study["result"].report_path, encoding="utf-8") as fh:
+        page = fh.read()
+    sim = study["doc"]["transfer_study"]["similarity"]
+    lines = re.findall(r"<p id='transfer-similarity'>(.*?)</p>", page)
+    assert len(lines) == 1  # one source, one line, outside the recommendation callout
+    assert (f"<b>{sim['verdict']}</b>, bn_kl = {sim['value']:.3f} (threshold: &lt;= {sim['threshold']:g} counts as "
+            f"similar, {sim['n_images']} images)") in lines[0]
+    assert page.index("id='transfer-similarity'") < page.index("id='transfer-verdict'")
+
+
 def test_report_section_renders_in_chromium(study, tmp_path):
     from helpers.chromium import chromium, probe_values
 
