@@ -26,8 +26,9 @@ from featx.extract.cache._lock import FileLock
 from featx.extract._preprocess import Preprocessing
 from featx.extract.images._sources import SourceTable, open_source
 from featx.extract.finetune import _data, _state
-from featx.extract.finetune._callbacks import EarlyStopping, EpochLog, ResumeCheckpoint, Unfreezer
+from featx.extract.finetune._callbacks import Callback, EarlyStopping, EpochLog, ResumeCheckpoint, Unfreezer
 from featx.extract.finetune._config import FinetuneConfig, Strategy
+from featx.extract.finetune._errors import FinetuneConfigError
 from featx.extract.finetune._groups import BlockGroup, block_groups, replace_head
 from featx.extract.finetune._loop import Trainer
 
@@ -110,7 +111,7 @@ def build_model(model: str, weights: str, num_classes: int, *, seed: int = 0, in
 
 
 def finetune(source, output, config: FinetuneConfig | None = None, *, rows=None, overwrite: bool = False,
-             progress: bool = True, log=None, **params) -> FinetuneResult:
+             progress: bool = True, log=None, callbacks=None, **params) -> FinetuneResult:
     """Fine-tune a pretrained backbone on the labelled images of ``source`` and write a featx
     checkpoint to ``output`` (``featx extract --model OUTPUT`` taps any of its layers).
 
@@ -120,7 +121,14 @@ def finetune(source, output, config: FinetuneConfig | None = None, *, rows=None,
     :class:`FinetuneConfig`). A killed run resumes from its last finished epoch when called again
     with the same settings; a finished output with the same settings is returned as is.
     ``overwrite=True`` discards an existing output or resume state and starts again.
+
+    ``callbacks``: your own :class:`~featx.extract.finetune.Callback` objects, called at every
+    point (``on_train_begin``, ``on_epoch_begin``, ``on_epoch_end(row)``, ``on_train_end``) after
+    the built-in ones, in the order given; setting ``trainer.stop_training = True`` ends training
+    after the current epoch. They are not part of the settings' fingerprint: a run resumes (or a
+    finished output is reused) whatever callbacks are passed.
     """
+    user_callbacks = _check_callbacks(callbacks)
     job = _Job.plan(source, output, FinetuneConfig.from_params(config, **params), rows)
     say = log if log is not None else (_stderr if progress else _quiet)
     with FileLock(job.output):
@@ -135,7 +143,7 @@ def finetune(source, output, config: FinetuneConfig | None = None, *, rows=None,
                                  ResumeCheckpoint(job.rpath, fingerprint=job.fingerprint, arch=job.fm.arch,
                                                   train_rows=torch.as_tensor(job.train_rows),
                                                   val_rows=torch.as_tensor(job.val_rows)),
-                                 EpochLog(say)], progress, say)
+                                 EpochLog(say), *user_callbacks], progress, say)
         if os.path.exists(job.rpath):
             state = _state.read_state(job.rpath)
             _state.check_same("a resume state", job.rpath, state.get("fingerprint") or {}, job.fingerprint,
@@ -148,6 +156,20 @@ def finetune(source, output, config: FinetuneConfig | None = None, *, rows=None,
         with _worker_death_is_one_line(job.rpath, lambda: trainer.epoch):
             trainer.fit()
         return _write(job, trainer, stopper)
+
+
+def _check_callbacks(callbacks) -> list[Callback]:
+    """The user's callbacks as a list; one line naming the first that is not a Callback."""
+    if callbacks is None:
+        return []
+    if isinstance(callbacks, Callback):
+        callbacks = [callbacks]
+    callbacks = list(callbacks)
+    for i, cb in enumerate(callbacks):
+        if not isinstance(cb, Callback):
+            raise FinetuneConfigError(f"callbacks[{i}] must be a featx.extract.finetune.Callback (subclass it and override "
+                                      f"on_epoch_end etc.), got {type(cb).__name__}")
+    return callbacks
 
 
 @dataclass(frozen=True, eq=False)

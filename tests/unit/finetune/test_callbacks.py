@@ -250,3 +250,46 @@ def test_epoch_log_lines(colours8, tmp_path):
     assert lines[0].startswith("epoch 1/6  train loss ") and " | 2/8 groups | " in lines[0] and lines[0].endswith("s  *")
     assert lines[-1].endswith("  (early stop)") and "  *" not in lines[-1]
     assert all("val loss " in line for line in lines)
+
+
+class _Watcher(Callback):
+    """A user's callback: records every point it sees and stops training after ``stop_at`` epochs."""
+
+    def __init__(self, stop_at=None):
+        self.stop_at, self.seen, self.rows = stop_at, [], []
+
+    def on_train_begin(self, trainer):
+        self.seen.append("begin")
+
+    def on_epoch_begin(self, trainer, epoch):
+        self.seen.append(f"epoch {epoch}")
+
+    def on_epoch_end(self, trainer, row):
+        self.rows.append(dict(row))
+        if self.stop_at is not None and len(self.rows) == self.stop_at:
+            trainer.stop_training = True
+
+    def on_train_end(self, trainer):
+        self.seen.append("end")
+
+
+def test_user_callbacks_see_every_epoch_after_the_built_ins_and_can_stop_training(colours8, tmp_path):
+    watcher, stopper = _Watcher(), _Watcher(stop_at=2)
+    out = tmp_path / "m.pt"
+    result = finetune(colours8, out, **{**TINY, "epochs": 4, "patience": 0}, callbacks=[watcher, stopper])
+    assert result.epochs_run == 2 and len(result.history) == 2
+    assert watcher.seen == ["begin", "epoch 0", "epoch 1", "end"]
+    # the rows they see are the recorded history rows, with what the built-in callbacks added ("improved")
+    assert watcher.rows == stopper.rows == [dict(r) for r in result.history]
+    assert all("improved" in r for r in watcher.rows)
+    # callbacks are not settings: the same settings with other callbacks reuse the finished output
+    again = finetune(colours8, out, **{**TINY, "epochs": 4, "patience": 0}, callbacks=[_Watcher()])
+    assert again.reused and again.epochs_run == 2
+
+
+def test_a_callback_that_is_not_a_callback_is_one_line(colours8, tmp_path):
+    from featx.extract.finetune import FinetuneConfigError
+
+    with pytest.raises(FinetuneConfigError, match=r"callbacks\[1\] must be a featx.extract.finetune.Callback.*got function"):
+        finetune(colours8, tmp_path / "m.pt", **TINY, callbacks=[Callback(), lambda t: None])
+    assert not (tmp_path / "m.pt").exists()
