@@ -1,7 +1,7 @@
 """Image-quality issues from per-image pixel statistics (the columns of
 ``featx.extract.IMAGE_STAT_NAMES``, computed from the pixels the audit decodes for its
 perceptual hashes): blank or constant, very dark, overexposed, blurry (variance of the
-Laplacian), low information (grey-histogram entropy), extreme aspect ratio, grayscale in a
+Laplacian on contrast-stretched grey pixels), low information (grey-histogram entropy), extreme aspect ratio, grayscale in a
 colour set and tiny. Thresholds were set by measurement on hymenoptera, flowers and
 caltech101_objects (BENCHMARKS.md, "Image-quality issues"); each issue's score is the statistic
 it was decided on."""
@@ -21,13 +21,14 @@ _COLUMNS = ("width", "height", "grey_mean", "grey_std", "grey_p01", "grey_p99", 
 @dataclasses.dataclass(frozen=True)
 class QualityThresholds:
     """When a statistic makes an issue (grey levels 0-255; ``blur`` on a grey copy at most 64
-    pixels on its long side). ``grayscale`` is only reported when at most
+    pixels on its long side whose 1st-99th percentile range is stretched to 0-255, so a dark or
+    flat but sharp image is not blurry). ``grayscale`` is only reported when at most
     ``grayscale_set_fraction`` of the readable images are grayscale (a colour set)."""
 
     blank_std: float = 5.0            # grey standard deviation below: one flat tone
     dark_p99: float = 60.0            # 99th grey percentile below: nothing in the image is bright
     overexposed_p01: float = 200.0    # 1st grey percentile above: nothing in the image is dark
-    blur: float = 100.0               # variance of the Laplacian below
+    blur: float = 250.0               # variance of the contrast-stretched Laplacian below
     entropy: float = 1.0              # bits of the 256-level grey histogram below
     aspect: float = 4.0               # long side / short side above
     chroma: float = 1.0               # mean (max - min) of the RGB channels below: no colour

@@ -1,6 +1,8 @@
 """Pixel statistics of one decoded image, for the audit's image-quality checks: original size,
 grey-level percentiles and spread, histogram entropy, sharpness (variance of the Laplacian on a
-grey copy at most ``BLUR_PX`` pixels on its long side, as cleanvision does) and colourfulness.
+grey copy at most ``BLUR_PX`` pixels on its long side, as cleanvision does, after stretching that
+copy's 1st-99th percentile range to 0-255, so that a dark or low-contrast but sharp image is not
+read as blurred: the raw variance scales with the square of the contrast) and colourfulness.
 Computed from the same decoded pixels as the perceptual hash (``_phash.scan_files``); the
 thresholds that turn them into issues live in featx.classify.audits._quality."""
 
@@ -30,7 +32,8 @@ def pixel_stats(img, size: tuple[int, int]) -> np.ndarray:
     g = np.asarray(small, dtype=np.float64)
     if g.shape[0] >= 3 and g.shape[1] >= 3:
         lap = g[1:-1, :-2] + g[1:-1, 2:] + g[:-2, 1:-1] + g[2:, 1:-1] - 4 * g[1:-1, 1:-1]
-        blur = float(lap.var())
+        lo, hi = np.percentile(g, [1, 99])
+        blur = float(lap.var()) * (255.0 / max(hi - lo, 1.0)) ** 2  # contrast-normalised
     else:
         blur = float("nan")
     chroma = float((rgb.max(axis=2) - rgb.min(axis=2)).mean())

@@ -63,6 +63,7 @@ def test_each_generated_bad_image_has_its_issue_and_photos_have_none(planted):
     for name, issue in bad.items():
         assert issue in found.get(name, set()), (name, found.get(name))
     assert found["black.png"] == found["grey.png"] == {"blank"}  # not also dark, blurry, low information
+    assert found["dark.jpg"] == {"dark"} and found["overexposed.jpg"] == {"overexposed"}  # not also blurry
     assert not {p: found[p] for p in photos if p in found}  # real photos: nothing
 
 
@@ -114,3 +115,28 @@ def test_audit_json_lists_image_issues(planted, tmp_path, capsys):
     assert f"image issues: {len(rec['image_issues'])}" in printed
     assert main(["audit", cache, "--folds", "2", "--no-image-hashes"]) == 0
     assert "image-quality issues unavailable" in capsys.readouterr().out
+
+
+def test_dark_or_low_contrast_but_sharp_images_are_not_blurry(planted, tmp_path):
+    """The blur statistic is contrast-normalised: a sharp photo darkened (x0.15) or flattened
+    (x0.25 + 95) keeps its sharpness, while the same photo blurred is still blurry."""
+    root, photos, bad = planted
+    with Image.open(os.path.join(root, photos[3])) as im:
+        base = im.convert("RGB")
+    arr = np.asarray(base, dtype=np.float64)
+    made = {"dark_sharp.jpg": Image.fromarray((arr * 0.15).astype(np.uint8)),
+            "flat_sharp.jpg": Image.fromarray((arr * 0.25 + 95).astype(np.uint8)),
+            "blurred.jpg": base.filter(ImageFilter.GaussianBlur(0.03 * max(base.size))),
+            "sharp.jpg": base}
+    for name, img in made.items():
+        img.save(tmp_path / name, quality=90)
+    names = list(made)
+    _, _, ok, stats = scan_files(names, str(tmp_path))
+    assert ok.all()
+    blurry = {names[r] for r, issue, _ in image_issues(stats) if issue == "blurry"}
+    assert blurry == {"blurred.jpg"}
+    blur = dict(zip(names, stats[:, IMAGE_STAT_NAMES.index("blur")]))
+    # contrast changes move the statistic far less than a blur does
+    assert blur["dark_sharp.jpg"] > 3 * blur["blurred.jpg"] and blur["flat_sharp.jpg"] > 3 * blur["blurred.jpg"]
+    assert 0.5 < blur["flat_sharp.jpg"] / blur["sharp.jpg"] < 2
+    assert "dark" in {i for r, i, _ in image_issues(stats) if names[r] == "dark_sharp.jpg"}
