@@ -73,3 +73,26 @@ def audit_best(spec, fs, result, splits, info: dict, cross_validate) -> dict:
     stats = info.get("image_stats")
     issues = None if stats is None else [{"row": r, "issue": i, "score": sc} for r, i, sc in image_issues(stats)]
     return {**found, "paths": info["paths"], "root": info["root"], "image_issues": issues}
+
+
+def audit_all(spec, feature_sets, comparisons, best, audit_info, cv_cache, caught: list, client=None) -> dict:
+    """Per source, the audit of its best configuration (``featx.pipelines.stages._audit``); the
+    rerun on the other folds (with / without leak-proof groups) is cached like every CV."""
+    from featx.classify import features_digest, splits_digest
+
+    from featx.pipelines.stages._cv import cross_validate_one
+    from featx.pipelines.stages._keys import cv_key
+    from featx.pipelines.stages._stages import cached_cv
+
+    audits = {}
+    for src in spec.sources:
+        rec = best[src.name]
+        fs = next(f for f in feature_sets[src.name] if f.name == rec["feature_set"])
+        result = comparisons[src.name].get(fs.name, rec["head"])
+
+        def rerun(f, splits, head=rec["head"]):
+            key = cv_key(spec, features_digest(f), splits_digest(splits), head)
+            return cached_cv(cv_cache, key, f, lambda: cross_validate_one(spec, f, head, splits, caught, client))[0]
+
+        audits[src.name] = audit_best(spec, fs, result, comparisons[src.name].splits, audit_info[src.name], rerun)
+    return audits

@@ -16,7 +16,8 @@ from PIL import Image
 
 from featx.classify import FeatureSet, cross_validate_head, make_splitter, stratified_subset
 from featx.extract import read_cache
-from featx.pipelines._job import JobResult, most_common_params, run_job
+from featx.classify import most_common_params
+from featx.pipelines._job import JobResult, run_job
 
 from helpers.testdata import write_colour_dataset
 from helpers.pipeline import run_tiny, tiny_spec
