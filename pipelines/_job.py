@@ -23,7 +23,7 @@ import dataclasses
 import os
 from collections.abc import Mapping
 
-from featx.common.cluster import connect, describe, require_distributed
+from featx.common.cluster import connect, describe, require_distributed, tls
 from featx.common.files import remove_stale_tmp_in
 from featx.common.stages import Stages
 from featx.common.files import FileLock
@@ -35,12 +35,14 @@ from featx.pipelines.stages._stages import ResultCache
 
 
 def run_job(spec, *, base_dir: str | None = None, output: str | None = None, jobs: int | None = None,
-            progress: bool = True, command: str | None = None, cluster=None) -> JobResult:
+            progress: bool = True, command: str | None = None, cluster=None, scheduler_file: str | None = None,
+            tls_files: Mapping | None = None) -> JobResult:
     """Run the study described by ``spec`` (a TOML path, a dict or a :class:`Spec`).
 
     ``output``, ``jobs`` and ``cluster`` (``'local:N'``, a scheduler address or a
     ``distributed.Client``) override the spec's; ``command`` is recorded in the report (default:
-    a note that the job ran from Python). Raises :class:`SpecError` listing every problem of the
+    a note that the job ran from Python); ``scheduler_file`` names the cluster instead, and
+    ``tls_files`` (``{ca_file, cert, key}``) replaces the spec's ``tls_*`` keys. Raises :class:`SpecError` listing every problem of the
     spec before anything is computed.
     """
     stages = Stages(progress)
@@ -50,8 +52,10 @@ def run_job(spec, *, base_dir: str | None = None, output: str | None = None, job
             spec = spec.replace(output=os.path.abspath(output))
         if jobs is not None:
             spec = spec.replace(classify=dataclasses.replace(spec.classify, jobs=int(jobs)))
-        cluster = spec.cluster if cluster is None else cluster
-        if cluster is not None:
+        cluster = spec.cluster if cluster is None and scheduler_file is None else cluster
+        if not tls_files or not any(tls_files.values()):
+            tls_files = {"ca_file": spec.tls_ca_file, "cert": spec.tls_cert, "key": spec.tls_key}
+        if cluster is not None or scheduler_file is not None:
             require_distributed()  # a missing dask fails before any model is built
         resolved = check_backbones(spec)
         stages.say("  " + "; ".join(f"{name}: {', '.join(rb.label(l) for l in rb.layers)}"
@@ -59,7 +63,7 @@ def run_job(spec, *, base_dir: str | None = None, output: str | None = None, job
     # one job per output folder: a second run on it fails fast; a lock left by a killed run is
     # released by the kernel and taken over (see featx.common.files.FileLock); one cluster for the
     # whole job (a 'local:N' one is started once, and closed at the end)
-    with FileLock(spec.output), connect(cluster) as client:
+    with FileLock(spec.output), tls(**tls_files), connect(cluster, scheduler_file=scheduler_file) as client:
         if client is not None:
             stages.say(f"  on a Dask cluster: {describe(client)}")
         return _run_stages(spec, resolved, stages, progress, command, client)

@@ -33,7 +33,7 @@ from types import MappingProxyType
 from featx.classify import (CONFLICTS, CV_OPTIONS, DATA_EFFICIENCY, DEDUPE, HOLDOUT_FOLDS, FRACTIONS, HEAD_LIST, JOBS, METRIC, METRICS, PCA, PROBABILITY,
                             SEARCH_METRIC, WHITEN, check_head_tables)
 from featx.common import Option
-from featx.common.cluster import CLUSTER
+from featx.common.cluster import CLUSTER, TLS_CA_FILE, TLS_CERT, TLS_KEY
 from featx.common.option_lists import ListOption
 from featx.common.options import got
 from featx.common.settings import (Problems, Table, check_array, check_names, check_table, plain_data, safe_name,
@@ -64,6 +64,13 @@ SCHEMA: Mapping[str, Mapping] = MappingProxyType({
         dataclasses.replace(CLUSTER, help="Where extraction and cross-validation run: unset = this machine; 'local:N' = N local "
                                           "Dask worker processes; or a Dask scheduler address (tcp://host:8786); the same "
                                           "results either way (see README 'On a cluster'; 'featx run --cluster' overrides it)."),
+        dataclasses.replace(TLS_CA_FILE, help="A tls:// scheduler (cluster = \"tls://host:8786\"): the CA certificate (PEM) that "
+                                              "signed the scheduler's and workers' certificates (relative to the spec file; "
+                                              "'featx run --tls-ca-file' overrides it)."),
+        dataclasses.replace(TLS_CERT, help="A tls:// scheduler: this client's certificate (PEM; may hold the key too), signed "
+                                           "by that CA ('--tls-cert' overrides it)."),
+        dataclasses.replace(TLS_KEY, help="A tls:// scheduler: this client's private key (PEM), when tls_cert does not hold it "
+                                          "('--tls-key' overrides it)."),
         Table("sources", None, "Image sources, one [[sources]] table each (at least one).", type_doc="array of tables"),
         Table("backbones", None, f"Feature extractors, one [[backbones]] table each (default: one {DEFAULT_MODEL} with its "
                                  "penultimate layer).", type_doc="array of tables"),
@@ -178,6 +185,9 @@ class Spec:
     output: str = os.path.abspath(DEFAULT_OUTPUT)
     cache_dir: str | None = None
     cluster: str | None = None
+    tls_ca_file: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
     title: str = SCHEMA[""]["title"].default
     origin: str = "<dict>"
     raw: Mapping = dataclasses.field(default_factory=lambda: MappingProxyType({}), compare=False)
@@ -316,14 +326,30 @@ def _parse(raw: dict, base: str, problems: Problems) -> Spec | None:
     cache_dir = _abspath(top["cache_dir"], base) if top["cache_dir"] else None
     if cache_dir and os.path.exists(cache_dir) and not os.path.isdir(cache_dir):
         problems.add("cache_dir", f"{cache_dir!r} exists and is not a folder; choose another cache folder")
+    tls = _tls_paths(top, base, problems)
     return Spec(
         sources=tuple(s for _, s in src_specs), backbones=tuple(b for _, b in bb_specs), extraction=extraction,
         classify=ClassifySpec(**cls), cv=cv,
         metrics=MetricsSpec(**_check_table(raw.get("metrics", {}), "metrics", "metrics", problems)),
         report=ReportSpec(**_check_table(raw.get("report", {}), "report", "report", problems)),
         finetune=_finetune(raw, [b for _, b in bb_specs], problems),
-        output=output, cache_dir=cache_dir, cluster=top["cluster"], title=top["title"], notes=tuple(top["notes"]),
+        output=output, cache_dir=cache_dir, cluster=top["cluster"], **tls, title=top["title"], notes=tuple(top["notes"]),
     )
+
+
+def _tls_paths(top: dict, base: str, problems: Problems) -> dict:
+    """The tls_* keys as absolute paths (relative ones against the spec file's folder); a file
+    that is not there, or a CA without a certificate (or the reverse), is a problem naming the key."""
+    paths = {k: _abspath(top[k], base) if top[k] else None for k in ("tls_ca_file", "tls_cert", "tls_key")}
+    for key, path in paths.items():
+        if path is not None and not os.path.isfile(path):
+            problems.add(key, f"{path!r} is not a file; give the PEM file made for this cluster (relative paths are "
+                              "resolved against the spec file's folder)")
+    if any(paths.values()) and not (paths["tls_ca_file"] and paths["tls_cert"]):
+        problems.add("tls_ca_file" if not paths["tls_ca_file"] else "tls_cert",
+                     "a tls:// scheduler needs both tls_ca_file (the CA) and tls_cert (this client's certificate, with "
+                     "tls_key when the key is a file of its own)")
+    return paths
 
 
 def _finetune(raw, backbones, problems: Problems):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 
-from featx.pipelines.commands._args import add_options, option_values
+from featx.pipelines.commands._args import add_options, check_destinations, option_values
 from featx.pipelines._errors import PipelineError
 
 
@@ -46,11 +46,7 @@ def run_audit(args) -> int:
 
     if args.top < 0:
         raise PipelineError(f"--top must be 0 or more (items of each check printed); got {args.top}")
-    from featx.common.files import destination_problem
-
-    problem = args.json and destination_problem(args.json, "--json", args.overwrite)
-    if problem:
-        raise PipelineError(problem)
+    check_destinations((args.json, "--json", args.overwrite), (args.write_manifest, "--write-manifest", args.overwrite))
     data = read_cache(args.cache, [args.layer] if args.layer else None)
     layer = args.layer or list(data.features)[-1]
     labelled = data.labels >= 0

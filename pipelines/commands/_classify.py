@@ -8,7 +8,8 @@ import sys
 import time
 
 from featx.common.cli_warnings import warning_lines
-from featx.pipelines.commands._args import add_options, option_values
+from featx.pipelines.commands._args import (add_cluster_args, add_options, check_destinations, cluster_client,
+                                            option_values)
 from featx.pipelines._errors import PipelineError
 
 
@@ -29,7 +30,7 @@ def register(sub, parents) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
     p.add_argument("--logme", action="store_true", help="also rank the feature sets by LogME (no CV: seconds) and print "
                    "its rank correlation with the cross-validated ranking")
-    add_cluster_args(p, "the folds and grid points")
+    add_cluster_args(p)
     p.set_defaults(func=run_cv)
 
     p = sub.add_parser("fit", parents=parents, help="fit a head on every row of a cache and save it as a bundle")
@@ -52,34 +53,8 @@ def register(sub, parents) -> None:
     add_options(p, (BATCH_SIZE, WORKERS, DEVICE, RUNTIME, PRECISION, TTA),
                 precision={"help": "precision of a checkpoint's forward pass (a bundle uses its cache's)"},
                 tta={"help": "checkpoints only: average the image's and its mirror's logits"})
-    add_cluster_args(p, "the feature extraction of a bundle's source")
+    add_cluster_args(p)
     p.set_defaults(func=run_predict)
-
-
-def add_cluster_args(p, what: str, note: str = "") -> None:
-    """``--cluster`` (featx.common.cluster's CLUSTER) and ``--scheduler-file``."""
-    from featx.common.cluster import CLUSTER, SCHEDULER_FILE
-
-    add_options(p, (CLUSTER, SCHEDULER_FILE), cluster={"help": f"run {what} on a Dask cluster: 'local:N' (N local worker "
-                                                               f"processes) or a scheduler address such as tcp://host:8786; "
-                                                               f"the same results as without{note}"})
-
-
-def cluster_client(args, *, announce: bool = True):
-    """``connect()`` to the cluster the command line names (a context manager yielding a
-    ``distributed.Client``, or None without --cluster / --scheduler-file); says where on stderr."""
-    import contextlib
-
-    from featx.common.cluster import connect, describe
-
-    @contextlib.contextmanager
-    def client():
-        with connect(args.cluster, scheduler_file=args.scheduler_file) as c:
-            if c is not None and announce:
-                print(f"{args.command} on a Dask cluster: {describe(c)}", file=sys.stderr)
-            yield c
-
-    return client()
 
 
 def _cv_options() -> tuple:
@@ -112,11 +87,7 @@ def parse_grids(items: list[str]) -> dict:
 
 
 def run_cv(args) -> int:
-    from featx.common.files import destination_problem
-
-    problem = args.json and destination_problem(args.json, "--json", args.overwrite)
-    if problem:
-        raise PipelineError(problem)
+    check_destinations((args.json, "--json", args.overwrite))
     grids = parse_grids(args.grid) or None  # typos fail before any reading
     with cluster_client(args) as client:  # a cluster that cannot be used fails before any reading too
         return _cv(args, grids, client)
@@ -168,6 +139,7 @@ def _cv(args, grids, client) -> int:
 
 
 def run_fit(args) -> int:
+    check_destinations((args.output, "-o", args.overwrite))
     from featx.classify import ClassifyWarning, fit_bundle, save_bundle
     from featx.extract import read_cache
     from featx.pipelines._glue import feature_sets_from_cache
@@ -196,6 +168,7 @@ def _is_checkpoint(path: str) -> bool:
 
 
 def run_predict(args) -> int:
+    check_destinations((args.output, "-o", True), (args.cache, "--cache", True))  # a CSV is replaced; a cache resumed
     if not os.path.isfile(args.model):
         raise PipelineError(f"model {args.model!r} does not exist; pass a bundle from 'featx fit' or a checkpoint from 'featx finetune'")
     if _is_checkpoint(args.model):

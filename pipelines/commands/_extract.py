@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
-from featx.pipelines.commands._args import add_options, option_values
+from featx.pipelines.commands._args import add_cluster_args, add_options, check_destinations, cluster_tls, option_values
 
 
 def register(sub, parents) -> None:
-    from featx.common.cluster import CLUSTER, SCHEDULER_FILE, TLS_OPTIONS
     from featx.extract import EXTRACTION_OPTIONS, POOL, SHARD_SIZE
 
     p = sub.add_parser("extract", parents=parents, help="extract layer activations of images into an HDF5 cache",
@@ -23,7 +23,8 @@ def register(sub, parents) -> None:
     add_options(p, (POOL, *EXTRACTION_OPTIONS))
     p.add_argument("--overwrite", action="store_true", help="replace an existing cache made with other settings")
     p.add_argument("--strict", action="store_true", help="exit non-zero when any image fails")
-    add_options(p, (CLUSTER, SCHEDULER_FILE, SHARD_SIZE, *TLS_OPTIONS))
+    add_cluster_args(p)
+    add_options(p, (SHARD_SIZE,))
     p.set_defaults(func=run_extract)
 
     p = sub.add_parser("consolidate", parents=parents, help="copy a cache joined from cluster shards into one ordinary file",
@@ -58,10 +59,12 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
 
 
 def run_extract(args) -> int:
-    from featx.common.cluster import CLUSTER, SCHEDULER_FILE, tls
+    from featx.common.cluster import CLUSTER, SCHEDULER_FILE
     from featx.extract import EXTRACTION_OPTIONS, POOL, SHARD_SIZE, extract
 
-    with tls(args.tls_ca_file, args.tls_cert, args.tls_key):
+    # an existing cache is resumed; a folder is refused by extract() itself, in its own words
+    check_destinations((None if os.path.isdir(args.output) else args.output, "-o", True))
+    with cluster_tls(args):
         summary = extract(args.source, args.output, model=args.model, weights=args.weights, layers=args.layers,
                           overwrite=args.overwrite, strict=args.strict, progress=True,
                           **option_values(args, (POOL, *EXTRACTION_OPTIONS, CLUSTER, SCHEDULER_FILE, SHARD_SIZE)))
@@ -72,6 +75,8 @@ def run_extract(args) -> int:
 def run_consolidate(args) -> int:
     from featx.extract import consolidate, recorded_shards
 
+    # a file there is replaced; a folder (or the shards' own folder) is refused by consolidate() in its own words
+    check_destinations((None if args.output is None or os.path.isdir(args.output) else args.output, "-o", True))
     joined = recorded_shards(args.cache) is not None
     written = consolidate(args.cache, args.output)
     if joined:

@@ -6,7 +6,7 @@ import os
 import shlex
 import sys
 
-from featx.pipelines.commands._args import add_options
+from featx.pipelines.commands._args import add_cluster_args, add_options
 
 DEMO_OUTPUT = os.path.join("featx-out", "demo")
 
@@ -18,6 +18,7 @@ def register(sub, parents) -> None:
         "run", parents=parents, help="run a study from a TOML spec (no spec: the built-in digits demo)",
         description="Run a study: extract features of every source with every backbone (cached), cross-validate "
                     "every layer x head on the same folds (cached), and write report.html and results.json. "
+                    "--cluster, --scheduler-file and --tls-* override the spec's 'cluster' and 'tls_*' keys. "
                     "Without SPEC, runs the built-in demo on scikit-learn's handwritten digits.",
     )
     p.add_argument("spec", nargs="?", default=None, help="TOML spec (write one with --print-spec); omitted: the demo")
@@ -27,9 +28,7 @@ def register(sub, parents) -> None:
     p.add_argument("-o", "--output", default=None,
                    help=f"output folder (overrides the spec's 'output'; demo default {DEMO_OUTPUT})")
     add_options(p, (JOBS,), jobs={"default": None, "help": "parallel outer CV folds (overrides classify.jobs; -1 = all cores)"})
-    from featx.pipelines.commands._classify import add_cluster_args
-
-    add_cluster_args(p, "extraction and cross-validation", " (overrides the spec's 'cluster')")
+    add_cluster_args(p)  # --cluster / --scheduler-file override the spec's 'cluster', --tls-* its 'tls_*' keys
     p.add_argument("--data-dir", default="data", help="demo only: where the digits PNGs are written (default data)")
     p.add_argument("--per-class", type=int, default=None,
                    help="demo only: a stratified subset with this many images per class")
@@ -48,6 +47,9 @@ def _command(args) -> str:
         parts += ["--cluster", args.cluster]
     if args.scheduler_file is not None:
         parts += ["--scheduler-file", args.scheduler_file]
+    for flag, value in (("--tls-ca-file", args.tls_ca_file), ("--tls-cert", args.tls_cert), ("--tls-key", args.tls_key)):
+        if value is not None:
+            parts += [flag, value]
     if not args.spec:
         if args.data_dir != "data":
             parts += ["--data-dir", args.data_dir]
@@ -77,14 +79,11 @@ def run(args) -> int:
 
     from featx.pipelines._job import run_job
 
-    import contextlib
-
-    from featx.pipelines.commands._classify import cluster_client
-
-    # --cluster (or the spec's 'cluster') is connected by run_job after the spec checks
-    where = cluster_client(args, announce=False) if args.scheduler_file else contextlib.nullcontext(args.cluster)
-    with where as cluster:
-        result = run_job(spec, output=args.output, jobs=args.jobs, progress=True, command=_command(args), cluster=cluster)
+    # the cluster (--cluster, --scheduler-file or the spec's 'cluster', through --tls-* or the spec's
+    # tls_* keys) is connected by run_job after the spec checks
+    tls_files = {"ca_file": args.tls_ca_file, "cert": args.tls_cert, "key": args.tls_key}
+    result = run_job(spec, output=args.output, jobs=args.jobs, progress=True, command=_command(args), cluster=args.cluster,
+                     scheduler_file=args.scheduler_file, tls_files=tls_files)
     for line in result.summary_lines():
         print(line)
     return 0

@@ -129,3 +129,46 @@ def test_local_cluster_listens_on_loopback_only():
         workers = list(client.scheduler_info()["workers"])
     assert address.startswith("tcp://127.0.0.1:"), address
     assert workers and all(w.startswith("tcp://127.0.0.1:") for w in workers), workers
+
+
+def _cv_records(path):
+    with open(path) as fh:
+        return [{k: v for k, v in r.items() if "time" not in k} for r in json.load(fh)]  # all but timings
+
+
+def test_cv_through_a_tls_scheduler_equals_no_cluster(tls_cluster, data, tmp_path):
+    cache = data[2]
+    plain, tls_json = str(tmp_path / "plain.json"), str(tmp_path / "tls.json")
+    base = ["cv", cache, "--heads", "logreg", "--folds", "3"]
+    res = featx(*base, "--json", plain)
+    assert res.returncode == 0, res.stderr
+    res = featx(*base, "--json", tls_json, "--cluster", tls_cluster["address"], *tls_cluster["tls"])
+    assert res.returncode == 0, res.stderr
+    assert f"cv on a Dask cluster: 1 worker(s) at {tls_cluster['address']}" in res.stderr, res.stderr
+    assert _cv_records(tls_json) == _cv_records(plain)
+
+
+def _spec(folder, src, model, address, tls_keys: str) -> str:
+    path = os.path.join(folder, "study.toml")
+    with open(path, "w") as fh:
+        fh.write(f'output = "out"\ncluster = "{address}"\n{tls_keys}'
+                 f'[[sources]]\npath = "{src}"\n[[backbones]]\nmodel = "{model}"\n'
+                 '[extraction]\nruntime = "openvino"\nbatch_size = 2\nworkers = 0\n'
+                 '[classify]\nheads = ["logreg"]\n[cv]\nfolds = 2\nnested = false\n'
+                 '[report]\nlearning_curve = false\npca_plot = false\n')
+    return path
+
+
+def test_a_spec_with_tls_keys_runs_through_the_tls_scheduler(tls_cluster, data, tmp_path):
+    src, model, _ = data
+    pki = tmp_path / "pki"
+    shutil.copytree(os.path.dirname(tls_cluster["ca"]), pki)  # relative to the spec file
+    refused = featx("run", _spec(str(tmp_path), src, model, tls_cluster["address"], ""))
+    lines = refused.stderr.strip().splitlines()
+    assert refused.returncode == 2 and lines[-1].startswith("error: ") and "--tls-ca-file" in lines[-1], refused.stderr
+    assert "Traceback" not in refused.stderr
+    keys = 'tls_ca_file = "pki/ca.pem"\ntls_cert = "pki/node.pem"\ntls_key = "pki/node.key"\n'
+    res = featx("run", _spec(str(tmp_path), src, model, tls_cluster["address"], keys))
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert f"on a Dask cluster: 1 worker(s) at {tls_cluster['address']}" in res.stdout + res.stderr
+    assert os.path.isfile(tmp_path / "out" / "results.json")
