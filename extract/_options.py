@@ -9,13 +9,14 @@ table (pool is per backbone); the CLI adds its flags and the spec its keys from 
 from __future__ import annotations
 
 from featx.common import Option
+from featx.extract.runtime._registry import RUNTIMES
 
 BATCH_SIZE = Option("batch_size", 64, "images per forward pass (halved on CUDA out-of-memory)", kind=int, minimum=1)
 WORKERS = Option("workers", None, "decoding worker processes ('auto': 0 on the CPU = in-process decoding threads; "
                  "up to 4 on a GPU)", kind=int, minimum=0, none_word="auto")
 DEVICE = Option("device", "auto", "auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps")
 RUNTIME = Option("runtime", "auto", "inference runtime (auto: OpenVINO on the CPU, torch on CUDA/MPS)",
-                 choices=("auto", "torch", "openvino"))
+                 choices=RUNTIMES)  # auto + the registered runtimes, read live (register_runtime)
 PRECISION = Option("precision", "auto", "precision (auto: bf16/fp16 autocast on GPU, fp32 on CPU; bf16 opts in on CPU)",
                    choices=("auto", "fp32", "bf16", "fp16"))
 DTYPE = Option("dtype", "float16", "stored feature dtype", choices=("float16", "float32"))
@@ -32,5 +33,4 @@ POOL = Option("pool", "avg", "pooling of spatial maps (avg, max, avgmax, none: f
 PRECISIONS = PRECISION.choices
 TTAS = TTA.choices
 DTYPES = DTYPE.choices
-RUNTIMES = RUNTIME.choices
 EXTRACTION_OPTIONS = (BATCH_SIZE, WORKERS, DEVICE, RUNTIME, PRECISION, DTYPE, TTA, JPEG_DRAFT, MAX_PIXELS)

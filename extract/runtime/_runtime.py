@@ -22,40 +22,32 @@ import torch
 
 from featx.extract.models._backbones import Backbone
 from featx.extract.runtime._compute import FeatureComputer, resolve_precision
+from featx.extract.runtime._registry import RUNTIMES, openvino_missing, runtime_spec
 from featx.extract._errors import ExtractError
-from featx.extract._options import RUNTIME, RUNTIMES
 
 
 def warn(message: str) -> None:
     print(f"warning: {message}", file=sys.stderr)
 
 
-def _openvino_missing() -> str | None:
-    """Why OpenVINO cannot be used here (None: it can)."""
-    try:
-        import openvino  # noqa: F401
-    except Exception as exc:  # an ImportError, or a broken native library
-        return f"{type(exc).__name__}: {exc}"
-    return None
-
-
 def choose_runtime(runtime: str, device: torch.device) -> str:
-    """``torch`` or ``openvino`` for ``runtime`` on ``device`` (before anything is built)."""
+    """The registered runtime ``runtime`` stands for on ``device`` (before anything is built):
+    ``auto`` is torch on CUDA/MPS and OpenVINO on the CPU when it can be imported; a named
+    runtime that cannot run there fails with its one-line reason."""
     if runtime not in RUNTIMES:
         raise ExtractError(f"runtime must be one of {', '.join(RUNTIMES)}; got {runtime!r}")
-    if runtime == "torch" or (runtime == "auto" and device.type != "cpu"):
-        return "torch"
-    if device.type != "cpu":
-        raise ExtractError(f"the OpenVINO runtime runs on the CPU only, not on {device}; "
-                           "use --device cpu or --runtime torch")
-    missing = _openvino_missing()
-    if missing:
-        if runtime == "openvino":
-            raise ExtractError(f"--runtime openvino asked but OpenVINO cannot be imported ({missing}); "
-                               "pip install openvino, or use --runtime torch")
-        warn(f"OpenVINO cannot be imported ({missing}); using the torch runtime")
-        return "torch"
-    return "openvino"
+    if runtime == "auto":
+        if device.type != "cpu":
+            return "torch"
+        missing = openvino_missing()
+        if missing:
+            warn(f"OpenVINO cannot be imported ({missing}); using the torch runtime")
+            return "torch"
+        return "openvino"
+    reason = runtime_spec(runtime).available(device)
+    if reason:
+        raise ExtractError(reason)
+    return runtime
 
 
 def build_runtime(runtime: str, backbone: Backbone, layers: list[str], pool: str, device: torch.device,
@@ -63,14 +55,28 @@ def build_runtime(runtime: str, backbone: Backbone, layers: list[str], pool: str
                   cache_dir: str | None = None):
     """The runtime ``runtime`` (auto, torch or openvino) for ``backbone``'s ``layers``."""
     name = choose_runtime(runtime, device)
+    factory = runtime_spec(name).build
     if name == "openvino":
-        from featx.extract.runtime._openvino import OpenVINOComputer, RuntimeUnsupported
+        from featx.extract.runtime._openvino import RuntimeUnsupported
 
         try:
-            return OpenVINOComputer(backbone, layers, pool, precision, tta, threads=threads, cache_dir=cache_dir)
+            return factory(backbone, layers, pool, device, precision, tta, threads=threads, cache_dir=cache_dir)
         except RuntimeUnsupported as exc:
             what = f"{backbone.spec.name} with layer(s) {', '.join(layers)}"
             if runtime == "openvino":
                 raise ExtractError(f"OpenVINO cannot run {what} ({exc}); use --runtime torch") from None
             warn(f"OpenVINO cannot run {what} ({exc}); using the torch runtime")
+        factory = runtime_spec("torch").build
+    return factory(backbone, layers, pool, device, precision, tta, threads=threads, cache_dir=cache_dir)
+
+
+def torch_factory(backbone, layers, pool, device, precision, tta, *, threads=None, cache_dir=None):
+    """The registered ``torch`` runtime: eager PyTorch."""
     return FeatureComputer(backbone, layers, pool, device, resolve_precision(precision, device), tta)
+
+
+def openvino_factory(backbone, layers, pool, device, precision, tta, *, threads=None, cache_dir=None):
+    """The registered ``openvino`` runtime: one compiled model on the CPU."""
+    from featx.extract.runtime._openvino import OpenVINOComputer
+
+    return OpenVINOComputer(backbone, layers, pool, precision, tta, threads=threads, cache_dir=cache_dir)
