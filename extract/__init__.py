@@ -46,7 +46,9 @@ from featx.extract.models._registry import (  # light modules: no torch
     BUILTIN,
     DEFAULT_MODEL,
     ModelSpec,
+    register_backbone,
     resolve_spec,
+    unregister_backbone,
 )
 
 # imported on first use (PEP 562), so reading the settings or the model names (the CLI's
@@ -75,7 +77,7 @@ __all__ = [
     "FeatureExtractor", "FileLock", "LayerInfo", "LayerResolution", "LayerTap", "ModelSpec", "Preprocessing", "ResolvedBackbone", "SourceError",
     "SourceTable", "UnknownLayerError", "UnknownModelError", "WeightsError", "WeightsNotFoundError",
     "WorkerDiedError",
-    "build_architecture", "build_backbone", "build_runtime", "register_runtime", "unregister_runtime", "cache_info", "check_backbone", "check_model", "check_source",
+    "build_architecture", "build_backbone", "build_runtime", "register_backbone", "unregister_backbone", "register_runtime", "unregister_runtime", "cache_info", "check_backbone", "check_model", "check_source",
     "consolidate", "recorded_shards", "decode_rgb", "extract", "list_layers",
     "open_source", "penultimate_layer", "phash_files", "scan_files", "IMAGE_STAT_NAMES", "pool", "read_cache", "read_checkpoint", "resolve_device",
     "resolve_backbone", "resolve_layers", "resolve_precision", "resolve_spec", "save_checkpoint", "thumbnail_jpeg",

@@ -10,7 +10,7 @@ import torch
 from featx.extract.models._checkpoint import read_checkpoint
 from featx.extract._errors import CheckpointError, WeightsError
 from featx.extract._preprocess import Preprocessing
-from featx.extract.models._registry import DEFAULT_MODEL, OFFLINE_WEIGHTS, ModelSpec, resolve_spec
+from featx.extract.models._registry import DEFAULT_MODEL, OFFLINE_WEIGHTS, ModelSpec, backbone_builder, resolve_spec
 from featx.extract.models import _weights
 
 RANDOM_SEED = 0  # random-init weights are seeded, so 'none' is reproducible (and resumable)
@@ -52,7 +52,9 @@ def build_backbone(model: str = DEFAULT_MODEL, weights: str = "default") -> Back
     weights = str(weights or "default")
     if spec.source == "checkpoint":
         return _from_checkpoint(spec)
-    if spec.source == "timm":
+    if spec.source == "registered":
+        module, desc, pre = _build_registered(spec, weights)
+    elif spec.source == "timm":
         module, desc, pre = _build_timm(spec, weights)
     else:
         module, desc, pre = _build_torchvision(spec, weights)
@@ -75,11 +77,25 @@ def build_architecture(source: str, arch: str, num_classes: int | None = None) -
 
             kwargs = {} if num_classes is None else {"num_classes": num_classes}
             return tvm.get_model(arch, weights=None, **kwargs)
-    raise CheckpointError(f"unknown architecture source {source!r}; expected 'timm' or 'torchvision'")
+        if source == "registered" and num_classes is None:
+            return backbone_builder(arch)[0]("none")
+    raise CheckpointError(f"unknown architecture source {source!r}; expected 'timm' or 'torchvision'"
+                          + (" (a registered backbone cannot take a new classifier)" if source == "registered" else ""))
 
 
 def _is_file_choice(weights: str) -> bool:
     return weights not in ("default", "none") and (os.path.exists(weights) or weights.endswith((".pt", ".pth", ".bin")))
+
+
+def _build_registered(spec: ModelSpec, weights: str):
+    builder, pre = backbone_builder(spec.name)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(RANDOM_SEED)  # a builder that initialises at random is reproducible
+        module = builder(weights)
+    if not isinstance(module, torch.nn.Module):
+        raise WeightsError(f"the builder of backbone {spec.name!r} returned {type(module).__name__}, "
+                           "not a torch.nn.Module; return the network")
+    return module, f"registered:{spec.name}:{weights}", pre
 
 
 def _build_timm(spec: ModelSpec, weights: str):

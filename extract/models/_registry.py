@@ -1,7 +1,8 @@
 """The backbone registry: names users type, mapped to where the architecture and weights come from.
 
 A model spec string is one of
-- a built-in name (``featx models``), e.g. ``efficientnet_lite0`` (the offline default);
+- a registered name (``featx models``): the built-ins, e.g. ``efficientnet_lite0`` (the offline
+  default), and any backbone registered with :func:`register_backbone` in this process;
 - ``torchvision:NAME`` or a bare torchvision classification model name (``resnet50``);
 - ``timm:NAME`` for any timm model;
 - a path to a checkpoint written by featx (``featx finetune``).
@@ -10,6 +11,7 @@ A model spec string is one of
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from featx.extract._errors import UnknownModelError
@@ -20,7 +22,8 @@ DEFAULT_MODEL = "efficientnet_lite0"
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """Where a backbone comes from: ``source`` is 'timm', 'torchvision' or 'checkpoint'."""
+    """Where a backbone comes from: ``source`` is 'timm', 'torchvision', 'checkpoint' or
+    'registered' (a builder given to :func:`register_backbone`)."""
 
     name: str
     source: str
@@ -53,6 +56,58 @@ BUILTIN: dict[str, ModelSpec] = {
         ModelSpec("vit_b_16", "torchvision", "vit_b_16", "ViT-B/16 (torchvision)"),
     )
 }
+
+
+# registered name -> (builder, preprocessing) for source 'registered' (see register_backbone)
+_BUILDERS: dict[str, tuple[Callable, object]] = {}
+_BUILTIN_NAMES = frozenset(BUILTIN)
+
+
+def register_backbone(name: str, builder: Callable | None = None, *, description: str = "", preprocessing=None,
+                      replace: bool = False):
+    """Make ``name`` a backbone that ``featx.extract.extract(model=name)``, ``featx extract --model``
+    (in this process, e.g. through ``featx.pipelines.cli.main``), the pipeline spec and
+    ``featx models`` accept, like the built-ins (which are entries of the same table).
+
+    ``builder(weights)`` returns an eval-ready ``torch.nn.Module``; ``weights`` is what the user
+    asked for ('default', 'none' or a file). ``preprocessing`` is a
+    :class:`featx.extract.Preprocessing` (default: 224 px crop of a 256 px resize, ImageNet mean
+    and std). Usable as a decorator: ``@register_backbone("mine")``. Registrations live in this
+    process only (a separate ``featx`` process or a cluster worker does not see them).
+    """
+    if builder is None:
+        return lambda fn: register_backbone(name, fn, description=description, preprocessing=preprocessing,
+                                            replace=replace) or fn
+    if not isinstance(name, str) or not name or ":" in name or looks_like_path(name):
+        raise ValueError(f"a backbone name must be a non-empty string without ':' or a path separator; got {name!r}")
+    if not callable(builder):
+        raise TypeError(f"register_backbone({name!r}, ...): the builder must be callable, got {type(builder).__name__}")
+    if name in _BUILTIN_NAMES or (name in BUILTIN and not replace):
+        raise ValueError(f"backbone {name!r} is already registered; pick another name"
+                         + ("" if name in _BUILTIN_NAMES else " or pass replace=True"))
+    if preprocessing is None:
+        from featx.extract._preprocess import Preprocessing
+
+        preprocessing = Preprocessing()
+    BUILTIN[name] = ModelSpec(name, "registered", name, description or f"registered backbone {name}")
+    _BUILDERS[name] = (builder, preprocessing)
+    return None
+
+
+def unregister_backbone(name: str) -> None:
+    """Remove a backbone added by :func:`register_backbone` (the built-ins stay)."""
+    if name not in _BUILDERS:
+        raise ValueError(f"backbone {name!r} was not registered with register_backbone")
+    del _BUILDERS[name], BUILTIN[name]
+
+
+def backbone_builder(name: str) -> tuple[Callable, object]:
+    """``(builder, preprocessing)`` of a registered backbone."""
+    try:
+        return _BUILDERS[name]
+    except KeyError:
+        raise UnknownModelError(f"backbone {name!r} is not registered in this process; call "
+                                f"featx.extract.register_backbone({name!r}, ...) before using it") from None
 
 
 # built-in name -> (PyPI package, its module, the class whose get_model_file_path() names the file)
