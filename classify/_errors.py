@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from numbers import Integral
 
-from featx.common.messages import suggest
+from featx.common.messages import unknown_choice
 
 
 class ClassifyError(Exception):
@@ -66,8 +66,7 @@ def choose_from(choices) -> str:
 
 def unknown_message(what: str, name, choices) -> str:
     """``"unknown head 'lgreg'; did you mean 'logreg'? choose from: ..."`` (one line)."""
-    hint = suggest(name, choices)
-    return f"unknown {what} {name!r}{hint + ' ' if hint else '; '}{choose_from(choices)}"
+    return unknown_choice(what, name, choices, sort=True)
 
 
 def check_option(option, value, expected: str | None = None):

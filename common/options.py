@@ -7,7 +7,7 @@ Python API checks arguments with :meth:`Option.check`, the CLI adds the flag wit
 the same objects, so a new choice or a new setting is a change in one place.
 
 Messages follow scikit-learn's: they quote the value and the allowed set, and suggest close
-matches ("'bf61' is not allowed; did you mean 'bf16'?; choose from: auto, fp32, bf16, fp16").
+matches ("precision: unknown value 'bf61'; did you mean 'bf16'? choose from: auto, fp32, bf16, fp16").
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from featx.common.messages import suggest
+from featx.common.messages import unknown_choice
 
 
 class OptionError(ValueError):
@@ -52,7 +52,8 @@ def got(v) -> str:
 
 
 def not_allowed(value, choices) -> str:
-    return f"{value!r} is not allowed{suggest(value, choices)}; choose from: {', '.join(map(str, choices))}"
+    """``"unknown value 'bf61'; did you mean 'bf16'? choose from: ..."`` (common.messages.unknown_choice)."""
+    return unknown_choice("value", value, choices)
 
 
 def _range(lo, hi) -> str:

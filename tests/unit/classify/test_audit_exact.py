@@ -45,7 +45,7 @@ def test_plan_drops_conflicts_by_default_and_keeps_on_request():
     assert "p3 / p5" in msg and "left out of training" in msg and "--conflicts keep" in msg
     kept = plan_duplicates(HASHES, LABELS, conflicts="keep")
     assert kept.keep.all() and "kept as labelled" in kept.message()
-    with pytest.raises(OptionError, match=r"'dorp' is not allowed; did you mean 'drop'"):
+    with pytest.raises(OptionError, match=r"unknown value 'dorp'; did you mean 'drop'"):
         plan_duplicates(HASHES, LABELS, conflicts="dorp")
     assert CONFLICTS.default == "drop"
 
