@@ -178,25 +178,8 @@ class OpenVINOComputer:
 
     def __call__(self, images) -> dict[str, np.ndarray]:
         nhwc = np.ascontiguousarray(_nhwc(images))
-        n = len(nhwc)
-        out = [np.empty((n, d), dtype=np.float32) for d in self.dims]
-        running: list[int | None] = [None] * len(self.requests)  # the row each request computes
-
-        def collect(k: int) -> None:
-            if running[k] is not None:
-                request = self.requests[k]
-                request.wait()
-                for j, o in enumerate(out):
-                    o[running[k]] = request.get_output_tensor(j).data[0]
-                running[k] = None
-
-        for i in range(n):  # one image per request, the requests in turn: N images in flight
-            k = i % len(self.requests)
-            collect(k)
-            self.requests[k].start_async({0: nhwc[i:i + 1]})
-            running[k] = i
-        for k in range(len(self.requests)):
-            collect(k)
+        out = [np.empty((len(nhwc), d), dtype=np.float32) for d in self.dims]
+        run_in_flight(self.requests, nhwc, out)
         return dict(zip(self.layers, out))
 
     def close(self) -> None:
@@ -213,3 +196,25 @@ def _nhwc(images) -> np.ndarray:
     if isinstance(images, torch.Tensor):
         return images.permute(0, 2, 3, 1).numpy()
     return np.asarray(images).transpose(0, 2, 3, 1)
+
+
+def run_in_flight(requests, rows: np.ndarray, out: list) -> None:
+    """One row per request, the requests in turn, so ``len(requests)`` rows are in flight: output
+    tensor ``j`` of row ``i`` goes to ``out[j][i]``."""
+    running: list[int | None] = [None] * len(requests)  # the row each request computes
+
+    def collect(k: int) -> None:
+        if running[k] is not None:
+            request = requests[k]
+            request.wait()
+            for j, o in enumerate(out):
+                o[running[k]] = request.get_output_tensor(j).data[0]
+            running[k] = None
+
+    for i in range(len(rows)):
+        k = i % len(requests)
+        collect(k)
+        requests[k].start_async({0: rows[i:i + 1]})
+        running[k] = i
+    for k in range(len(requests)):
+        collect(k)

@@ -20,7 +20,7 @@ from torch import nn
 
 from featx.extract._errors import RuntimeUnsupported
 from featx.extract.runtime import _ovcache
-from featx.extract.runtime._openvino import REQUESTS_PER_STREAM, _reason, openvino_version
+from featx.extract.runtime._openvino import REQUESTS_PER_STREAM, _reason, openvino_version, run_in_flight
 
 GRAPH_VERSION = 1
 _COMPILED: dict = {}  # kept for the life of the process (see OpenVINOComputer.close)
@@ -115,21 +115,6 @@ class OpenVINOPrefix:
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         arr = np.ascontiguousarray(x.detach().to("cpu", torch.float32).numpy())
-        n = len(arr)
-        out = np.empty((n, *self.out_shape), dtype=np.float32)
-        running: list[int | None] = [None] * len(self.requests)
-
-        def collect(k: int) -> None:
-            if running[k] is not None:
-                self.requests[k].wait()
-                out[running[k]] = self.requests[k].get_output_tensor(0).data[0]
-                running[k] = None
-
-        for i in range(n):
-            k = i % len(self.requests)
-            collect(k)
-            self.requests[k].start_async({0: arr[i:i + 1]})
-            running[k] = i
-        for k in range(len(self.requests)):
-            collect(k)
+        out = np.empty((len(arr), *self.out_shape), dtype=np.float32)
+        run_in_flight(self.requests, arr, [out])
         return torch.from_numpy(out)
