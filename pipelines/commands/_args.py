@@ -5,6 +5,14 @@ from __future__ import annotations
 import dataclasses
 
 
+def add_cache_command(sub, parents, name: str, *, help: str, description: str):
+    """The sub-command ``name`` that reads one cache: its parser with the positional ``cache``
+    argument (audit, explore, similar)."""
+    p = sub.add_parser(name, parents=parents, help=help, description=description)
+    p.add_argument("cache", help="HDF5 cache written by 'featx extract'")
+    return p
+
+
 def add_options(parser, options, **overrides) -> None:
     """Add each :class:`featx.common.Option` of ``options`` to ``parser`` (flag, choices, default
     and help from the one definition). ``overrides`` maps an option's name to changes for this
