@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from classify_synth import blobs
+from helpers.classify_synth import blobs
 from sklearn.datasets import make_classification
 from threadpoolctl import threadpool_limits
 

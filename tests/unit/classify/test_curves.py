@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from classify_synth import blobs
+from helpers.classify_synth import blobs
 from sklearn.datasets import make_classification
 from sklearn.metrics import balanced_accuracy_score
 

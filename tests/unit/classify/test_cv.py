@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 import pytest
-from classify_synth import blobs, noise
+from helpers.classify_synth import blobs, noise
 from scipy.stats import loguniform
 from sklearn.datasets import make_classification
 from sklearn.metrics import balanced_accuracy_score

@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 import pytest
-from classify_synth import blobs
+from helpers.classify_synth import blobs
 from matplotlib import colormaps
 from PIL import Image as PIL
 

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 import pytest
-from classify_synth import blobs
+from helpers.classify_synth import blobs
 
 from featx.classify import CVResult, ParameterError, cross_validate_head, make_splitter
 

@@ -10,7 +10,7 @@ from helpers.testdata import write_colour_dataset
 from featx.extract import CheckpointError, WeightsError, build_architecture
 from featx.extract.finetune import FinetuneConfigError, FinetuneDataError, finetune, predict_with_checkpoint
 from featx.pipelines.cli import main
-from ft_support import TINY, one_thread  # noqa: F401  (autouse fixture)
+from helpers.ft_support import TINY, one_thread  # noqa: F401  (autouse fixture)
 
 
 def test_fewer_than_two_classes(tmp_path):

@@ -20,7 +20,7 @@ from featx.extract.finetune import (
 )
 from featx.extract.finetune._state import read_state
 from featx.extract.finetune._trainer import _Job, _trainer
-from ft_support import TINY, Interrupt, colours8, one_thread, stop_after  # noqa: F401  (fixtures)
+from helpers.ft_support import TINY, Interrupt, colours8, one_thread, stop_after  # noqa: F401  (fixtures)
 
 CFG = {k: v for k, v in TINY.items() if k != "progress"}
 

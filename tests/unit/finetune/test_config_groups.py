@@ -22,7 +22,7 @@ from featx.extract.finetune import (
 )
 from featx.extract.finetune._data import epoch_batches, split_rows
 from featx.extract.finetune._optim import lr_factor, param_groups
-from ft_support import one_thread  # noqa: F401  (autouse fixture)
+from helpers.ft_support import one_thread  # noqa: F401  (autouse fixture)
 
 
 @pytest.mark.parametrize("text,kind,k", [("head", "head", None), ("full", "full", None), ("partial:3", "partial", 3),

@@ -18,7 +18,7 @@ from featx.extract.finetune._prefix import plan_split
 from featx.extract.images import _loading
 from featx.extract.runtime._ovprefix import OpenVINOPrefix
 from helpers.testdata import shared_dataset
-from ft_support import TINY, Interrupt, colours8, one_thread, stop_after  # noqa: F401  (fixtures)
+from helpers.ft_support import TINY, Interrupt, colours8, one_thread, stop_after  # noqa: F401  (fixtures)
 
 
 def _split(fm, n_trainable, size):

@@ -5,7 +5,7 @@ seeded random init, trained in full with the same settings (a FinetuneConfig wit
 import torch
 
 from featx.extract.finetune import FinetuneConfig, build_model, finetune
-from ft_support import colours8, one_thread  # noqa: F401  (fixtures)
+from helpers.ft_support import colours8, one_thread  # noqa: F401  (fixtures)
 
 
 def test_scratch_is_the_same_architecture_from_random_weights():

@@ -18,7 +18,7 @@ from featx.extract.finetune import (
     resume_path,
     write_predictions_csv,
 )
-from ft_support import TINY, Interrupt, backbone_keys, colours8, one_thread, stop_after  # noqa: F401  (fixtures)
+from helpers.ft_support import TINY, Interrupt, backbone_keys, colours8, one_thread, stop_after  # noqa: F401  (fixtures)
 
 
 def _initial_state(**kw):

@@ -1,4 +1,4 @@
-"""Shared pieces of the fine-tuning tests (imported by name, not a conftest).
+"""Shared pieces of the fine-tuning tests (tests/unit/finetune imports them by name, not a conftest).
 
 Small-tensor training is dominated by threading overhead on a busy 2-core machine, so these
 tests run torch on one thread (restored afterwards) at a 32-pixel input size.
