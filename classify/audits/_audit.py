@@ -14,6 +14,7 @@ from featx.classify.audits._exact import exact_clusters, merge_groups, straddlin
 from featx.classify.audits._labels import find_label_issues, mean_oof_proba, prune_and_rescore
 from featx.classify.audits._near import NearDuplicateRule, near_duplicates
 from featx.classify.audits._quality import image_issues
+from featx.classify.audits._registry import list_audit_checks, make_context, run_audit_checks
 from featx.classify.audits._stats import calibration, knn_outliers, neighbours, reduce_features
 from featx.classify._errors import ClassifyWarning
 from featx.classify.heads._options import DEDUPE  # noqa: F401 (defined in the light module)
@@ -39,14 +40,17 @@ class Audit:
     head: str
     pruned: bool = False
     image_issues: list = dataclasses.field(default_factory=list)  # (row, issue, score), see _quality
+    extra: dict = dataclasses.field(default_factory=dict)  # {name: findings} of the registered checks, see _registry
 
     def to_json(self) -> dict:
         """The ``featx audit --json`` contract (see README)."""
         li = self.label_issues
-        return findings_json(self.paths, self.class_names, self.exact, self.near,
-                             zip(li.rows, li.given, li.suggested, li.score),
-                             [(int(i), float(self.outlier_scores[i])) for i in self.outliers], self.calibration, self.leak,
-                             self.image_issues)
+        out = findings_json(self.paths, self.class_names, self.exact, self.near,
+                            zip(li.rows, li.given, li.suggested, li.score),
+                            [(int(i), float(self.outlier_scores[i])) for i in self.outliers], self.calibration, self.leak,
+                            self.image_issues)
+        out.update(self.extra)  # registered checks, after the built-in keys (their names cannot clash)
+        return out
 
     def summary(self, top: int = 5) -> str:
         """A few lines for people: counts and the top items of each check."""
@@ -67,6 +71,9 @@ class Audit:
         lines.append(f"image issues: {len(self.image_issues)}" + (" (" + ", ".join(f"{k} {v}" for k, v in counts.items()) + ")"
                                                                   if counts else ""))
         lines += [f"  {x['path']}: {x['issue']} (score {x['score']:.3f})" for x in j["image_issues"][:top]]
+        for name, found in self.extra.items():
+            lines.append(f"{name}: {len(found) if isinstance(found, (list, dict)) else found!r}"
+                         f"{' finding(s)' if isinstance(found, (list, dict)) else ''} (registered check)")
         lk = self.leak
         lines.append(f"leak: {lk['straddling_clusters']} cluster(s) straddle the folds of a plain CV; {lk['metric']} "
                      f"{lk['score_ungrouped']:.3f} ungrouped vs {lk['score_grouped']:.3f} with clusters as groups on paired "
@@ -217,7 +224,15 @@ def audit(feature_set, paths, *, sha256=None, phash=None, head="logreg", folds: 
         issues, label_proba = find_label_issues(fs.y, proba), proba
     scores = knn_outliers(fs.X, Z=Z, knn=knn)
     top = np.argsort(-scores, kind="stable")[:n_outliers]
+    calib = calibration(fs.y, proba, bins=bins)
+    extra = {}
+    if list_audit_checks():
+        extra = run_audit_checks(make_context(
+            feature_set=fs, X=fs.X, labels=fs.y, class_names=tuple(fs.class_names), paths=tuple(paths), groups=fs.groups,
+            Z=Z, knn=knn, exact=tuple(tuple(c) for c in exact), near=tuple(near), leak_groups=grouped,
+            oof_pred=safe.oof_pred[0], oof_proba=proba, head=safe.head, label_issues=issues, outlier_scores=scores,
+            calibration=dict(calib), leak=dict(leak), image_stats=image_stats, seed=seed))
     return Audit(paths=list(paths), class_names=list(fs.class_names), exact=exact, near=near, label_issues=issues,
-                 outliers=top, outlier_scores=scores, calibration=calibration(fs.y, proba, bins=bins), leak=leak,
+                 outliers=top, outlier_scores=scores, calibration=calib, leak=leak,
                  oof_pred=safe.oof_pred[0], oof_proba=proba, labels=fs.y, head=safe.head, pruned=label_proba is not proba,
-                 image_issues=[] if image_stats is None else image_issues(image_stats, thresholds=quality))
+                 image_issues=[] if image_stats is None else image_issues(image_stats, thresholds=quality), extra=extra)

@@ -1,7 +1,8 @@
 """``featx audit CACHE.h5``: exact and near-duplicate clusters, fold leaks, label issues,
 outliers and calibration of a cache's rows, printed as a short summary and, with ``--json``, as
 one JSON object for scripts (keys: exact_duplicates, near_duplicates, label_issues, outliers,
-calibration, leak, image_issues)."""
+calibration, leak, image_issues, then one per check registered with
+featx.classify.register_audit_check in the same process)."""
 
 from __future__ import annotations
 
