@@ -8,14 +8,15 @@ import importlib
 
 def lazy_names(package: str, table: dict[str, str], namespace: dict):
     """``(__getattr__, __dir__)`` for ``package``, whose public names ``table`` maps to their
-    private modules; a name is imported from ``package.<module>`` when first read and then kept
-    in ``namespace`` (the package's ``globals()``)."""
+    private modules (relative to ``package``, or absolute ``featx.…``); a name is imported from
+    ``package.<module>`` when first read and then kept in ``namespace`` (the package's ``globals()``)."""
 
     def __getattr__(name):
         module = table.get(name)
         if module is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(f"{package}.{module}"), name)
+        path = module if module.startswith("featx.") else f"{package}.{module}"  # a sibling package's module
+        value = getattr(importlib.import_module(path), name)
         namespace[name] = value
         return value
 

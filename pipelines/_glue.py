@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 import warnings
 
-from featx.classify import CONFLICTS, ClassifyWarning, FeatureSet, plan_duplicates
+from featx.classify import CONFLICTS, ClassifyWarning, FeatureSet
+from featx.classify.audits import plan_duplicates
 from featx.extract import CacheData, cache_info, read_cache
 
 

@@ -30,8 +30,9 @@ import tomllib
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from featx.classify import (CONFLICTS, CV_OPTIONS, DATA_EFFICIENCY, DEDUPE, HOLDOUT_FOLDS, FRACTIONS, HEAD_LIST, JOBS, METRIC, METRICS, PCA, PROBABILITY,
-                            SEARCH_METRIC, WHITEN, check_head_tables)
+from featx.classify import CONFLICTS, CV_OPTIONS, DEDUPE, FRACTIONS, HEAD_LIST, JOBS, METRIC, METRICS, PCA, PROBABILITY, SEARCH_METRIC, WHITEN
+from featx.classify.heads import check_head_tables
+from featx.classify.transfer import DATA_EFFICIENCY, HOLDOUT_FOLDS
 from featx.common import Option
 from featx.common.cluster import CLUSTER, TLS_CA_FILE, TLS_CERT, TLS_KEY
 from featx.common.option_lists import ListOption
@@ -443,7 +444,7 @@ def _check_finetune(spec: Spec, resolved: dict, problems: Problems) -> None:
     architecture) and its early-stopping split against each class of each held-out training part."""
     import numpy as np
 
-    from featx.classify import holdout_splits
+    from featx.classify.transfer import holdout_splits
     from featx.extract import check_source
     from featx.extract.finetune import split_problem, strategy_problems
 

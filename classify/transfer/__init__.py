@@ -11,6 +11,7 @@ _LAZY = {name: "_paired" for name in ("mcnemar_exact", "paired_comparisons", "pa
 _LAZY.update({name: "_similarity" for name in ("DEFAULT_METHOD", "SIMILARITY_METHODS", "domain_similarity", "similarity_candidates",
                                                "similarity_verdict", "similarity_words")})
 
-__all__ = ["DEFAULT_METHOD", "SIMILARITY_METHODS", "domain_similarity", "mcnemar_exact", "paired_comparisons", "paired_difference",
-           "paired_verdict", "similarity_candidates", "similarity_verdict", "similarity_words"]
+_LAZY.update({'DATA_EFFICIENCY': '_options', 'HOLDOUT_FOLDS': '_options', 'Holdout': '_holdout', 'TRANSFER_MATRIX': '_verdict', 'bootstrap_scores': '_bootstrap', 'convergence_png': '_plots', 'describe_transfer': '_verdict', 'efficiency_png': '_plots', 'efficiency_subsets': '_holdout', 'heldout_record': '_bootstrap', 'holdout_splits': '_holdout', 'negative_transfer': '_verdict', 'transfer_verdict': '_verdict'})
+
+__all__ = sorted(_LAZY)
 __getattr__, __dir__ = lazy_names(__name__, _LAZY, globals())

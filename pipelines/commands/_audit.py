@@ -39,7 +39,8 @@ def register(sub, parents) -> None:
 
 
 def run_audit(args) -> int:
-    from featx.classify import FOLDS, JOBS, METRIC, REPEATS, SEED, audit, unique_keys
+    from featx.classify import FOLDS, JOBS, METRIC, REPEATS, SEED, audit
+    from featx.classify.audits import unique_keys
     from featx.pipelines._glue import image_scan, layer_feature_set, source_root
     from featx.common import to_jsonable, write_json
     from featx.extract import read_cache
@@ -80,7 +81,7 @@ def write_manifest(path: str, result, paths, root: str, groups, drop_label_issue
     """The clean manifest of an audit and its ``.dropped.csv`` sidecar (see ``clean_rows``)."""
     import csv
 
-    from featx.classify import clean_rows
+    from featx.classify.audits import clean_rows
 
     keep, group, flagged, reasons = clean_rows(len(paths), result.labels, result.exact, result.near,
                                                result.label_issues.rows, groups=groups, drop_label_issues=drop_label_issues)

@@ -81,7 +81,7 @@ def _add_head_args(p, options, **overrides) -> None:
 
 
 def parse_grids(items: list[str]) -> dict:
-    from featx.classify import parse_grid_text
+    from featx.classify.heads import parse_grid_text
 
     return parse_grid_text(items, what="--grid")
 

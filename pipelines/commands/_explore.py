@@ -71,7 +71,8 @@ def audit_here(cache: str, data, layer: str, *, head: str, seed: int):
     """``(findings, predictions, outlier_scores)`` of an audit of the cache's labelled rows."""
     import numpy as np
 
-    from featx.classify import ClassifyError, FeatureSet, audit, unique_keys
+    from featx.classify import ClassifyError, FeatureSet, audit
+    from featx.classify.audits import unique_keys
     from featx.pipelines._glue import image_scan
 
     labelled = data.labels >= 0

@@ -60,7 +60,7 @@ def content_digest(data, layer: str) -> str:
 
 def load_index(cache: str, data, layer: str):
     """The cache's saved index of ``layer`` when it matches the content, else a new one (saved)."""
-    from featx.classify import NeighbourIndex
+    from featx.classify.audits import NeighbourIndex
 
     path = index_path(cache, layer, content_digest(data, layer))
     if os.path.exists(path):

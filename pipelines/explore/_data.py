@@ -107,7 +107,7 @@ def page_data(data, layer: str, xy, *, root: str, findings: dict | None = None, 
     """The explorer's data of ``data`` (a :class:`featx.extract.CacheData`): ``xy`` its (n, 2) map,
     ``findings`` an audit in the JSON shape, ``predictions`` ``{path: (class, confidence)}``,
     ``outlier_scores`` one k-NN outlier score per row (else those the findings list)."""
-    from featx.classify import NeighbourIndex
+    from featx.classify.audits import NeighbourIndex
 
     paths = list(data.paths)
     n = len(paths)

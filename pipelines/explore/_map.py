@@ -52,7 +52,7 @@ def layout_2d(X, method: str = DEFAULT_MAP, *, seed: int = 0, n_neighbors: int =
     if method == "pca":
         return _unit(_pca(X, 2, seed)[:, :2])
     if method == "tsne":
-        from featx.classify import map_2d
+        from featx.classify.audits import map_2d
 
         return map_2d(X, seed=seed, max_rows=n)[1]
     import warnings

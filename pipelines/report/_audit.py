@@ -13,7 +13,7 @@ import os
 
 import numpy as np
 
-from featx.classify import NearCluster, findings_json
+from featx.classify.audits import NearCluster, findings_json
 from featx.classify import map_png as classify_map_png
 from featx.classify import reliability_png
 from featx.extract import thumbnail_jpeg

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from featx.classify import HEAD_COLOURS, METRIC_LABELS, agg_figure, png_bytes
+from featx.classify import agg_figure, png_bytes
+from featx.classify.cv import METRIC_LABELS
+from featx.classify.heads import HEAD_COLOURS
 from featx.common.html import is_number as ok_number
 
 

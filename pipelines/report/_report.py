@@ -12,7 +12,9 @@ import os
 from importlib.resources import files
 from string import Template
 
-from featx.classify import METRIC_LABELS, PCA, confusion_png, learning_curve_png, params_text, variance_png
+from featx.classify import PCA, confusion_png, learning_curve_png, variance_png
+from featx.classify.cv import METRIC_LABELS
+from featx.classify.heads import params_text
 from featx.common import to_jsonable, versions, write_json, write_text
 from featx.common.html import escape as _e, figure as _img, is_number as ok_number, kv_table as _kv_table, number as _f
 from featx.common.html import table as _grid

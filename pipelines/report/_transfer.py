@@ -4,7 +4,8 @@ featx.classify's :func:`transfer_verdict`, beside the size x similarity decision
 
 from __future__ import annotations
 
-from featx.classify import METRIC_LABELS, TRANSFER_MATRIX, convergence_png, describe_transfer, efficiency_png, negative_transfer
+from featx.classify.cv import METRIC_LABELS
+from featx.classify.transfer import TRANSFER_MATRIX, convergence_png, describe_transfer, efficiency_png, negative_transfer
 from featx.common.html import escape as _e, figure as _img, number as _f, table as _grid
 
 _APPROACH = {"frozen": "frozen features", "finetuned": "fine-tuned (own head)",

@@ -15,7 +15,7 @@ def dedupe_rows(cv, aligned: list, data) -> tuple[list, list[str], dict]:
     copies left out unless ``cv.conflicts == "keep"``; copies, and with ``cv.dedupe == "group"``
     near-duplicates, as CV groups merged with the sets' groups), notes for the report, and what
     the audit stage needs (``paths``, ``exact``, ``near``, ``base_groups``, ``mode``)."""
-    from featx.classify import cluster_rows, leak_groups, plan_duplicates
+    from featx.classify.audits import cluster_rows, leak_groups, plan_duplicates
     from featx.pipelines._glue import image_scan, source_root
 
     first = aligned[0]
@@ -65,7 +65,8 @@ def audit_best(spec, fs, result, splits, info: dict, cross_validate) -> dict:
     """The Audit section's data for one source: ``fs``/``result`` are its best configuration,
     ``splits`` the folds every configuration used; ``cross_validate(fs, splits)`` reruns that
     configuration on other folds (for the score with and without leak-proof grouping)."""
-    from featx.classify import audit_configuration, image_issues
+    from featx.classify import audit_configuration
+    from featx.classify.audits import image_issues
 
     found = audit_configuration(fs, result, splits, exact=info["exact"], near=info["near"], cross_validate=cross_validate,
                                 base_groups=info["base_groups"], mode=info["mode"], folds=spec.cv.folds,
@@ -78,7 +79,7 @@ def audit_best(spec, fs, result, splits, info: dict, cross_validate) -> dict:
 def audit_all(spec, feature_sets, comparisons, best, audit_info, cv_cache, caught: list, client=None) -> dict:
     """Per source, the audit of its best configuration (``featx.pipelines.stages._audit``); the
     rerun on the other folds (with / without leak-proof groups) is cached like every CV."""
-    from featx.classify import features_digest, splits_digest
+    from featx.classify.cv import features_digest, splits_digest
 
     from featx.pipelines.stages._cv import cross_validate_one
     from featx.pipelines.stages._keys import cv_key

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import warnings
 
-from featx.classify import features_digest, most_common_params, splits_digest
+from featx.classify.cv import features_digest, splits_digest
+from featx.classify.heads import most_common_params
 from featx.common.messages import first_line
 from featx.pipelines.stages._keys import cv_key
 from featx.pipelines.stages._stages import ResultCache, load_cv, store_cv
@@ -17,7 +18,7 @@ def cross_validate_configs(spec, configs, caught: list, client=None, on_result=N
     (in one joblib pool, or on ``client``'s cluster)."""
     if not configs:
         return []
-    from featx.classify import prepare_head_cv, run_head_jobs
+    from featx.classify.cv import prepare_head_cv, run_head_jobs
 
     c, cv = spec.classify, spec.cv
     with warnings.catch_warnings(record=True) as w:

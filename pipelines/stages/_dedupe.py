@@ -14,7 +14,7 @@ WARN_MAX_ROWS = 50_000  # the default check reads every image once for its hash 
 
 def rows_paths(fs) -> list[str] | None:
     """The image paths of ``fs``'s rows, matched through its keys to the cache it came from."""
-    from featx.classify import unique_keys
+    from featx.classify.audits import unique_keys
     from featx.extract import read_cache
 
     cache = fs.meta.get("cache_path")
@@ -29,7 +29,7 @@ def near_clusters(fs):
     """``(near, phash)``: the near-duplicate clusters of ``fs``'s rows - the detector of
     ``featx audit`` and ``featx run`` (features and, when the image files are there, their
     perceptual hashes) - and the hashes used (None: features only)."""
-    from featx.classify import cluster_rows
+    from featx.classify.audits import cluster_rows
     from featx.pipelines._glue import image_hashes
 
     paths = rows_paths(fs)
@@ -40,7 +40,8 @@ def near_clusters(fs):
 
 def apply_dedupe(feature_sets: list, mode: str, *, folds: int, repeats: int, seed: int) -> tuple[list, str | None]:
     """The feature sets to cross-validate and a line for the user (None: nothing to say)."""
-    from featx.classify import DEDUPE, leak_groups, make_splitter, straddling
+    from featx.classify import DEDUPE, make_splitter
+    from featx.classify.audits import leak_groups, straddling
 
     mode = DEDUPE.check(mode)
     first = feature_sets[0]

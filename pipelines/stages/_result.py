@@ -51,7 +51,7 @@ class JobResult:
                 f"{_fmt(rec[f'{main}_mean'])} +/- {_fmt(rec[f'{main}_std'])} "
                 f"(95% CI {_fmt(rec[f'{main}_ci95_low'])}-{_fmt(rec[f'{main}_ci95_high'])})"
             )
-        from featx.classify import describe_transfer
+        from featx.classify.transfer import describe_transfer
 
         for source, verdict in (self.transfer.get("verdicts") or {}).items():
             if verdict.get("winner"):  # the [finetune] study's winner on the held-out rows

@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 import os
 
-from featx.classify import features_digest, most_common_params, splits_digest
+from featx.classify.cv import features_digest, splits_digest
+from featx.classify.heads import most_common_params
 from featx.common import to_jsonable, write_json
 from featx.common.progress import progress_bar, progress_callback  # noqa: F401 - progress_bar: the job's cv bar
 from featx.pipelines.stages._keys import CV_CACHE_VERSION, digest

@@ -27,7 +27,7 @@ _UNIT_VERSION = 1
 def run_transfer(spec, feature_sets, stages, progress: bool, caught: list) -> dict:
     """Per source: the ``transfer`` records (fraction 1), the data-efficiency points, the held-out
     description, the training histories and the verdict."""
-    from featx.classify import transfer_verdict
+    from featx.classify.transfer import transfer_verdict
 
     out = {"records": [], "efficiency": [], "holdout": {}, "histories": {}, "verdicts": {}, "similarity_by_source": {}}
     for src in spec.sources:
@@ -51,7 +51,7 @@ class _SourceStudy:
     """One source's study: its frozen feature set, source table, held-out splits and units."""
 
     def __init__(self, spec, src, fsets, stages, progress, caught):
-        from featx.classify import holdout_splits
+        from featx.classify.transfer import holdout_splits
         from featx.extract import open_source
 
         ft = self.ft = spec.finetune
@@ -100,7 +100,7 @@ class _SourceStudy:
         return sim
 
     def run(self):
-        from featx.classify import efficiency_subsets
+        from featx.classify.transfer import efficiency_subsets
 
         ft = self.ft
         self.subsets = [efficiency_subsets(tr, self.fs.y, self.fractions, ft.seed) for tr, _ in self.holdout.splits]
@@ -123,7 +123,7 @@ class _SourceStudy:
 
     def _pair(self, records):
         """Each record against the best frozen one and the best scratch one on the same held-out rows."""
-        from featx.classify import describe_transfer
+        from featx.classify.transfer import describe_transfer
         from featx.classify.transfer import paired_comparisons
 
         units = [self._units.pop(id(r)) for r in records]
@@ -157,7 +157,7 @@ class _SourceStudy:
         return points
 
     def _record(self, approach, strategy, head, units, fraction=1.0) -> dict:
-        from featx.classify import heldout_record
+        from featx.classify.transfer import heldout_record
 
         rec = {"source": self.src.name, "approach": approach, "strategy": strategy, "head": head,
                "backbone": self.bspec.name, "layer": self.ft.layer, "fraction": fraction,
@@ -183,7 +183,7 @@ class _SourceStudy:
 
     def _heads(self, fs, approach, head, split, fraction, ckpt_key=None) -> dict:
         """One classical head fitted on the split's training subset, predicting its held-out rows."""
-        from featx.classify import features_digest, splits_digest
+        from featx.classify.cv import features_digest, splits_digest
 
         train, test = self.subsets[split][fraction], self.holdout.splits[split][1]
         splits = [(train, test)]

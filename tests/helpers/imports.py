@@ -172,3 +172,38 @@ def _closed_path(edges, group: set[str]) -> list[str]:
                     nxt.append(path + [w])
         paths = nxt
     raise AssertionError(f"no circle in {sorted(group)}")
+
+
+#: packages whose top level is a curated surface: another package imports from it only the names in
+#: its ``__all__``; everything else comes from the public sub-package that exports it
+CURATED = ("featx.classify",)
+
+
+def exported(root: pathlib.Path, package: str) -> set[str]:
+    """The names of ``package``'s ``__all__``, read from its ``__init__.py`` source (a literal list)."""
+    folder = next(f for f, p in PACKAGES.items() if p == package)
+    tree = ast.parse((root / folder / "__init__.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "__all__" for t in node.targets):
+            return set(ast.literal_eval(node.value))
+    return set()
+
+
+def off_surface(root: pathlib.Path, curated=CURATED) -> list[str]:
+    """Imports by another package of a name from a curated package's top level that its
+    ``__all__`` does not export (one line each)."""
+    problems = []
+    shown = {p: exported(root, p) for p in curated}
+    folders = {p: root / next(f for f, q in PACKAGES.items() if q == p) for p in curated}
+    for module, path in modules(root).items():
+        for line, name in imports(path, module):
+            for package in curated:
+                if owner(module) == package or not name.startswith(package + "."):
+                    continue
+                part = name[len(package) + 1:]
+                if "." in part or part in shown[package] or (folders[package] / part).is_dir() \
+                        or (folders[package] / f"{part}.py").exists():
+                    continue
+                problems.append(f"{path.relative_to(root)}:{line} imports {part} from {package}, whose __all__ does not "
+                                f"export it; import it from the sub-package that does")
+    return problems

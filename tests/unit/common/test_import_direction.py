@@ -10,7 +10,7 @@ import pathlib
 
 import pytest
 
-from helpers.imports import MAY_IMPORT, PACKAGES, cycles, graph, imports, modules, violations
+from helpers.imports import MAY_IMPORT, PACKAGES, cycles, graph, imports, modules, off_surface, violations
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 
@@ -88,3 +88,25 @@ def test_a_planted_import_circle_is_caught_also_through_a_function_level_import(
 def test_no_import_circle_between_any_two_modules():
     found = cycles(graph(ROOT))
     assert found == [], "import circles:\n" + "\n".join(" -> ".join(c) for c in found)
+
+
+def test_other_packages_use_only_the_curated_top_level_of_featx_classify():
+    problems = off_surface(ROOT)
+    assert problems == [], "\n".join(problems)
+    import featx.classify
+
+    for name in featx.classify.__all__:  # every curated name resolves
+        getattr(featx.classify, name)
+
+
+def test_a_planted_import_off_the_curated_surface_is_caught(tmp_path):
+    root = _plant(tmp_path, {
+        "classify/__init__.py": '__all__ = ["FeatureSet"]\n',
+        "classify/audits/__init__.py": '"""Audits."""\n',
+        "pipelines/a.py": "from featx.classify import FeatureSet\nfrom featx.classify.audits import cluster_rows\n",
+        "pipelines/b.py": "def f():\n    from featx.classify import FeatureSet, cluster_rows\n",
+    })
+    assert off_surface(root) == [
+        "pipelines/b.py:2 imports cluster_rows from featx.classify, whose __all__ does not export it; "
+        "import it from the sub-package that does"]
+
