@@ -68,20 +68,20 @@ _LAZY = {
     "write_image_folder": "images._folders", "consolidate": "cache._join", "recorded_shards": "cache._join", "ClusterExtractionSummary": "cluster._cluster",
 }
 
+# the curated surface: what a user script calls (README "The Python API"). The other names of _LAZY
+# still resolve here for old scripts; their home is the sub-package that exports them
+# (featx.extract.cache, .images, .models, .runtime, ...; pipelines imports them from there).
 __all__ = [
-    "BATCH_SIZE", "DEVICE", "DTYPE", "SHARD_SIZE", "EXTRACTION_OPTIONS", "JPEG_DRAFT", "MAX_PIXELS", "POOL", "PRECISION", "RUNTIME", "TTA",
-    "WORKERS",
-    "BUILTIN", "DEFAULT_MAX_PIXELS", "DEFAULT_MODEL", "IMAGE_EXTENSIONS", "PENULTIMATE", "POOLS", "TOKEN_POOLS",
-    "Backbone", "CacheData", "CacheDamagedError", "CacheError", "CacheLockedError", "CacheMismatchError", "CacheWriteError",
-    "CheckpointError", "ClusterExtractError", "ClusterExtractionSummary", "ExtractError", "ExtractionFailedError", "ExtractionSummary", "FeatureComputer",
-    "FeatureExtractor", "FileLock", "LayerInfo", "LayerResolution", "LayerTap", "ModelSpec", "Preprocessing", "ResolvedBackbone", "SourceError",
-    "SourceTable", "UnknownLayerError", "UnknownModelError", "WeightsError", "WeightsNotFoundError",
-    "WorkerDiedError",
-    "build_architecture", "build_backbone", "build_runtime", "register_backbone", "unregister_backbone", "register_runtime", "unregister_runtime", "cache_info", "check_backbone", "check_model", "check_source",
-    "consolidate", "recorded_shards", "decode_rgb", "extract", "list_layers",
-    "open_source", "penultimate_layer", "phash_files", "scan_files", "IMAGE_STAT_NAMES", "pool", "read_cache", "read_checkpoint", "resolve_device",
-    "resolve_backbone", "resolve_layers", "resolve_precision", "resolve_spec", "save_checkpoint", "thumbnail_jpeg",
-    "write_image_folder",
+    "extract", "read_cache", "cache_info", "CacheData", "ExtractionSummary", "ClusterExtractionSummary",
+    "FeatureExtractor", "consolidate", "list_layers", "penultimate_layer", "build_backbone", "Backbone",
+    "ModelSpec", "Preprocessing", "resolve_spec", "BUILTIN", "DEFAULT_MODEL", "register_backbone", "unregister_backbone",
+    "register_runtime", "unregister_runtime", "check_source", "check_model", "check_backbone", "ResolvedBackbone",
+    "resolve_backbone", "save_checkpoint", "read_checkpoint", "SourceTable", "open_source", "IMAGE_EXTENSIONS",
+    "CacheDamagedError", "CacheError", "CacheLockedError", "CacheMismatchError", "CacheWriteError", "CheckpointError",
+    "ClusterExtractError", "ExtractError", "ExtractionFailedError", "SourceError", "UnknownLayerError",
+    "UnknownModelError", "WeightsError", "WeightsNotFoundError", "WorkerDiedError", "BATCH_SIZE", "DEVICE",
+    "DTYPE", "SHARD_SIZE", "EXTRACTION_OPTIONS", "JPEG_DRAFT", "MAX_PIXELS", "POOL", "POOLS", "PRECISION",
+    "RUNTIME", "TOKEN_POOLS", "TTA", "WORKERS",
 ]
 
 

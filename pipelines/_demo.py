@@ -31,7 +31,7 @@ def write_digits(folder: str = DIGITS_DIR, *, per_class: int | None = None, size
     subset (the first images of each class)."""
     from sklearn.datasets import load_digits
 
-    from featx.extract import write_image_folder
+    from featx.extract.images import write_image_folder
 
     marker = os.path.join(folder, _MARKER)
     wanted = f"per_class={per_class} size={size}"

@@ -88,7 +88,7 @@ def source_root(cache: str) -> str:
 def image_hashes(cache: str, paths):
     """``(hashes, mirrored, ok)`` of the image files ``paths`` of the cache's source, or None
     when the source folder is gone."""
-    from featx.extract import phash_files
+    from featx.extract.images import phash_files
 
     root = source_root(cache)
     return phash_files(paths, root) if root and os.path.isdir(root) else None
@@ -99,7 +99,7 @@ def image_scan(cache: str, paths, progress: bool = True):
     checks (``featx.extract.IMAGE_STAT_NAMES``), both from one decode of each file (the cache
     stores neither: they are read from the source images), or ``(None, None)`` when the source
     folder is gone."""
-    from featx.extract import scan_files
+    from featx.extract.images import scan_files
 
     root = source_root(cache)
     if not (root and os.path.isdir(root)):

@@ -5,3 +5,14 @@ the lock that keeps two jobs off one file (``_lock``).
 May import featx.common, featx.extract._errors/_options and featx.extract.images; never
 featx.extract.runtime, featx.extract.cluster or torch at module level.
 """
+
+from featx.common.lazy import lazy_names
+
+# public name -> module of this sub-package, imported on first use
+_LAZY = {
+    "FileLock": "_lock",
+    "recorded_shards": "_join",
+}
+
+__all__ = sorted(_LAZY)
+__getattr__, __dir__ = lazy_names(__name__, _LAZY, globals())

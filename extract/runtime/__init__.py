@@ -5,3 +5,16 @@ OpenVINO (``_openvino``, its compiled-model cache ``_ovcache``) and the choice b
 May import featx.common, featx.extract.models and featx.extract._errors/_options/_preprocess;
 never featx.extract.cache or featx.extract.cluster.
 """
+
+from featx.common.lazy import lazy_names
+
+# public name -> module of this sub-package, imported on first use
+_LAZY = {
+    "FeatureComputer": "_compute",
+    "build_runtime": "_runtime",
+    "resolve_device": "_compute",
+    "resolve_precision": "_compute",
+}
+
+__all__ = sorted(_LAZY)
+__getattr__, __dir__ = lazy_names(__name__, _LAZY, globals())

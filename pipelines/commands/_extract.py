@@ -73,7 +73,8 @@ def run_extract(args) -> int:
 
 
 def run_consolidate(args) -> int:
-    from featx.extract import consolidate, recorded_shards
+    from featx.extract import consolidate
+    from featx.extract.cache import recorded_shards
 
     # a file there is replaced; a folder (or the shards' own folder) is refused by consolidate() in its own words
     check_destinations((None if args.output is None or os.path.isdir(args.output) else args.output, "-o", True))

@@ -14,7 +14,7 @@ THUMB_PX = 96
 
 
 def _cell(path: str, px: int):
-    from featx.extract import decode_rgb
+    from featx.extract.images import decode_rgb
 
     try:
         with open(path, "rb") as fh:

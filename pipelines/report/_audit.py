@@ -16,7 +16,7 @@ import numpy as np
 from featx.classify.audits import NearCluster, findings_json
 from featx.classify import map_png as classify_map_png
 from featx.classify import reliability_png
-from featx.extract import thumbnail_jpeg
+from featx.extract.images import thumbnail_jpeg
 
 THUMB_PX = 96
 THUMB_BUDGET = 600_000  # bytes of base64 text for all thumbnails of a report

@@ -176,7 +176,7 @@ def _closed_path(edges, group: set[str]) -> list[str]:
 
 #: packages whose top level is a curated surface: another package imports from it only the names in
 #: its ``__all__``; everything else comes from the public sub-package that exports it
-CURATED = ("featx.classify",)
+CURATED = ("featx.classify", "featx.extract")
 
 
 def exported(root: pathlib.Path, package: str) -> set[str]:

@@ -90,13 +90,15 @@ def test_no_import_circle_between_any_two_modules():
     assert found == [], "import circles:\n" + "\n".join(" -> ".join(c) for c in found)
 
 
-def test_other_packages_use_only_the_curated_top_level_of_featx_classify():
+def test_other_packages_use_only_the_curated_top_levels_of_classify_and_extract():
     problems = off_surface(ROOT)
     assert problems == [], "\n".join(problems)
     import featx.classify
+    import featx.extract
 
-    for name in featx.classify.__all__:  # every curated name resolves
-        getattr(featx.classify, name)
+    for package in (featx.classify, featx.extract):  # every curated name resolves
+        for name in package.__all__:
+            getattr(package, name)
 
 
 def test_a_planted_import_off_the_curated_surface_is_caught(tmp_path):
