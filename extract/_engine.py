@@ -211,7 +211,7 @@ def _extract_locked(output, table, spec, dims, dtype, overwrite, backbone, compu
 def _run(writer: _store.CacheWriter, loader, computer, n_pending: int, progress: bool) -> int:
     """Compute and write every batch of ``loader``; returns the images extracted. A dead decoding
     worker ends the job with one line (finished rows are kept)."""
-    from featx.extract.images._loading import is_worker_death, worker_died
+    from featx.extract.images._loading import is_worker_death, stop_workers, worker_died
 
     layers = computer.layers
     np_dtype = np.dtype(writer.f["features"][layers[0]].dtype)
@@ -232,8 +232,8 @@ def _run(writer: _store.CacheWriter, loader, computer, n_pending: int, progress:
         if not (is_worker_death(exc) or (isinstance(exc, ConnectionError) and hasattr(batches, "_shutdown_workers"))):
             raise
         # stop the other workers now: torch's SIGCHLD handler would otherwise raise again later,
-        # in the middle of reporting this error
-        getattr(batches, "_shutdown_workers", lambda: None)()
+        # in the middle of reporting this error (and it can raise once more during the shutdown)
+        stop_workers(batches)
         raise worker_died(exc, f"the {extracted} image(s) finished in this run are kept in {writer.path}") from None
     finally:
         bar.close()

@@ -187,6 +187,21 @@ def is_worker_death(exc: BaseException) -> bool:
     return isinstance(exc, RuntimeError) and "DataLoader worker" in str(exc)
 
 
+def stop_workers(batches) -> None:
+    """Shut down a DataLoader iterator's workers after one of them died. While the others are
+    joined, their exits make torch's SIGCHLD handler raise the dead worker's error again, inside the
+    shutdown; the shutdown still unregisters the workers (its ``finally``), so that second error is
+    the same news and is dropped here, and no later signal raises it a third time."""
+    shutdown = getattr(batches, "_shutdown_workers", None)
+    if shutdown is None:
+        return
+    try:
+        shutdown()
+    except RuntimeError as again:
+        if not is_worker_death(again):
+            raise
+
+
 def worker_died(exc: BaseException, kept: str, hint: str = "lower --workers or --max-pixels") -> WorkerDiedError:
     """The one-line error for a dead DataLoader worker; ``kept`` says what work survives."""
     what = first_line(exc, None).rstrip(". ")
