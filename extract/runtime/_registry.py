@@ -10,10 +10,10 @@ factories that import their heavy modules only when called."""
 from __future__ import annotations
 
 import dataclasses
-import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
-_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*$")
+from featx.common.registry import Registry
+
 AUTO = "auto"
 
 
@@ -43,7 +43,16 @@ class RuntimeSpec:
         return factory(*args, **kwargs)
 
 
-_RUNTIMES: dict[str, RuntimeSpec] = {}
+
+
+def _registry_error(message: str):
+    from featx.extract._errors import ExtractError
+
+    return ExtractError(message)
+
+
+_RUNTIMES = Registry("runtime", _registry_error, lead=(AUTO,))
+BUILTIN_RUNTIMES = ("torch", "openvino")
 
 
 def _always(device) -> None:
@@ -55,73 +64,34 @@ def register_runtime(name: str, factory: Callable | None = None, *, available: C
     """Register the runtime ``name`` (see :class:`RuntimeSpec`); returns ``factory``, so it also
     works as a decorator. ``available`` defaults to "runs everywhere". A name already registered
     (or ``auto``) is refused unless ``replace=True``."""
-    from featx.extract._errors import ExtractError
-
     if factory is None:
         return lambda f: register_runtime(name, f, available=available, help=help, replace=replace)
-    if not isinstance(name, str) or not _NAME.match(name) or name == AUTO:
-        raise ExtractError(f"a runtime name must be a word of letters, digits, '_', '.' or '-' starting with a letter "
-                           f"(not 'auto'); got {name!r}")
-    if name in _RUNTIMES and not replace:
-        raise ExtractError(f"runtime {name!r} is already registered; pick another name or pass replace=True")
+    _RUNTIMES.check_name(name, replace=replace)
     if not (callable(factory) or (isinstance(factory, str) and ":" in factory)) or (
             available is not None and not callable(available)):
-        raise ExtractError(f"the factory and the available check of runtime {name!r} must be callable")
-    _RUNTIMES[name] = RuntimeSpec(name, factory, available or _always, str(help))
+        raise _registry_error(f"the factory and the available check of runtime {name!r} must be callable")
+    _RUNTIMES.add(name, RuntimeSpec(name, factory, available or _always, str(help)), replace=replace,
+                  builtin=name in BUILTIN_RUNTIMES)
     return factory
 
 
 def unregister_runtime(name: str) -> None:
     """Remove a runtime registered with :func:`register_runtime` (built-in runtimes stay)."""
-    from featx.extract._errors import ExtractError
-
-    if name in BUILTIN_RUNTIMES:
-        raise ExtractError(f"runtime {name!r} is built in and cannot be removed")
-    runtime_spec(name)
-    del _RUNTIMES[name]
+    _RUNTIMES.remove(name)
 
 
 def runtime_spec(name) -> RuntimeSpec:
-    """The registered :class:`RuntimeSpec` of ``name``; the option's one-line message otherwise."""
-    spec = _RUNTIMES.get(name) if isinstance(name, str) else None
-    if spec is None:
-        from featx.extract._errors import ExtractError
-
-        raise ExtractError(f"runtime must be one of {', '.join(RUNTIMES)}; got {name!r}")
-    return spec
+    """The registered :class:`RuntimeSpec` of ``name``; the one-line "unknown runtime" message otherwise."""
+    return _RUNTIMES.entry(name)
 
 
 def list_runtimes() -> list[str]:
     """The registered runtime names (built-in ones first; ``auto`` is not one)."""
-    return list(_RUNTIMES)
-
-
-class _Names(Sequence):
-    """``auto`` and the registered runtime names, read live (a tuple-like sequence)."""
-
-    def _all(self) -> tuple:
-        return (AUTO, *_RUNTIMES)
-
-    def __getitem__(self, i):
-        return self._all()[i]
-
-    def __len__(self):
-        return len(self._all())
-
-    def __contains__(self, name):
-        return isinstance(name, str) and name in self._all()
-
-    def __eq__(self, other):
-        return isinstance(other, Sequence) and not isinstance(other, str) and tuple(self) == tuple(other)
-
-    __hash__ = object.__hash__
-
-    def __repr__(self):
-        return repr(self._all())
+    return _RUNTIMES.names()
 
 
 #: ``auto`` and the registered runtimes: the choices of the ``runtime`` setting.
-RUNTIMES = _Names()
+RUNTIMES = _RUNTIMES.choices
 
 
 # -- the built-in runtimes ------------------------------------------------------------------------
@@ -146,7 +116,6 @@ def _openvino_available(device) -> str | None:
     return None
 
 
-BUILTIN_RUNTIMES = ("torch", "openvino")
 # the built-in factories live beside the runtimes (featx.extract.runtime._runtime), named as
 # "module:function" and imported when first built, so this module stays light
 register_runtime("torch", "featx.extract.runtime._runtime:torch_factory", help="eager PyTorch (the GPU path)")

@@ -22,6 +22,7 @@ import torch
 
 from featx.extract.models._backbones import Backbone
 from featx.extract.runtime._compute import FeatureComputer, resolve_precision
+from featx.common.messages import unknown_choice
 from featx.extract.runtime._registry import RUNTIMES, openvino_missing, runtime_spec
 from featx.extract._errors import ExtractError
 
@@ -35,7 +36,7 @@ def choose_runtime(runtime: str, device: torch.device) -> str:
     ``auto`` is torch on CUDA/MPS and OpenVINO on the CPU when it can be imported; a named
     runtime that cannot run there fails with its one-line reason."""
     if runtime not in RUNTIMES:
-        raise ExtractError(f"runtime must be one of {', '.join(RUNTIMES)}; got {runtime!r}")
+        raise ExtractError(unknown_choice("runtime", runtime, RUNTIMES))
     if runtime == "auto":
         if device.type != "cpu":
             return "torch"

@@ -21,8 +21,8 @@ def test_entries_in_registration_order_and_pattern_listing():
     r = make()
     assert r.names() == ["plain", "fancy"]
     assert r.names("f*") == ["fancy"]
-    assert r.get("fancy") == 2
-    assert r.items() == [("plain", 1), ("fancy", 2)]
+    assert r.entry("fancy") == 2 and r["fancy"] == 2 and r.get("nope") is None
+    assert list(r.items()) == [("plain", 1), ("fancy", 2)]
     assert list(r) == ["plain", "fancy"] and len(r) == 2
     assert "fancy" in r and "auto" not in r and 3 not in r
 
@@ -57,22 +57,22 @@ def test_bad_names_are_refused_with_one_line(name, message):
 def test_replace_and_builtins():
     r = make()
     r.add("fancy", 20, replace=True)
-    assert r.get("fancy") == 20
+    assert r.entry("fancy") == 20
     r.add("plain", 10, replace=True)  # replaceable unless fixed_builtins
-    assert r.get("plain") == 10 and r.is_builtin("plain") and not r.is_builtin("fancy")
+    assert r.entry("plain") == 10 and r.is_builtin("plain") and not r.is_builtin("fancy")
     with pytest.raises(Oops, match=r"^widget 'plain' is built in and cannot be removed$"):
         r.remove("plain")
     fixed = Registry("backbone", Oops, fixed_builtins=True)
     fixed.add("lite", 1, builtin=True)
     with pytest.raises(Oops, match=r"^backbone 'lite' is already registered; pick another name$"):
         fixed.add("lite", 2, replace=True)
-    assert fixed.get("lite") == 1
+    assert fixed.entry("lite") == 1
 
 
 def test_unknown_name_suggests_the_closest_and_lists_the_choices():
     r = make()
     with pytest.raises(Oops) as err:
-        r.get("fanci")
+        r.entry("fanci")
     assert str(err.value) == "unknown widget 'fanci'; did you mean 'fancy'? choose from: fancy, plain"
     with pytest.raises(Oops, match=r"^unknown widget 'zzz'; choose from: fancy, plain$"):
         r.remove("zzz")

@@ -72,15 +72,23 @@ def test_the_cli_lists_and_accepts_a_registered_backbone(tiny_registered, colour
 
 def test_builtins_are_entries_of_the_same_table_and_names_are_checked():
     assert resolve_spec("efficientnet_lite0").source == "timm" and "efficientnet_lite0" in BUILTIN
-    with pytest.raises(ValueError, match="already registered"):
+    with pytest.raises(ValueError, match=r"^backbone 'resnet50' is already registered; pick another name$"):
         register_backbone("resnet50", lambda w: TinyNet())
-    with pytest.raises(TypeError, match="must be callable"):
+    with pytest.raises(ValueError, match=r"^backbone 'resnet50' is already registered; pick another name$"):
+        register_backbone("resnet50", lambda w: TinyNet(), replace=True)  # built-ins stay
+    with pytest.raises(TypeError, match=r"^register_backbone\('notcallable', ...\): the builder must be callable, got int$"):
         register_backbone("notcallable", 3)
-    with pytest.raises(ValueError, match="without ':'"):
+    with pytest.raises(ValueError, match=r"^a backbone name must be a word of letters, digits, '_', '.' or '-' starting "
+                                         r"with a letter; got 'timm:x'$"):
         register_backbone("timm:x", lambda w: TinyNet())
+    with pytest.raises(ValueError, match=r"^a backbone name must not look like a checkpoint path \(.pt, .pth, .ckpt\); "
+                                         r"got 'mine.pt'$"):
+        register_backbone("mine.pt", lambda w: TinyNet())
     register_backbone("gone", lambda w: TinyNet())
     unregister_backbone("gone")
     with pytest.raises(UnknownModelError, match="unknown model 'gone'"):
         resolve_spec("gone")
-    with pytest.raises(ValueError, match="was not registered"):
+    with pytest.raises(ValueError, match=r"^backbone 'resnet50' is built in and cannot be removed$"):
         unregister_backbone("resnet50")
+    with pytest.raises(UnknownModelError, match=r"^unknown backbone 'gone'; choose from: convnext_tiny, "):
+        unregister_backbone("gone")

@@ -71,7 +71,7 @@ def test_a_user_runtime_gives_the_torch_features_and_is_recorded(wrapped, colour
 
 
 def test_unknown_unavailable_and_bad_registrations_are_one_line(wrapped):
-    with pytest.raises(ExtractError, match=r"^runtime must be one of auto, torch, openvino, wrapped; got 'nope'$"):
+    with pytest.raises(ExtractError, match=r"^unknown runtime 'nope'; choose from: auto, torch, openvino, wrapped$"):
         choose_runtime("nope", torch.device("cpu"))
     register_runtime("gpu_only", lambda *a, **kw: None, available=lambda d: None if d.type == "cuda" else "gpu_only needs CUDA; use --runtime torch")
     try:
