@@ -15,6 +15,8 @@ them (nor torch or scikit-learn), so the import direction stays one way:
 - :mod:`featx.common.stages` - a long job's timed stages and the lines announcing them
 - :mod:`featx.common.lazy` - a package's public names imported on first use (PEP 562)
 - :mod:`featx.common.cluster` - where work runs: this process or a Dask cluster
+- :mod:`featx.common.registry` - the one table of named entries behind every extension point (heads,
+  backbones, inference runtimes, audit checks)
 """
 
 from featx.common.files import atomic_write, fsync_path, remove_stale_tmp, write_json, write_text
