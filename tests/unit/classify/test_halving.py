@@ -36,5 +36,7 @@ def test_halving_runs_rounds_on_growing_subsets():
 def test_an_unknown_search_is_refused_with_the_choices():
     from featx.classify.heads._grids import check_search
 
-    with pytest.raises(Exception, match="halving"):
+    from featx.classify import ParameterError
+
+    with pytest.raises(ParameterError, match=r"^unknown search 'halvng'; did you mean 'halving'\? choose from: grid, halving, random$"):
         check_search("halvng")

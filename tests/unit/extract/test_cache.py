@@ -1,5 +1,6 @@
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import pytest
 from helpers.testdata import make_image
 from featx.extract import (
     CacheDamagedError,
+    CacheError,
     CacheLockedError,
     CacheMismatchError,
     ExtractionFailedError,
@@ -193,8 +195,10 @@ def test_info_on_half_written_cache(colour_dataset, tmp_path):
         f.attrs["complete"] = False
     info = cache_info(out)
     assert info["counts"]["pending"] == 13 and info["complete"] is False
-    with pytest.raises(Exception, match="incomplete.*rerun"):
+    with pytest.raises(CacheError, match=rf"^cache {re.escape(repr(out))} is incomplete \(5 of 18 rows done\); rerun the same "
+                       r"'featx extract' command to finish it$") as caught:
         read_cache(out)
+    assert type(caught.value) is CacheError  # not CacheDamagedError: nothing is broken, the job is unfinished
     assert len(read_cache(out, allow_incomplete=True)) == 5
     s = extract(colour_dataset, out, **FAST)
     assert (s.extracted, s.reused, s.complete) == (13, 5, True)
