@@ -5,25 +5,17 @@
 May import featx.common, featx.classify's top-level modules and featx.classify.heads.
 """
 
-from featx.common.lazy import lazy_names
+from featx.common.lazy import lazy_exports
 
-# public name -> module (in this sub-package, or absolute), imported on first use
-_LAZY = {
-    "CVResult": "_result",
-    "ClusterRun": "_cluster",
-    "Comparison": "_compare",
-    "METRIC_LABELS": "featx.classify._metrics",
-    "MetricScorer": "featx.classify._metrics",
-    "compare": "_compare",
-    "cross_validate_head": "_cv",
-    "features_digest": "featx.classify._digests",
-    "make_splitter": "_splits",
-    "prepare_head_cv": "_cv",
-    "run_head_jobs": "_cv",
-    "splits_digest": "featx.classify._digests",
-    "stratified_subset": "featx.classify._curves",
-    "write_predictions": "_predictions",
-}
-
-__all__ = sorted(_LAZY)
-__getattr__, __dir__ = lazy_names(__name__, _LAZY, globals())
+# public names by module (in this sub-package, or absolute), imported on first use
+__all__, __getattr__, __dir__ = lazy_exports(__name__, globals(), """
+    _cluster: ClusterRun
+    _compare: Comparison compare
+    _cv: cross_validate_head prepare_head_cv run_head_jobs
+    _predictions: write_predictions
+    _result: CVResult
+    _splits: make_splitter
+    featx.classify._curves: stratified_subset
+    featx.classify._digests: features_digest splits_digest
+    featx.classify._metrics: METRIC_LABELS MetricScorer
+""")

@@ -6,53 +6,18 @@ May import featx.common and featx.classify's top-level modules; never featx.clas
 featx.classify.audits or featx.classify.transfer.
 """
 
-from featx.common.lazy import lazy_names
+from featx.common.lazy import lazy_exports
 
-# public name -> module (in this sub-package, or absolute), imported on first use
-_LAZY = {
-    "COMPAT_KEYS": "featx.classify._bundle",
-    "CONFLICTS": "_options",
-    "CV_OPTIONS": "_options",
-    "ColumnSlice": "_estimators",
-    "DEDUPE": "_options",
-    "DEFAULT_GRIDS": "_grids",
-    "FOLDS": "_options",
-    "FRACTIONS": "_options",
-    "FractionsOption": "_options",
-    "HEADS": "_options",
-    "HEAD_COLOURS": "featx.classify._display",
-    "HEAD_LIST": "_options",
-    "HeadSpec": "_registry",
-    "INNER_FOLDS": "_options",
-    "JOBS": "_options",
-    "METRIC": "_options",
-    "METRICS": "_options",
-    "NESTED": "_options",
-    "N_ITER": "_options",
-    "NearestCentroidL2": "_estimators",
-    "PCA": "_options",
-    "PCAOption": "_options",
-    "PCA_GRID": "_grids",
-    "PROBABILITY": "_options",
-    "REPEATS": "_options",
-    "ReencodedXGBClassifier": "_estimators",
-    "SEARCH": "_options",
-    "SEARCH_METRIC": "_options",
-    "SEED": "_options",
-    "WHITEN": "_options",
-    "check_head_tables": "_head_tables",
-    "ensemble_cv": "_ensemble",
-    "grid_values": "_grids",
-    "head_spec": "_registry",
-    "list_heads": "_registry",
-    "make_head": "_heads",
-    "most_common_params": "_grids",
-    "params_text": "_grids",
-    "parse_grid_text": "_grids",
-    "register_head": "_registry",
-    "resolve_grid": "_grids",
-    "unregister_head": "_registry",
-}
-
-__all__ = sorted(_LAZY)
-__getattr__, __dir__ = lazy_names(__name__, _LAZY, globals())
+# public names by module (in this sub-package, or absolute), imported on first use
+__all__, __getattr__, __dir__ = lazy_exports(__name__, globals(), """
+    _ensemble: ensemble_cv
+    _estimators: ColumnSlice NearestCentroidL2 ReencodedXGBClassifier
+    _grids: DEFAULT_GRIDS PCA_GRID grid_values most_common_params params_text parse_grid_text resolve_grid
+    _head_tables: check_head_tables
+    _heads: make_head
+    _options: CONFLICTS CV_OPTIONS DEDUPE FOLDS FRACTIONS FractionsOption HEADS HEAD_LIST INNER_FOLDS JOBS METRIC
+    _options: METRICS NESTED N_ITER PCA PCAOption PROBABILITY REPEATS SEARCH SEARCH_METRIC SEED WHITEN
+    _registry: HeadSpec head_spec list_heads register_head unregister_head
+    featx.classify._bundle: COMPAT_KEYS
+    featx.classify._display: HEAD_COLOURS
+""")

@@ -5,13 +5,16 @@ May import featx.common, featx.classify's top-level modules, featx.classify.head
 featx.classify.cv.
 """
 
-from featx.common.lazy import lazy_names
+from featx.common.lazy import lazy_exports
 
-_LAZY = {name: "_paired" for name in ("mcnemar_exact", "paired_comparisons", "paired_difference", "paired_verdict")}
-_LAZY.update({name: "_similarity" for name in ("DEFAULT_METHOD", "SIMILARITY_METHODS", "domain_similarity", "similarity_candidates",
-                                               "similarity_verdict", "similarity_words")})
-
-_LAZY.update({'DATA_EFFICIENCY': '_options', 'HOLDOUT_FOLDS': '_options', 'Holdout': '_holdout', 'TRANSFER_MATRIX': '_verdict', 'bootstrap_scores': '_bootstrap', 'convergence_png': '_plots', 'describe_transfer': '_verdict', 'efficiency_png': '_plots', 'efficiency_subsets': '_holdout', 'heldout_record': '_bootstrap', 'holdout_splits': '_holdout', 'negative_transfer': '_verdict', 'transfer_verdict': '_verdict'})
-
-__all__ = sorted(_LAZY)
-__getattr__, __dir__ = lazy_names(__name__, _LAZY, globals())
+# public names by module (in this sub-package), imported on first use
+__all__, __getattr__, __dir__ = lazy_exports(__name__, globals(), """
+    _bootstrap: bootstrap_scores heldout_record
+    _holdout: Holdout efficiency_subsets holdout_splits
+    _options: DATA_EFFICIENCY HOLDOUT_FOLDS
+    _paired: mcnemar_exact paired_comparisons paired_difference paired_verdict
+    _plots: convergence_png efficiency_png
+    _similarity: DEFAULT_METHOD SIMILARITY_METHODS domain_similarity similarity_candidates similarity_verdict
+    _similarity: similarity_words
+    _verdict: TRANSFER_MATRIX describe_transfer negative_transfer transfer_verdict
+""")

@@ -6,13 +6,10 @@ May import featx.common, featx.extract._errors/_options and featx.extract.images
 featx.extract.runtime, featx.extract.cluster or torch at module level.
 """
 
-from featx.common.lazy import lazy_names
+from featx.common.lazy import lazy_exports
 
-# public name -> module of this sub-package, imported on first use
-_LAZY = {
-    "FileLock": "_lock",
-    "recorded_shards": "_join",
-}
-
-__all__ = sorted(_LAZY)
-__getattr__, __dir__ = lazy_names(__name__, _LAZY, globals())
+# public names by module (in this sub-package), imported on first use
+__all__, __getattr__, __dir__ = lazy_exports(__name__, globals(), """
+    _join: recorded_shards
+    _lock: FileLock
+""")

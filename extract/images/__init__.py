@@ -6,18 +6,13 @@ May import featx.common and featx.extract._errors/_options/_preprocess; only ``_
 imports torch; never another sub-package of featx.extract.
 """
 
-from featx.common.lazy import lazy_names
+from featx.common.lazy import lazy_exports
 
-# public name -> module of this sub-package, imported on first use
-_LAZY = {
-    "DEFAULT_MAX_PIXELS": "_images",
-    "IMAGE_STAT_NAMES": "_pixstats",
-    "decode_rgb": "_images",
-    "phash_files": "_phash",
-    "scan_files": "_phash",
-    "thumbnail_jpeg": "_thumbs",
-    "write_image_folder": "_folders",
-}
-
-__all__ = sorted(_LAZY)
-__getattr__, __dir__ = lazy_names(__name__, _LAZY, globals())
+# public names by module (in this sub-package), imported on first use
+__all__, __getattr__, __dir__ = lazy_exports(__name__, globals(), """
+    _folders: write_image_folder
+    _images: DEFAULT_MAX_PIXELS decode_rgb
+    _phash: phash_files scan_files
+    _pixstats: IMAGE_STAT_NAMES
+    _thumbs: thumbnail_jpeg
+""")

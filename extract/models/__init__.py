@@ -6,18 +6,12 @@ May import featx.common and featx.extract._errors/_options/_preprocess; never th
 runtime or cluster sub-packages.
 """
 
-from featx.common.lazy import lazy_names
+from featx.common.lazy import lazy_exports
 
-# public name -> module of this sub-package, imported on first use
-_LAZY = {
-    "LayerInfo": "_layers",
-    "LayerResolution": "_resolve",
-    "LayerTap": "_layers",
-    "PENULTIMATE": "_layers",
-    "build_architecture": "_backbones",
-    "pool": "_pooling",
-    "resolve_layers": "_resolve",
-}
-
-__all__ = sorted(_LAZY)
-__getattr__, __dir__ = lazy_names(__name__, _LAZY, globals())
+# public names by module (in this sub-package), imported on first use
+__all__, __getattr__, __dir__ = lazy_exports(__name__, globals(), """
+    _backbones: build_architecture
+    _layers: LayerInfo LayerTap PENULTIMATE
+    _pooling: pool
+    _resolve: LayerResolution resolve_layers
+""")

@@ -6,15 +6,10 @@ May import featx.common, featx.extract.models and featx.extract._errors/_options
 never featx.extract.cache or featx.extract.cluster.
 """
 
-from featx.common.lazy import lazy_names
+from featx.common.lazy import lazy_exports
 
-# public name -> module of this sub-package, imported on first use
-_LAZY = {
-    "FeatureComputer": "_compute",
-    "build_runtime": "_runtime",
-    "resolve_device": "_compute",
-    "resolve_precision": "_compute",
-}
-
-__all__ = sorted(_LAZY)
-__getattr__, __dir__ = lazy_names(__name__, _LAZY, globals())
+# public names by module (in this sub-package), imported on first use
+__all__, __getattr__, __dir__ = lazy_exports(__name__, globals(), """
+    _compute: FeatureComputer resolve_device resolve_precision
+    _runtime: build_runtime
+""")
