@@ -15,28 +15,27 @@ def default_xgb_device() -> str:
     return os.environ.get("FEATX_XGB_DEVICE", "cpu")
 
 
-def _logreg(**p):
-    from sklearn.linear_model import LogisticRegression
+class LazyClass:
+    """A head factory that imports its classifier class only when called: ``LazyClass("pkg.module:Name")(**p)``
+    is ``Name(**p)``. Plain data (the path), so it pickles into joblib and Dask workers."""
 
-    return LogisticRegression(**p)
+    def __init__(self, path: str):
+        self.path = path
 
+    def __call__(self, **params):
+        import importlib
 
-def _svm(**p):
-    from sklearn.svm import LinearSVC
+        module, _, name = self.path.partition(":")
+        return getattr(importlib.import_module(module), name)(**params)
 
-    return LinearSVC(**p)
+    def __eq__(self, other):
+        return isinstance(other, LazyClass) and other.path == self.path
 
+    def __hash__(self):
+        return hash(self.path)
 
-def _svm_rbf(**p):
-    from sklearn.svm import SVC
-
-    return SVC(**p)
-
-
-def _rf(**p):
-    from sklearn.ensemble import RandomForestClassifier
-
-    return RandomForestClassifier(**p)
+    def __repr__(self):
+        return f"LazyClass({self.path!r})"
 
 
 def _xgb(**p):
@@ -45,22 +44,13 @@ def _xgb(**p):
     return ReencodedXGBClassifier(**{"device": default_xgb_device(), **p})
 
 
-def _knn(**p):
-    from sklearn.neighbors import KNeighborsClassifier
-
-    return KNeighborsClassifier(**p)
-
-
-def _ridge(**p):
-    from sklearn.linear_model import RidgeClassifier
-
-    return RidgeClassifier(**p)
-
-
-def _centroid(**p):
-    from featx.classify.heads._estimators import NearestCentroidL2
-
-    return NearestCentroidL2(**p)
+_logreg = LazyClass("sklearn.linear_model:LogisticRegression")
+_svm = LazyClass("sklearn.svm:LinearSVC")
+_svm_rbf = LazyClass("sklearn.svm:SVC")
+_rf = LazyClass("sklearn.ensemble:RandomForestClassifier")
+_knn = LazyClass("sklearn.neighbors:KNeighborsClassifier")
+_ridge = LazyClass("sklearn.linear_model:RidgeClassifier")
+_centroid = LazyClass("featx.classify.heads._estimators:NearestCentroidL2")
 
 
 #: ``register_head`` keyword arguments of every built-in head, in the order ``HEADS`` lists them.
