@@ -130,9 +130,7 @@ def compare(
     heads,
     *,
     pca=None,
-    folds: int = FOLDS.default,
-    repeats: int = REPEATS.default,
-    seed: int = SEED.default,
+    folds: int = FOLDS.default, repeats: int = REPEATS.default, seed: int = SEED.default,  # the splits
     nested: bool = NESTED.default,
     jobs: int = 1,
     grids: Mapping[str, dict] | None = None,

@@ -300,9 +300,7 @@ def cross_validate_head(
     *,
     pca=None,
     whiten: bool = WHITEN.default,
-    folds: int = FOLDS.default,
-    repeats: int = REPEATS.default,
-    seed: int = SEED.default,
+    folds: int = FOLDS.default, repeats: int = REPEATS.default, seed: int = SEED.default,  # the splits
     nested: bool = NESTED.default,
     inner_folds: int = INNER_FOLDS.default,
     search: str = SEARCH.default,
