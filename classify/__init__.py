@@ -88,7 +88,7 @@ _LAZY = {
     "is_skops_file": "_bundle", "load_bundle": "_bundle", "save_bundle": "_bundle", "trusted_types": "_bundle",
     "Audit": "audits._audit", "audit": "audits._audit", "AuditContext": "audits._registry",
     "register_audit_check": "audits._registry", "unregister_audit_check": "audits._registry",
-    "list_audit_checks": "audits._registry", "cluster_rows": "audits._audit", "findings_json": "audits._audit",
+    "list_audit_checks": "audits._registry", "cluster_rows": "audits._audit",
     "leak_groups": "audits._audit", "audit_configuration": "audits._config", "LabelIssues": "audits._labels",
     "find_label_issues": "audits._labels", "mean_oof_proba": "audits._labels", "prune_and_rescore": "audits._labels",
     "map_2d": "audits._map", "image_issues": "audits._quality", "QualityThresholds": "audits._quality", "NearDuplicateRule": "audits._near", "NearCluster": "audits._near", "clean_rows": "audits._manifest", "NeighbourIndex": "audits._index",

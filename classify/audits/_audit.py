@@ -1,10 +1,12 @@
 """``audit``: the data checks of one feature set in one call - exact and near-duplicate
 clusters, how many of them straddle the folds of a plain CV, the score with and without
-leak-proof grouping, confident-learning label issues, k-NN outliers and calibration - with the
-``featx audit --json`` record (:meth:`Audit.to_json`)."""
+leak-proof grouping, confident-learning label issues, k-NN outliers and calibration - computed
+once, then turned into findings by every audit check of the registry (the built-in ones first,
+``_builtin``, then the user's): the ``featx audit --json`` record (:meth:`Audit.to_json`)."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import warnings
 
@@ -14,7 +16,7 @@ from featx.classify.audits._exact import exact_clusters, merge_groups, straddlin
 from featx.classify.audits._labels import find_label_issues, mean_oof_proba, prune_and_rescore
 from featx.classify.audits._near import NearDuplicateRule, near_duplicates
 from featx.classify.audits._quality import image_issues
-from featx.classify.audits._registry import list_audit_checks, make_context, run_audit_checks
+from featx.classify.audits._registry import BUILTIN_AUDIT_KEYS, make_context, run_audit_checks
 from featx.classify.audits._stats import calibration, knn_outliers, neighbours, reduce_features
 from featx.classify._errors import ClassifyWarning
 from featx.classify.heads._options import DEDUPE  # noqa: F401 (defined in the light module)
@@ -22,8 +24,8 @@ from featx.classify.heads._options import DEDUPE  # noqa: F401 (defined in the l
 
 @dataclasses.dataclass(frozen=True)
 class Audit:
-    """What :func:`audit` found. Row indices refer to the audited feature set; ``paths`` name
-    the rows in :meth:`to_json`."""
+    """What :func:`audit` found. Row indices refer to the audited feature set; ``findings`` is
+    ``{name: findings}`` of every audit check (built-in ones first), rows named by ``paths``."""
 
     paths: list
     class_names: list
@@ -40,17 +42,17 @@ class Audit:
     head: str
     pruned: bool = False
     image_issues: list = dataclasses.field(default_factory=list)  # (row, issue, score), see _quality
-    extra: dict = dataclasses.field(default_factory=dict)  # {name: findings} of the registered checks, see _registry
+    findings: dict = dataclasses.field(default_factory=dict)  # {name: findings} of every check, see _registry
+
+    @property
+    def extra(self) -> dict:
+        """``{name: findings}`` of the user's registered checks (after the built-in keys)."""
+        return {k: v for k, v in self.findings.items() if k not in BUILTIN_AUDIT_KEYS}
 
     def to_json(self) -> dict:
-        """The ``featx audit --json`` contract (see README)."""
-        li = self.label_issues
-        out = findings_json(self.paths, self.class_names, self.exact, self.near,
-                            zip(li.rows, li.given, li.suggested, li.score),
-                            [(int(i), float(self.outlier_scores[i])) for i in self.outliers], self.calibration, self.leak,
-                            self.image_issues)
-        out.update(self.extra)  # registered checks, after the built-in keys (their names cannot clash)
-        return out
+        """The ``featx audit --json`` contract (see README): ``{name: findings}`` of every check
+        in registration order (a copy)."""
+        return copy.deepcopy(self.findings)
 
     def summary(self, top: int = 5) -> str:
         """A few lines for people: counts and the top items of each check."""
@@ -80,26 +82,6 @@ class Audit:
                      f"folds: difference {lk['difference']:+.3f} (95% interval {lk['interval'][0]:+.3f} to "
                      f"{lk['interval'][1]:+.3f}; paired bootstrap over rows and {lk.get('repeats', 1)} CV repetition(s))")
         return "\n".join(lines)
-
-
-def findings_json(paths, class_names, exact, near, label_issues, outliers, calibration, leak, image_issues=()) -> dict:
-    """Audit findings in the ``featx audit --json`` shape, rows named by ``paths``: ``exact``
-    lists of rows, ``near`` ``(rows, min_similarity)`` pairs, ``label_issues`` ``(row, given,
-    suggested, score)`` tuples, ``outliers`` ``(row, score)`` pairs (score None: the path alone); ``calibration`` may be None (no probabilities);
-    ``image_issues`` ``(row, issue, score)`` tuples (:func:`~featx.classify.audits._quality.image_issues`)."""
-    p, names = paths, class_names
-    return {
-        "exact_duplicates": [[p[i] for i in c] for c in exact],
-        "near_duplicates": [{"paths": [p[i] for i in c[0]], "min_similarity": round(float(c[1]), 4),
-                             **({"pairs": c.pairs_json(p)} if hasattr(c, "pairs_json") else {})} for c in near],
-        "label_issues": [{"path": p[r], "given": names[g], "suggested": names[s], "score": round(float(sc), 4)}
-                         for r, g, s, sc in label_issues],
-        "outliers": [{"path": p[o[0]], "score": None if o[1] is None else round(float(o[1]), 4)} if isinstance(o, (tuple, list))
-                     else {"path": p[int(o)], "score": None} for o in outliers],
-        "calibration": None if calibration is None else dict(calibration),
-        "leak": dict(leak),
-        "image_issues": [{"path": p[int(r)], "issue": str(issue), "score": round(float(sc), 4)} for r, issue, sc in image_issues],
-    }
 
 
 def cluster_rows(X, *, sha256=None, phash=None, rule: NearDuplicateRule | None = None, Z=None, knn=None):
@@ -225,14 +207,14 @@ def audit(feature_set, paths, *, sha256=None, phash=None, head="logreg", folds: 
     scores = knn_outliers(fs.X, Z=Z, knn=knn)
     top = np.argsort(-scores, kind="stable")[:n_outliers]
     calib = calibration(fs.y, proba, bins=bins)
-    extra = {}
-    if list_audit_checks():
-        extra = run_audit_checks(make_context(
-            feature_set=fs, X=fs.X, labels=fs.y, class_names=tuple(fs.class_names), paths=tuple(paths), groups=fs.groups,
-            Z=Z, knn=knn, exact=tuple(tuple(c) for c in exact), near=tuple(near), leak_groups=grouped,
-            oof_pred=safe.oof_pred[0], oof_proba=proba, head=safe.head, label_issues=issues, outlier_scores=scores,
-            calibration=dict(calib), leak=dict(leak), image_stats=image_stats, seed=seed))
+    quality_issues = [] if image_stats is None else image_issues(image_stats, thresholds=quality)
+    findings = run_audit_checks(make_context(
+        feature_set=fs, X=fs.X, labels=fs.y, class_names=tuple(fs.class_names), paths=tuple(paths), groups=fs.groups,
+        Z=Z, knn=knn, exact=tuple(tuple(c) for c in exact), near=tuple(near), leak_groups=grouped,
+        oof_pred=safe.oof_pred[0], oof_proba=proba, head=safe.head, label_issues=issues, outlier_scores=scores,
+        calibration=dict(calib), leak=dict(leak), image_stats=image_stats, seed=seed, outliers=top,
+        image_issues=tuple(quality_issues)))
     return Audit(paths=list(paths), class_names=list(fs.class_names), exact=exact, near=near, label_issues=issues,
                  outliers=top, outlier_scores=scores, calibration=calib, leak=leak,
                  oof_pred=safe.oof_pred[0], oof_proba=proba, labels=fs.y, head=safe.head, pruned=label_proba is not proba,
-                 image_issues=[] if image_stats is None else image_issues(image_stats, thresholds=quality), extra=extra)
+                 image_issues=quality_issues, findings=findings)

@@ -10,8 +10,6 @@ search (``featx similar``).
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 
 from featx.classify._errors import MissingDependencyError, ParameterError

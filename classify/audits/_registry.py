@@ -1,31 +1,26 @@
-"""The audit-check registry: :func:`register_audit_check` gives a check a name, a function and a
-help line; :func:`~featx.classify.audit` then runs every registered check after its built-in ones
-and puts each one's findings in ``Audit.extra[name]`` and, in the same order after the built-in
-keys, in :meth:`~featx.classify.Audit.to_json` (so in ``featx audit --json`` when the check is
-registered in the same process before ``featx.pipelines.cli.main([...])``).
+"""The audit-check registry: one :class:`~featx.common.registry.Registry` of checks, each
+``check(ctx) -> findings`` with a name and a help line. The seven built-in checks
+(:data:`BUILTIN_AUDIT_KEYS`, ``_builtin``) are its first entries, marked built in: they cannot be
+removed or replaced and a user check cannot take their names. :func:`register_audit_check` adds a
+user check after them. :func:`~featx.classify.audit` runs every check, in registration order, on
+one read-only :class:`AuditContext` (what the audit computed once); ``Audit.to_json()`` (``featx
+audit --json``, when the check is registered in the same process before
+``featx.pipelines.cli.main([...])``) is ``{name: findings}`` in that order, and ``Audit.extra``
+the user checks' part. ``featx run``'s results.json and report read the built-in checks' findings
+(:func:`run_audit_checks` with ``builtin_only=True``).
 
-A check is ``check(ctx) -> findings``: ``ctx`` is one read-only :class:`AuditContext` (what the
-audit computed), ``findings`` anything JSON-able (list or dict; numpy values are converted).
-
-The built-in checks (exact/near duplicates, leak, label issues, outliers, calibration, image
-issues) are not registrations: they feed one another and the ``Audit`` fields, and their names are
-reserved here (:data:`BUILTIN_AUDIT_KEYS`) so that no user check shadows a ``--json`` key.
+A user check's ``findings`` may be anything JSON-able (list or dict; numpy values are converted).
 
 Light (no scikit-learn)."""
 
 from __future__ import annotations
 
 import dataclasses
-import fnmatch
-import re
 from collections.abc import Callable
 
-from featx.classify._errors import ParameterError, unknown_message
-
-#: The ``featx audit --json`` keys of the built-in checks, in order; not available as check names.
-BUILTIN_AUDIT_KEYS = ("exact_duplicates", "near_duplicates", "label_issues", "outliers", "calibration", "leak",
-                      "image_issues")
-_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*$")
+from featx.classify.audits._builtin import BUILTIN_CHECKS
+from featx.classify._errors import ParameterError
+from featx.common.registry import Registry
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,6 +30,7 @@ class AuditCheckSpec:
     name: str
     check: Callable
     help: str = ""
+    builtin: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,7 +46,10 @@ class AuditContext:
     ``oof_pred`` / ``oof_proba`` the leak-proof out-of-fold predictions / mean probabilities of
     ``head``; ``label_issues`` (a LabelIssues), ``outlier_scores`` (k-NN distance per row),
     ``calibration`` and ``leak`` (the dicts of the result), ``image_stats`` (pixel statistics per
-    row, or None), ``seed``."""
+    row, or None), ``seed``; ``outliers`` the reported outlier rows (farthest first) and
+    ``image_issues`` the ``(row, issue, score)`` image-quality issues (None: no pixel statistics).
+
+    In ``featx run``'s audit (built-in checks only) ``Z`` and ``knn`` are None."""
 
     feature_set: object
     X: object
@@ -72,51 +71,49 @@ class AuditContext:
     leak: dict
     image_stats: object
     seed: int
+    outliers: object = ()
+    image_issues: object = None
 
 
-_CHECKS: dict[str, AuditCheckSpec] = {}
+_CHECKS = Registry("audit check", ParameterError, fixed_builtins=True)
+for _name, _check, _help in BUILTIN_CHECKS:
+    _CHECKS.add(_name, AuditCheckSpec(name=_name, check=_check, help=_help, builtin=True), builtin=True)
+
+#: The ``featx audit --json`` keys of the built-in checks, in order; not available as check names.
+BUILTIN_AUDIT_KEYS = tuple(_CHECKS.names())
 
 
 def register_audit_check(name: str, check: Callable | None = None, *, help: str = "", replace: bool = False):
     """Register the audit check ``name``; returns ``check``, so it also works as a decorator:
     ``@register_audit_check("label_neighbours", help="rows whose nearest neighbour has another label")``.
 
-    A name already registered, or one of :data:`BUILTIN_AUDIT_KEYS`, is refused (the first unless
-    ``replace=True``)."""
+    A name already registered is refused (unless ``replace=True``), a built-in one
+    (:data:`BUILTIN_AUDIT_KEYS`) always; the check lands after the built-in ones."""
     if check is None:
         return lambda f: register_audit_check(name, f, help=help, replace=replace)
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise ParameterError(f"an audit check name must be a word of letters, digits, '_', '.' or '-' starting with a "
-                             f"letter; got {name!r}")
-    if name in BUILTIN_AUDIT_KEYS:
-        raise ParameterError(f"audit check name {name!r} is a built-in audit key ({', '.join(BUILTIN_AUDIT_KEYS)}); "
-                             f"pick another name")
-    if name in _CHECKS and not replace:
-        raise ParameterError(f"audit check {name!r} is already registered; pick another name or pass replace=True")
+    _CHECKS.check_name(name, replace=replace)
     if not callable(check):
         raise ParameterError(f"audit check {name!r} must be callable (a function of one AuditContext), got {check!r}")
-    _CHECKS[name] = AuditCheckSpec(name=name, check=check, help=str(help))
+    _CHECKS.add(name, AuditCheckSpec(name=name, check=check, help=str(help)), replace=replace)
     return check
 
 
 def unregister_audit_check(name: str) -> None:
-    """Remove a check registered with :func:`register_audit_check`."""
-    audit_check_spec(name)
-    del _CHECKS[name]
+    """Remove a check registered with :func:`register_audit_check`; a built-in one stays (one-line
+    :class:`ParameterError`)."""
+    _CHECKS.remove(name)
 
 
 def audit_check_spec(name) -> AuditCheckSpec:
-    """The registered :class:`AuditCheckSpec` of ``name``; a one-line :class:`ParameterError`
-    (with a suggestion and the registered names) otherwise."""
-    spec = _CHECKS.get(name) if isinstance(name, str) else None
-    if spec is None:
-        raise ParameterError(unknown_message("audit check", name, tuple(_CHECKS)))
-    return spec
+    """The :class:`AuditCheckSpec` of ``name`` (built in or registered); a one-line
+    :class:`ParameterError` (with a suggestion and the check names) otherwise."""
+    return _CHECKS.entry(name)
 
 
 def list_audit_checks(pattern: str = "*") -> list[str]:
-    """Registered audit check names matching the shell-style ``pattern``, in registration order."""
-    return [n for n in _CHECKS if fnmatch.fnmatchcase(n, pattern)]
+    """Audit check names matching the shell-style ``pattern``, in registration order: the built-in
+    ones (:data:`BUILTIN_AUDIT_KEYS`) first, then the user's; the ``featx audit --json`` keys."""
+    return _CHECKS.names(pattern)
 
 
 def _frozen(a):
@@ -136,15 +133,23 @@ def make_context(**values) -> AuditContext:
     return AuditContext(**{k: _frozen(v) for k, v in values.items()})
 
 
-def run_audit_checks(ctx: AuditContext) -> dict:
-    """``{name: findings}`` of every registered check, in registration order; a check that fails
-    or returns something that is not JSON-able stops the audit with a one-line ParameterError."""
+def run_audit_checks(ctx: AuditContext, *, builtin_only: bool = False) -> dict:
+    """``{name: findings}`` of every check (``builtin_only``: of the built-in ones), in
+    registration order. A user check that fails or returns something that is not JSON-able stops
+    the audit with a one-line ParameterError; a built-in check's error is featx's bug and raised
+    as it is."""
     import json
 
     from featx.common import to_jsonable
 
     out = {}
-    for name, spec in list(_CHECKS.items()):
+    for name in list(_CHECKS):
+        spec = _CHECKS.entry(name)
+        if spec.builtin:
+            out[name] = spec.check(ctx)
+            continue
+        if builtin_only:
+            continue
         try:
             found = spec.check(ctx)
         except Exception as exc:  # the user's code: one line that names the check

@@ -3,7 +3,10 @@ calibration (ECE and a reliability diagram), a 2-D map of the best layer (PCA th
 misclassified and suspect rows marked, the leak difference with its interval, and galleries of small embedded thumbnails - misclassified
 out-of-fold images by true -> predicted, suspected label errors, duplicate clusters side by side
 (with each accepted pair's evidence), outliers and image-quality issues. Thumbnails are base64 JPEGs of at most ``THUMB_PX`` pixels; once ``THUMB_BUDGET``
-bytes are embedded the rest are listed by path, so reports of large sets stay small."""
+bytes are embedded the rest are listed by path, so reports of large sets stay small.
+
+The galleries read the audit stage's ``findings``: the built-in audit checks' findings in the
+``featx audit --json`` shape (rows named by path), the same record results.json holds."""
 
 from __future__ import annotations
 
@@ -13,7 +16,6 @@ import os
 
 import numpy as np
 
-from featx.classify.audits import NearCluster, findings_json
 from featx.classify import map_png as classify_map_png
 from featx.classify import reliability_png
 from featx.extract.images import thumbnail_jpeg
@@ -43,9 +45,10 @@ class Thumbs:
 def map_png(audit: dict, title: str) -> bytes:
     """The audit's 2-D map, misclassified out-of-fold rows and suspected label errors marked."""
     rows = np.array(audit["map"]["rows"], dtype=int)
+    suspect = {x["path"] for x in audit["findings"]["label_issues"]}
     return classify_map_png(audit["map"]["xy"], np.array(audit["labels"])[rows], audit["class_names"], title,
                             pred=np.array(audit["oof_pred"])[rows],
-                            suspect=np.isin(rows, [i["row"] for i in audit["label_issues"]]))
+                            suspect=np.array([audit["paths"][i] in suspect for i in rows], dtype=bool))
 
 
 def audit_section(page) -> list[str]:
@@ -61,10 +64,12 @@ def audit_section(page) -> list[str]:
             continue
         paths, names = audit["paths"], audit["class_names"]
         thumbs = Thumbs(audit.get("root") or "")
-        lk = audit["leak"]
+        found = audit["findings"]
+        lk = found["leak"]
         how = ("clusters are CV groups (cv.dedupe = 'group')" if lk["mode"] == "group"
                else "clusters are not grouped (cv.dedupe = 'warn'; set 'group' to keep each cluster in one fold)")
-        leak_rows = [("exact-copy clusters", len(audit["exact"])), ("near-duplicate clusters", len(audit["near"])),
+        leak_rows = [("exact-copy clusters", len(found["exact_duplicates"])),
+                     ("near-duplicate clusters", len(found["near_duplicates"])),
                      ("clusters on both sides of a fold", lk["straddling_clusters"]),
                      (f"{lk['metric']} with leak-proof grouping", _f(lk["score_grouped"])),
                      (f"{lk['metric']} without", _f(lk["score_ungrouped"]))]
@@ -81,8 +86,8 @@ def audit_section(page) -> list[str]:
         parts.append(_kv_table(leak_rows))
         tag = src.name.replace(os.sep, "_")
         figs = []
-        if audit["calibration"]:
-            cal = audit["calibration"]
+        if found["calibration"]:
+            cal = found["calibration"]
             figs.append(_img(reliability_png(cal, f"reliability ({best['head']})"), "reliability diagram",
                              f"Expected calibration error {_f(cal['ece'])} (10 bins).", f"reliability-{tag}.png", page.plots_dir))
         figs.append(_img(map_png(audit, f"{best['feature_set']} (t-SNE)"), "2-D map",
@@ -98,7 +103,9 @@ def audit_section(page) -> list[str]:
 
 def _galleries(audit, paths, names, thumbs) -> list[str]:
     e = html.escape
+    found = audit["findings"]
     y, pred = np.array(audit["labels"]), np.array(audit["oof_pred"])
+    label_of = {p: names[y[i]] for i, p in enumerate(paths)}
     out = ["<h3>Misclassified out of fold (true → predicted)</h3>"]
     wrong = np.flatnonzero((pred != y) & (pred >= 0))
     pairs = sorted({(int(y[i]), int(pred[i])) for i in wrong})
@@ -109,24 +116,26 @@ def _galleries(audit, paths, names, thumbs) -> list[str]:
         out.append(f"<p><b>{e(names[t])} → {e(names[p])}</b> ({int(((y == t) & (pred == p)).sum())})</p><div class='gallery'>"
                    + "".join(thumbs.figure(paths[i], e(os.path.basename(paths[i]))) for i in rows) + "</div>")
     out.append("<h3>Suspected label errors (given → suggested)</h3><div class='gallery'>" + ("".join(
-        thumbs.figure(paths[x["row"]], f"{e(names[x['given']])} → <b>{e(names[x['suggested']])}</b> ({x['score']:.2f})")
-        for x in audit["label_issues"][:PER_GALLERY]) or "<p class='muted'>none</p>") + "</div>")
-    clusters = [(c, "exact copies") for c in audit["exact"]] + [(c["rows"], _evidence(c, paths)) for c in audit["near"]]
+        thumbs.figure(x["path"], f"{e(x['given'])} → <b>{e(x['suggested'])}</b> ({x['score']:.2f})")
+        for x in found["label_issues"][:PER_GALLERY]) or "<p class='muted'>none</p>") + "</div>")
+    clusters = ([(c, "exact copies") for c in found["exact_duplicates"]]
+                + [(c["paths"], _evidence(c)) for c in found["near_duplicates"]])
     out.append("<h3>Duplicate clusters</h3>")
-    out += [f"<div class='cluster'>" + "".join(thumbs.figure(paths[i], e(f"{names[y[i]]}: {os.path.basename(paths[i])}"))
-                                               for i in rows[:8]) + f"<span class='muted'>{e(what)}</span></div>"
-            for rows, what in clusters[:PER_GALLERY]]
+    out += ["<div class='cluster'>" + "".join(thumbs.figure(p, e(f"{label_of[p]}: {os.path.basename(p)}"))
+                                               for p in members[:8]) + f"<span class='muted'>{e(what)}</span></div>"
+            for members, what in clusters[:PER_GALLERY]]
     if not clusters:
         out.append("<p class='muted'>none</p>")
     out.append("<h3>Outliers (farthest from their nearest neighbours)</h3><div class='gallery'>" + "".join(
-        thumbs.figure(paths[i], e(names[y[i]])) for i in audit["outliers"][:PER_GALLERY]) + "</div>")
-    out += _quality_gallery(audit.get("image_issues"), paths, thumbs)
+        thumbs.figure(o["path"], e(label_of[o["path"]])) for o in found["outliers"][:PER_GALLERY]) + "</div>")
+    # None: no pixel statistics (the source images were not found); the findings then hold []
+    out += _quality_gallery(None if audit.get("image_issues") is None else found["image_issues"], thumbs)
     return out
 
 
-def _evidence(cluster: dict, paths) -> str:
-    """The accepted pairs of a near-duplicate cluster with their evidence, one line each."""
-    pairs = NearCluster.from_record(cluster).pairs_json(paths)
+def _evidence(cluster: dict) -> str:
+    """The accepted pairs of a near-duplicate cluster (its findings) with their evidence, one line each."""
+    pairs = cluster.get("pairs") or []
     if not pairs:
         return f"min cosine {cluster['min_similarity']:.3f}"
     return "; ".join(f"{os.path.basename(p['paths'][0])} ~ {os.path.basename(p['paths'][1])}: cosine {p['cosine']:.3f}, "
@@ -134,8 +143,9 @@ def _evidence(cluster: dict, paths) -> str:
                      f"{', mirrored' if p['mirrored'] else ''}" for p in pairs[:8])
 
 
-def _quality_gallery(issues, paths, thumbs) -> list[str]:
-    """Image-quality issues by kind (blank, dark, blurry, ...), each image with its score."""
+def _quality_gallery(issues, thumbs) -> list[str]:
+    """Image-quality issues (findings: path, issue, score) by kind (blank, dark, blurry, ...), each
+    image with its score; ``issues`` None: unavailable."""
     e = html.escape
     out = ["<h3>Image-quality issues</h3>"]
     if issues is None:
@@ -146,17 +156,7 @@ def _quality_gallery(issues, paths, thumbs) -> list[str]:
         rows = [x for x in issues if x["issue"] == kind]
         if rows:
             out.append(f"<p><b>{e(kind.replace('_', ' '))}</b> ({len(rows)})</p><div class='gallery'>" + "".join(
-                thumbs.figure(paths[x["row"]], e(f"{os.path.basename(paths[x['row']])} ({x['score']:.3g})"))
+                thumbs.figure(x["path"], e(f"{os.path.basename(x['path'])} ({x['score']:.3g})"))
                 for x in rows[:PER_GALLERY]) + "</div>")
     return out
 
-
-def audit_record(audit: dict) -> dict:
-    """A source's audit in the ``featx audit --json`` shape (paths instead of row numbers), for
-    results.json."""
-    return findings_json(audit["paths"], audit["class_names"], audit["exact"],
-                         [NearCluster.from_record(c) for c in audit["near"]],
-                         [(x["row"], x["given"], x["suggested"], x["score"]) for x in audit["label_issues"]],
-                         list(zip(audit["outliers"], audit.get("outlier_scores") or [None] * len(audit["outliers"]))),
-                         audit["calibration"], audit["leak"],
-                         [(x["row"], x["issue"], x["score"]) for x in audit.get("image_issues") or []])

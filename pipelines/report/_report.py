@@ -19,7 +19,7 @@ from featx.common import to_jsonable, versions, write_json, write_text
 from featx.common.html import escape as _e, figure as _img, is_number as ok_number, kv_table as _kv_table, number as _f
 from featx.common.html import table as _grid
 from featx.pipelines.report import _plots
-from featx.pipelines.report._audit import audit_record, audit_section
+from featx.pipelines.report._audit import audit_section
 from featx.pipelines.report._logme import logme_records, logme_section
 from featx.pipelines.report._transfer import transfer_section
 
@@ -62,7 +62,7 @@ def results_doc(result, resolved, command: str) -> dict:
         "backbones": _backbones_doc(resolved),
         "extractions": list(result.extractions),
         "learning_curves": dict(result.learning_curves),
-        "audit": {s: audit_record(a) for s, a in result.audits.items()},
+        "audit": {s: a["findings"] for s, a in result.audits.items()},
         "logme": logme_records(result.logme),  # the LogME pre-screen beside the CV ranking
         "transfer": list(result.transfer.get("records", [])),  # the [finetune] study: one record per approach
         "transfer_efficiency": list(result.transfer.get("efficiency", [])),

@@ -64,16 +64,16 @@ def cv_scheme_text(spec, audit_info: dict) -> str:
 def audit_best(spec, fs, result, splits, info: dict, cross_validate) -> dict:
     """The Audit section's data for one source: ``fs``/``result`` are its best configuration,
     ``splits`` the folds every configuration used; ``cross_validate(fs, splits)`` reruns that
-    configuration on other folds (for the score with and without leak-proof grouping)."""
+    configuration on other folds (for the score with and without leak-proof grouping). Its
+    ``findings`` (the built-in audit checks' ``featx audit --json`` shape) are what results.json
+    and the report's galleries read."""
     from featx.classify import audit_configuration
-    from featx.classify.audits import image_issues
 
     found = audit_configuration(fs, result, splits, exact=info["exact"], near=info["near"], cross_validate=cross_validate,
                                 base_groups=info["base_groups"], mode=info["mode"], folds=spec.cv.folds,
-                                repeats=spec.cv.repeats, seed=spec.cv.seed, metric=spec.metrics.main)
-    stats = info.get("image_stats")
-    issues = None if stats is None else [{"row": r, "issue": i, "score": sc} for r, i, sc in image_issues(stats)]
-    return {**found, "paths": info["paths"], "root": info["root"], "image_issues": issues}
+                                repeats=spec.cv.repeats, seed=spec.cv.seed, metric=spec.metrics.main,
+                                paths=info["paths"], image_stats=info.get("image_stats"))
+    return {**found, "paths": info["paths"], "root": info["root"]}
 
 
 def audit_all(spec, feature_sets, comparisons, best, audit_info, cv_cache, caught: list, client=None) -> dict:

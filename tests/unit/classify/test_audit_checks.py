@@ -146,7 +146,7 @@ def test_map_2d_separates_classes_and_samples_large_sets():
 
 
 def test_audit_configuration_of_a_cross_validated_head():
-    from featx.classify import audit_configuration, cluster_rows, cross_validate_head, findings_json
+    from featx.classify import audit_configuration, cluster_rows, cross_validate_head
 
     X, y = _blobs()
     X[71] = X[11] * 1.0001  # a near copy
@@ -163,7 +163,8 @@ def test_audit_configuration_of_a_cross_validated_head():
         reruns.append(other_fs.groups)
         return cross_validate_head(other_fs, "logreg", splits=other_splits, seed=0, probability=True)
 
-    out = audit_configuration(fs, result, splits, exact=exact, near=near, cross_validate=rerun, folds=4)
+    paths = [f"img{i}.png" for i in range(80)]
+    out = audit_configuration(fs, result, splits, exact=exact, near=near, cross_validate=rerun, folds=4, paths=paths)
     leak = out["leak"]
     assert leak["score_ungrouped"] == result.mean("balanced_accuracy") and leak["mode"] == "warn"
     assert reruns[0][11] == reruns[0][71] and len(set(reruns[0].tolist())) == 79  # the near pair as one group
@@ -171,13 +172,17 @@ def test_audit_configuration_of_a_cross_validated_head():
     assert out["label_issues"][0]["row"] == 5 and out["label_issues"][0]["suggested"] == y[5]
     assert len(out["outliers"]) == 20 and 0 <= out["calibration"]["ece"] <= 1
     assert len(out["map"]["rows"]) == 80 and len(out["map"]["xy"][0]) == 2 and out["near"][0]["rows"] == [11, 71]
-    paths = [f"img{i}.png" for i in range(80)]
-    rec = findings_json(paths, out["class_names"], out["exact"], [(c["rows"], c["min_similarity"]) for c in out["near"]],
-                        [(x["row"], x["given"], x["suggested"], x["score"]) for x in out["label_issues"]],
-                        out["outliers"], None, leak)
-    assert rec["near_duplicates"][0]["paths"] == ["img11.png", "img71.png"] and rec["calibration"] is None
+    # the built-in checks' findings (the featx audit --json shape), the row-keyed fields by hand
+    rec = out["findings"]
+    assert list(rec) == ["exact_duplicates", "near_duplicates", "label_issues", "outliers", "calibration", "leak",
+                         "image_issues"]
+    assert rec["near_duplicates"][0]["paths"] == ["img11.png", "img71.png"] and rec["exact_duplicates"] == []
+    assert rec["near_duplicates"][0]["min_similarity"] == round(out["near"][0]["min_similarity"], 4)
     assert rec["label_issues"][0] == {"path": "img5.png", "given": "b" if y[5] == 0 else "a",
-                                      "suggested": "a" if y[5] == 0 else "b", "score": pytest.approx(rec["label_issues"][0]["score"])}
+                                      "suggested": "a" if y[5] == 0 else "b", "score": round(out["label_issues"][0]["score"], 4)}
+    assert rec["outliers"] == [{"path": paths[i], "score": s} for i, s in zip(out["outliers"], out["outlier_scores"])]
+    assert rec["calibration"] == out["calibration"] and rec["leak"] == leak and rec["image_issues"] == []
+    assert out["image_issues"] is None  # no pixel statistics given
 
 
 def test_a_chain_is_not_one_cluster():

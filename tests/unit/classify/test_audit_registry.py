@@ -1,6 +1,7 @@
-"""The audit-check registry: a check registered from Python runs in ``audit()`` and its findings
-appear in ``Audit.extra``, ``Audit.to_json()`` and ``featx audit --json`` under its name; bad
-registrations are refused in one line; unregistering works."""
+"""The audit-check registry: a check registered from Python runs in ``audit()`` after the seven
+built-in checks (registered first, built in) and its findings appear in ``Audit.extra``,
+``Audit.to_json()`` and ``featx audit --json`` under its name; bad registrations (a built-in
+name among them) are refused in one line; unregistering works, except for a built-in check."""
 
 import json
 
@@ -15,6 +16,7 @@ from featx.classify import (
     register_audit_check,
     unregister_audit_check,
 )
+from featx.classify.audits import audit_check_spec
 from featx.classify.audits._registry import BUILTIN_AUDIT_KEYS
 from featx.classify.audits._stats import reduce_features
 from featx.classify._errors import ParameterError
@@ -84,7 +86,9 @@ def test_a_registered_check_runs_in_audit_and_equals_the_hand_computation(hymeno
 def test_bad_registrations_are_refused_in_one_line(registered):
     bad = [
         (lambda: register_audit_check("label_neighbours", neighbour_disagrees), "already registered"),
-        (lambda: register_audit_check("outliers", neighbour_disagrees), "built-in audit key"),
+        (lambda: register_audit_check("outliers", neighbour_disagrees), "audit check 'outliers' is already registered"),
+        (lambda: register_audit_check("leak", neighbour_disagrees, replace=True), "audit check 'leak' is already registered"),
+        (lambda: unregister_audit_check("calibration"), "audit check 'calibration' is built in and cannot be removed"),
         (lambda: register_audit_check("mine", 42), "must be callable"),
         (lambda: register_audit_check("no spaces", neighbour_disagrees), "must be a word"),
         (lambda: unregister_audit_check("label_neighbour"), "did you mean 'label_neighbours'"),
@@ -93,7 +97,8 @@ def test_bad_registrations_are_refused_in_one_line(registered):
         with pytest.raises(ParameterError) as e:
             call()
         assert words in str(e.value) and "\n" not in str(e.value)
-    assert list_audit_checks() == ["label_neighbours"]
+    assert list_audit_checks() == [*BUILTIN_AUDIT_KEYS, "label_neighbours"]
+    assert audit_check_spec("outliers").builtin and not audit_check_spec("label_neighbours").builtin
     register_audit_check("label_neighbours", neighbour_disagrees, replace=True)  # replace is allowed
 
     @register_audit_check("decorated")  # the decorator form returns the function
@@ -102,9 +107,10 @@ def test_bad_registrations_are_refused_in_one_line(registered):
 
     try:
         assert callable(decorated) and list_audit_checks("dec*") == ["decorated"]
+        assert list_audit_checks() == [*BUILTIN_AUDIT_KEYS, "label_neighbours", "decorated"]
     finally:
         unregister_audit_check("decorated")
-    assert list_audit_checks() == ["label_neighbours"]
+    assert list_audit_checks() == [*BUILTIN_AUDIT_KEYS, "label_neighbours"]
 
 
 def test_the_context_is_read_only_and_a_failing_check_is_one_line(blobs_fs):

@@ -159,6 +159,17 @@ def test_run_groups_copies_and_reports_the_audit(messy, tmp_path, capsys):
     assert list(doc) == ["exact_duplicates", "near_duplicates", "label_issues", "outliers", "calibration", "leak",
                          "image_issues"]
     assert doc["exact_duplicates"] == [["warm/copy_of_warm_00.png", "warm/warm_00.png"]]
+    # one shape: results.json holds the audit stage's findings (the built-in checks' featx audit --json
+    # shape), which are the row-keyed results named by path
+    assert doc == json.loads(json.dumps(audit["findings"]))
+    names = audit["class_names"]
+    assert doc["exact_duplicates"] == [[paths[i] for i in c] for c in audit["exact"]]
+    assert [c["paths"] for c in doc["near_duplicates"]] == [[paths[i] for i in c["rows"]] for c in audit["near"]]
+    assert doc["label_issues"] == [{"path": paths[x["row"]], "given": names[x["given"]], "suggested": names[x["suggested"]],
+                                    "score": round(x["score"], 4)} for x in audit["label_issues"]]
+    assert doc["outliers"] == [{"path": paths[i], "score": sc} for i, sc in zip(audit["outliers"], audit["outlier_scores"])]
+    assert doc["image_issues"] == [{"path": paths[x["row"]], "issue": x["issue"], "score": round(x["score"], 4)}
+                                   for x in audit["image_issues"]]
     page = open(result.report_path, encoding="utf-8").read()
     assert "id='audit'" in page and "Duplicate clusters" in page and "Suspected label errors" in page
     assert "leak: ungrouped minus grouped" in page and "95% interval" in page and "Image-quality issues" in page
