@@ -15,16 +15,13 @@ def explore_name(source: str, n_sources: int) -> str:
 
 
 def _findings(audit: dict) -> dict:
-    """The audit stage's row-indexed findings in the ``featx audit --json`` shape (paths)."""
-    p, names = audit["paths"], audit["class_names"]
-    return {"label_issues": [{"path": p[x["row"]], "suggested": names[x["suggested"]], "score": x["score"]}
-                             for x in audit.get("label_issues", [])],
-            "outliers": [{"path": p[i], "score": s} for i, s in zip(audit.get("outliers", []),
-                                                                      audit.get("outlier_scores") or [None] * len(audit.get("outliers", [])))],
-            "exact_duplicates": [[p[i] for i in c] for c in audit.get("exact", [])],
-            "near_duplicates": [{"paths": [p[i] for i in c["rows"]]} for c in audit.get("near", [])],
-            **({"image_issues": [{"path": p[x["row"]] if "row" in x else x.get("path"), "issue": x.get("issue", "")}
-                                 for x in audit["image_issues"]]} if isinstance(audit.get("image_issues"), list) else {})}
+    """The audit stage's ``findings`` (the built-in audit checks' ``featx audit --json`` shape, as in
+    results.json); without pixel statistics no ``image_issues`` key (the page then has no
+    image-issue column)."""
+    found = dict(audit["findings"])
+    if audit.get("image_issues") is None:
+        found.pop("image_issues", None)
+    return found
 
 
 def write_explore_pages(spec, feature_sets, best, audits, say=print) -> dict:
