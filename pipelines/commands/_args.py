@@ -5,11 +5,15 @@ from __future__ import annotations
 import dataclasses
 
 
-def add_cache_command(sub, parents, name: str, *, help: str, description: str):
-    """The sub-command ``name`` that reads one cache: its parser with the positional ``cache``
-    argument (audit, explore, similar)."""
-    p = sub.add_parser(name, parents=parents, help=help, description=description)
-    p.add_argument("cache", help="HDF5 cache written by 'featx extract'")
+def add_command(sub, parents, name: str, *, help: str, description: str | None = None, cache: bool = False):
+    """The parser of the sub-command ``name``: ``help`` is its line in ``featx --help``,
+    ``description`` heads its own ``--help`` (written across lines as it reads best: its white space
+    is folded to single spaces, as argparse shows it); ``cache=True`` adds the positional ``cache``
+    argument of the commands that read one cache (info, fit, audit, explore, similar)."""
+    kw = {} if description is None else {"description": " ".join(description.split())}
+    p = sub.add_parser(name, parents=parents, help=help, **kw)
+    if cache:
+        p.add_argument("cache", help="HDF5 cache written by 'featx extract'")
     return p
 
 

@@ -8,18 +8,18 @@ from __future__ import annotations
 
 import os
 
-from featx.pipelines.commands._args import add_cache_command, add_options, check_destinations, option_values
+from featx.pipelines.commands._args import add_command, add_options, check_destinations, option_values
 from featx.pipelines._errors import PipelineError
 
 
 def register(sub, parents) -> None:
     from featx.classify import FOLDS, HEADS, JOBS, METRIC, REPEATS, SEED
 
-    p = add_cache_command(sub, parents, "audit", help="find duplicates, fold leaks, label errors, outliers; check calibration",
-                          description="Audit a cache's rows: exact (sha256) and near-duplicate clusters (features and "
-                                      "perceptual hashes of the image files), clusters that straddle CV folds, the score "
-                                      "with and without leak-proof grouping, confident-learning label issues, k-NN "
-                                      "outliers and the calibration of out-of-fold probabilities.")
+    p = add_command(sub, parents, "audit", cache=True, help="find duplicates, fold leaks, label errors, outliers; check calibration",
+                    description="""
+        Audit a cache's rows: exact (sha256) and near-duplicate clusters (features and perceptual hashes of the
+        image files), clusters that straddle CV folds, the score with and without leak-proof grouping,
+        confident-learning label issues, k-NN outliers and the calibration of out-of-fold probabilities.""")
     p.add_argument("--layer", default=None, help="layer to audit (default: the cache's last layer)")
     p.add_argument("--head", default="logreg", help=f"head whose out-of-fold probabilities rank label issues ({', '.join(HEADS)})")
     p.add_argument("--no-image-hashes", dest="image_hashes", action="store_false",

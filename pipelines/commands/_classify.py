@@ -8,7 +8,7 @@ import sys
 import time
 
 from featx.common.cli_warnings import warning_lines
-from featx.pipelines.commands._args import (add_cluster_args, add_options, check_destinations, cluster_client,
+from featx.pipelines.commands._args import (add_command, add_cluster_args, add_options, check_destinations, cluster_client,
                                             option_values)
 from featx.pipelines._errors import PipelineError
 
@@ -17,8 +17,8 @@ def register(sub, parents) -> None:
     from featx.classify import HEAD_LIST, HEADS, JOBS, METRIC, SEARCH_METRIC, SEED, WHITEN
     from featx.extract import BATCH_SIZE, DEVICE, PRECISION, RUNTIME, TTA, WORKERS
 
-    p = sub.add_parser("cv", parents=parents, help="cross-validate heads x layers (x caches) on identical folds",
-                       description="Compare classical heads on cached features with stratified, grouped or nested CV.")
+    p = add_command(sub, parents, "cv", help="cross-validate heads x layers (x caches) on identical folds",
+                    description="Compare classical heads on cached features with stratified, grouped or nested CV.")
     p.add_argument("caches", nargs="+", help="HDF5 caches written by 'featx extract' (same images for several)")
     p.add_argument("--layer", action="append", dest="layers", help="layer to use (repeatable; default all in the cache)")
     add_options(p, (HEAD_LIST,), heads={"help": "heads to cross-validate on every layer"})
@@ -33,8 +33,7 @@ def register(sub, parents) -> None:
     add_cluster_args(p)
     p.set_defaults(func=run_cv)
 
-    p = sub.add_parser("fit", parents=parents, help="fit a head on every row of a cache and save it as a bundle")
-    p.add_argument("cache", help="HDF5 cache written by 'featx extract'")
+    p = add_command(sub, parents, "fit", cache=True, help="fit a head on every row of a cache and save it as a bundle")
     p.add_argument("--layer", default=None, help="layer (default: the cache's only or first layer)")
     p.add_argument("--head", default="logreg", help=f"head to fit: {', '.join(HEADS)} (default logreg)")
     _add_head_args(p, (WHITEN, SEED, JOBS, METRIC, SEARCH_METRIC),
@@ -45,7 +44,7 @@ def register(sub, parents) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace an existing bundle")
     p.set_defaults(func=run_fit)
 
-    p = sub.add_parser("predict", parents=parents, help="classify images with a saved bundle or a fine-tuned checkpoint")
+    p = add_command(sub, parents, "predict", help="classify images with a saved bundle or a fine-tuned checkpoint")
     p.add_argument("model", help="a bundle from 'featx fit' or a checkpoint from 'featx finetune'")
     p.add_argument("source", help="folder or CSV manifest of images to classify")
     p.add_argument("-o", "--output", default=None, help="CSV to write (default: print to the terminal)")

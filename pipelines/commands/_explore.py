@@ -14,7 +14,7 @@ import os
 
 from featx.common.messages import first_line
 from featx.pipelines._errors import PipelineError
-from featx.pipelines.commands._args import add_cache_command
+from featx.pipelines.commands._args import add_command
 
 
 def register(sub, parents) -> None:
@@ -22,11 +22,11 @@ def register(sub, parents) -> None:
     from featx.pipelines.explore._map import DEFAULT_MAP, MAP_METHODS
     from featx.pipelines.explore._page import THUMB_MODES
 
-    p = add_cache_command(sub, parents, "explore", help="write an interactive, offline HTML explorer of a cache",
-                          description="Write one HTML page (no server, no network) with a 2-D map of a layer's features: "
-                                      "hover for the image, click for its nearest neighbours, colour and filter by class, "
-                                      "prediction and audit findings, select with a box or lasso and export the selection "
-                                      "as a manifest CSV that 'featx extract' and 'featx cv' read.")
+    p = add_command(sub, parents, "explore", cache=True, help="write an interactive, offline HTML explorer of a cache",
+                    description="""
+        Write one HTML page (no server, no network) with a 2-D map of a layer's features: hover for the image,
+        click for its nearest neighbours, colour and filter by class, prediction and audit findings, select with
+        a box or lasso and export the selection as a manifest CSV that 'featx extract' and 'featx cv' read.""")
     p.add_argument("-o", "--output", required=True, help="HTML file to write (thumbnails of large sets go to NAME_files/ beside it)")
     p.add_argument("--layer", default=None, help="layer to map (default: the cache's last layer)")
     p.add_argument("--audit", default=None, metavar="JSON", help="findings of 'featx audit --json' (default: run the audit here)")

@@ -7,15 +7,16 @@ import json
 import os
 import sys
 
-from featx.pipelines.commands._args import add_cluster_args, add_options, check_destinations, cluster_tls, option_values
+from featx.pipelines.commands._args import add_command, add_cluster_args, add_options, check_destinations, cluster_tls, option_values
 
 
 def register(sub, parents) -> None:
     from featx.extract import EXTRACTION_OPTIONS, POOL, SHARD_SIZE
 
-    p = sub.add_parser("extract", parents=parents, help="extract layer activations of images into an HDF5 cache",
-                       description="Run a pretrained backbone over a folder or CSV manifest of images and cache "
-                                   "the chosen layers' pooled activations in HDF5 (resumable).")
+    p = add_command(sub, parents, "extract", help="extract layer activations of images into an HDF5 cache",
+                    description="""
+        Run a pretrained backbone over a folder or CSV manifest of images and cache the chosen layers' pooled
+        activations in HDF5 (resumable).""")
     p.add_argument("source", help="folder with one sub-folder per class, folder of images, or CSV manifest path,label[,group]")
     p.add_argument("-o", "--output", required=True, help="HDF5 cache to write (resumed when it exists)")
     add_model_args(p)
@@ -27,22 +28,22 @@ def register(sub, parents) -> None:
     add_options(p, (SHARD_SIZE,))
     p.set_defaults(func=run_extract)
 
-    p = sub.add_parser("consolidate", parents=parents, help="copy a cache joined from cluster shards into one ordinary file",
-                       description="Copy OUT.h5, written by 'featx extract --cluster' as a join of the shard caches in "
-                                   "OUT.h5.shards/, into one ordinary cache file (the shards are left as they are).")
+    p = add_command(sub, parents, "consolidate", help="copy a cache joined from cluster shards into one ordinary file",
+                    description="""
+        Copy OUT.h5, written by 'featx extract --cluster' as a join of the shard caches in OUT.h5.shards/, into
+        one ordinary cache file (the shards are left as they are).""")
     p.add_argument("cache", help="joined HDF5 cache written by 'featx extract --cluster'")
     p.add_argument("-o", "--output", default=None, help="file to write (default: replace CACHE itself)")
     p.set_defaults(func=run_consolidate)
 
-    p = sub.add_parser("info", parents=parents, help="describe an HDF5 cache (also half-written ones)")
-    p.add_argument("cache", help="HDF5 cache written by 'featx extract'")
+    p = add_command(sub, parents, "info", cache=True, help="describe an HDF5 cache (also half-written ones)")
     p.add_argument("--json", action="store_true", help="print the description as JSON")
     p.set_defaults(func=run_info)
 
-    p = sub.add_parser("models", parents=parents, help="list the built-in backbone names")
+    p = add_command(sub, parents, "models", help="list the built-in backbone names")
     p.set_defaults(func=run_models)
 
-    p = sub.add_parser("layers", parents=parents, help="list the tappable layers of a model with output shapes")
+    p = add_command(sub, parents, "layers", help="list the tappable layers of a model with output shapes")
     p.add_argument("model", nargs="?", default=None, help="model spec (default efficientnet_lite0)")
     p.add_argument("--weights", default="none", help="weights to load (shapes do not depend on them; default none)")
     p.add_argument("--depth", type=int, default=None, help="show only layers at most this deep (e.g. 2 for blocks.3)")

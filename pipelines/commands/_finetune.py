@@ -10,20 +10,19 @@ from __future__ import annotations
 import sys
 
 from featx.pipelines._errors import PipelineError
-from featx.pipelines.commands._args import add_options, option_values
+from featx.pipelines.commands._args import add_command, add_options, option_values
 from featx.pipelines.commands._extract import add_model_args
 
 
 def register(sub, parents) -> None:
     from featx.extract.finetune import FINETUNE_OPTIONS
 
-    p = sub.add_parser(
-        "finetune", parents=parents, help="fine-tune a backbone on labelled images (writes a featx checkpoint)",
-        description="Replace the classifier of a pretrained backbone with a new head for the classes of SOURCE and "
-                    "train it (head, partial:K, full or gradual unfreezing) with early stopping on a stratified "
-                    "validation split. The checkpoint loads anywhere a model is asked for: "
-                    "'featx extract SRC -o x.h5 --model model.pt'. A killed run resumes when the same command is rerun.",
-    )
+    p = add_command(sub, parents, "finetune", help="fine-tune a backbone on labelled images (writes a featx checkpoint)",
+                    description="""
+        Replace the classifier of a pretrained backbone with a new head for the classes of SOURCE and train it
+        (head, partial:K, full or gradual unfreezing) with early stopping on a stratified validation split. The
+        checkpoint loads anywhere a model is asked for: 'featx extract SRC -o x.h5 --model model.pt'. A killed
+        run resumes when the same command is rerun.""")
     p.add_argument("source", help="folder with one sub-folder per class, or CSV manifest path,label[,group]")
     p.add_argument("-o", "--output", required=True, help="checkpoint to write (e.g. model.pt); OUTPUT.resume holds the state while training")
     add_model_args(p)

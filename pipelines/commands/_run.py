@@ -6,7 +6,7 @@ import os
 import shlex
 import sys
 
-from featx.pipelines.commands._args import add_cluster_args, add_options
+from featx.pipelines.commands._args import add_command, add_cluster_args, add_options
 
 DEMO_OUTPUT = os.path.join("featx-out", "demo")
 
@@ -14,13 +14,12 @@ DEMO_OUTPUT = os.path.join("featx-out", "demo")
 def register(sub, parents) -> None:
     from featx.classify import JOBS
 
-    p = sub.add_parser(
-        "run", parents=parents, help="run a study from a TOML spec (no spec: the built-in digits demo)",
-        description="Run a study: extract features of every source with every backbone (cached), cross-validate "
-                    "every layer x head on the same folds (cached), and write report.html and results.json. "
-                    "--cluster, --scheduler-file and --tls-* override the spec's 'cluster' and 'tls_*' keys. "
-                    "Without SPEC, runs the built-in demo on scikit-learn's handwritten digits.",
-    )
+    p = add_command(sub, parents, "run", help="run a study from a TOML spec (no spec: the built-in digits demo)",
+                    description="""
+        Run a study: extract features of every source with every backbone (cached), cross-validate every layer x
+        head on the same folds (cached), and write report.html and results.json. --cluster, --scheduler-file and
+        --tls-* override the spec's 'cluster' and 'tls_*' keys. Without SPEC, runs the built-in demo on
+        scikit-learn's handwritten digits.""")
     p.add_argument("spec", nargs="?", default=None, help="TOML spec (write one with --print-spec); omitted: the demo")
     p.add_argument("--print-spec", action="store_true", help="print a commented example spec (every key) and exit")
     p.add_argument("--check", action="store_true",

@@ -20,15 +20,15 @@ import sys
 import tempfile
 
 from featx.pipelines._errors import PipelineError
-from featx.pipelines.commands._args import add_cache_command
+from featx.pipelines.commands._args import add_command
 
 
 def register(sub, parents) -> None:
-    p = add_cache_command(sub, parents, "similar", help="nearest images of a cache by cosine similarity",
-                          description="Print the k nearest rows of a cache (cosine of a layer's features) for each "
-                                      "QUERY: an image path of the cache, a row index, or an image file not in the "
-                                      "cache (its features are extracted with the cache's own settings). The index is "
-                                      "built once per cache and layer and saved beside the cache.")
+    p = add_command(sub, parents, "similar", cache=True, help="nearest images of a cache by cosine similarity",
+                    description="""
+        Print the k nearest rows of a cache (cosine of a layer's features) for each QUERY: an image path of the
+        cache, a row index, or an image file not in the cache (its features are extracted with the cache's own
+        settings). The index is built once per cache and layer and saved beside the cache.""")
     p.add_argument("queries", nargs="+", metavar="QUERY", help="image path (in the cache or not) or row index")
     p.add_argument("-k", type=int, default=10, help="neighbours per query (default 10)")
     p.add_argument("--layer", default=None, help="layer to search (default: the cache's last layer)")

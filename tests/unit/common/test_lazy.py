@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from featx.common.lazy import lazy_exports, parse_listing
+from featx.common.lazy import parse_listing
 
 SUBPACKAGES = ("featx.classify.audits", "featx.classify.cv", "featx.classify.heads", "featx.classify.transfer",
                "featx.extract.cache", "featx.extract.finetune", "featx.extract.images", "featx.extract.models",
