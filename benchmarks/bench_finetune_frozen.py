@@ -4,8 +4,11 @@ in one run. Each run is a fresh ``featx finetune`` process with an empty OpenVIN
 the conversion and compilation of the prefix are inside the measured time.
 
 Run: .venv/bin/python benchmarks/bench_finetune_frozen.py [--data DIR] [--strategy partial:2] [--epochs 2]
-     [--extra=--no-augment] [--runtimes torch,auto]
+     [--extra=--no-augment] [--runtimes torch,auto] [--rounds 2]
 Prints one line per run and a JSON summary (wall seconds, the ratio, both validation curves).
+``--rounds R`` runs the runtimes R times in alternating order (torch, auto, auto, torch, ...), so
+that a load that drifts during the run weighs on both alike; the ratios are of the medians over
+rounds, of the whole wall time and of the epochs after the first (the steady state).
 
 ``--breakdown`` instead times one training step of 32 random 224-pixel images in this process
 (partial:2 of efficientnet_lite0): the whole model's forward + backward in eager torch, against
@@ -79,21 +82,38 @@ def main(argv=None) -> int:
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--extra", default="", help="more featx finetune flags, e.g. --extra=--no-augment")
     ap.add_argument("--runtimes", default="torch,auto")
+    ap.add_argument("--rounds", type=int, default=1, help="alternating rounds of all runtimes (ABBA order)")
     ap.add_argument("--breakdown", action="store_true", help="time one training step's parts instead")
     args = ap.parse_args(argv)
     if args.breakdown:
         breakdown()
         return 0
+    import statistics
+
     results = []
+    runtimes = args.runtimes.split(",")
     with tempfile.TemporaryDirectory(prefix="bench-ft-") as workdir:
-        for runtime in args.runtimes.split(","):
-            r = run_once(args.data, args.strategy, args.epochs, runtime, shlex.split(args.extra), workdir)
-            curve = ", ".join(f"{h['val_loss']:.4f}/{h['val_acc']:.3f}" for h in r["history"])
-            print(f"{runtime:>6}: {r['wall_s']:7.1f}s  val loss/acc per epoch: {curve}", flush=True)
-            results.append(r)
-    base = results[0]["wall_s"]
-    for r in results[1:]:
-        print(f"{r['runtime']} / {results[0]['runtime']} wall time: {r['wall_s'] / base:.2f}x")
+        for k in range(args.rounds):
+            for runtime in (runtimes if k % 2 == 0 else runtimes[::-1]):
+                r = run_once(args.data, args.strategy, args.epochs, runtime, shlex.split(args.extra), workdir)
+                curve = ", ".join(f"{h['val_loss']:.4f}/{h['val_acc']:.3f}" for h in r["history"])
+                steady = [h["seconds"] for h in r["history"][1:]]
+                r["steady_epoch_s"] = round(statistics.median(steady), 2) if steady else None
+                print(f"{runtime:>6} (round {k + 1}): {r['wall_s']:7.1f}s, epochs after the first {r['steady_epoch_s']} s "
+                      f"(median)  val loss/acc per epoch: {curve}  load {os.getloadavg()[0]:.1f}", flush=True)
+                results.append(r)
+
+    def median_of(runtime, key):
+        vals = [r[key] for r in results if r["runtime"] == runtime and r[key] is not None]
+        return statistics.median(vals) if vals else None
+
+    base = runtimes[0]
+    for runtime in runtimes[1:]:
+        line = f"{runtime} / {base} wall time: {median_of(runtime, 'wall_s') / median_of(base, 'wall_s'):.2f}x"
+        if median_of(base, "steady_epoch_s"):
+            line += (f"; an epoch after the first: "
+                     f"{median_of(runtime, 'steady_epoch_s') / median_of(base, 'steady_epoch_s'):.2f}x")
+        print(line + f" (medians over {args.rounds} round(s))")
     print(json.dumps({"strategy": args.strategy, "epochs": args.epochs, "extra": args.extra, "data": args.data,
                       "cores": os.cpu_count(), "runs": results}, indent=1))
     return 0
