@@ -59,7 +59,7 @@ from featx.classify.heads._options import (  # light modules: no scikit-learn
     DEDUPE,
     FOLDS,
     FRACTIONS,
-    FractionsOption,
+    FractionsOption,  # noqa: F401 (an old top-level name, not in __all__)
     HEADS,
     HEAD_LIST,
     INNER_FOLDS,
@@ -69,7 +69,7 @@ from featx.classify.heads._options import (  # light modules: no scikit-learn
     NESTED,
     N_ITER,
     PCA,
-    PCAOption,
+    PCAOption,  # noqa: F401 (an old top-level name, not in __all__)
     PROBABILITY,
     REPEATS,
     SEARCH,
@@ -77,7 +77,7 @@ from featx.classify.heads._options import (  # light modules: no scikit-learn
     SEED,
     WHITEN,
 )
-from featx.classify.transfer._options import DATA_EFFICIENCY, HOLDOUT_FOLDS  # light: the transfer study's settings
+from featx.classify.transfer._options import DATA_EFFICIENCY, HOLDOUT_FOLDS  # noqa: F401 (light; old top-level names)
 from featx.classify.heads._registry import HeadSpec, head_spec, list_heads, register_head, unregister_head  # light
 
 # imported on first use (PEP 562), so reading the settings (the CLI's start-up, the pipeline spec,

@@ -106,8 +106,6 @@ class PilResizeCrop:
         self._fallback = None
 
     def image(self, img):
-        from PIL import Image
-
         w, h = img.size
         size, crop = self.resize_size, self.crop_size
         # torchvision's _compute_resized_output_size for a single int size
