@@ -5,14 +5,13 @@ make_head puts last in the Pipeline, with the head's defaults."""
 from __future__ import annotations
 
 import pickle
-import subprocess
-import sys
 
 import pytest
 
 from featx.classify import make_head
 from featx.classify.heads import head_spec
 from featx.classify.heads._builtin import LazyClass
+from helpers.fresh import fresh_run
 
 CLASSES = {"logreg": "LogisticRegression", "svm": "LinearSVC", "svm_rbf": "SVC", "rf": "RandomForestClassifier",
            "xgb": "ReencodedXGBClassifier", "knn": "KNeighborsClassifier", "ridge": "RidgeClassifier",
@@ -38,8 +37,6 @@ def test_a_lazy_class_passes_parameters_and_compares_by_path():
 
 
 def test_the_factories_import_nothing_until_called():
-    code = ("import sys; from featx.classify.heads._builtin import BUILTIN_HEADS; "
-            "print(len(BUILTIN_HEADS), sorted(m for m in ('sklearn', 'xgboost', 'scipy') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "8 []"
+    out, imported = fresh_run("from featx.classify.heads._builtin import BUILTIN_HEADS; print(len(BUILTIN_HEADS))",
+                              ("sklearn", "xgboost", "scipy"))
+    assert (out, imported) == ("8", [])

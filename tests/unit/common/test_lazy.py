@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import importlib
 import json
-import subprocess
 import sys
 
 import pytest
 
 from featx.common.lazy import parse_listing
+from helpers.fresh import fresh_run
 
 SUBPACKAGES = ("featx.classify.audits", "featx.classify.cv", "featx.classify.heads", "featx.classify.transfer",
                "featx.extract.cache", "featx.extract.finetune", "featx.extract.images", "featx.extract.models",
@@ -82,15 +82,10 @@ def test_a_planted_package_imports_a_module_when_its_name_is_first_read(tmp_path
 
 
 def test_featx_subpackages_import_no_heavy_library_and_list_their_names_sorted():
-    code = ("import importlib, json, sys\n"
-            f"out = {{n: list(importlib.import_module(n).__all__) for n in {list(SUBPACKAGES)!r}}}\n"
-            f"out['heavy'] = sorted(m for m in {list(HEAVY)!r} if m in sys.modules)\n"
-            "print(json.dumps(out))")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    out = json.loads(proc.stdout)
-    assert out.pop("heavy") == []
-    for name, exported in out.items():
+    code = f"import importlib, json\nprint(json.dumps({{n: importlib.import_module(n).__all__ for n in {list(SUBPACKAGES)!r}}}))"
+    out, imported = fresh_run(code, HEAVY)
+    assert imported == []
+    for name, exported in json.loads(out).items():
         assert exported == sorted(set(exported)) and exported, name
 
 
