@@ -49,7 +49,8 @@ class Registry(Mapping):
         (unless ``replace``, and never a built-in entry under ``fixed_builtins``)."""
         if not isinstance(name, str) or not NAME_RULE.match(name) or name in self.lead:
             lead = f" (not {', '.join(repr(n) for n in self.lead)})" if self.lead else ""
-            raise self.error(f"a {self.what} name must be {NAME_RULE_TEXT}{lead}; got {name!r}")
+            article = "an" if self.what[:1] in "aeiou" else "a"
+            raise self.error(f"{article} {self.what} name must be {NAME_RULE_TEXT}{lead}; got {name!r}")
         if name in self.reserved:
             raise self.error(f"{self.what} name {name!r} is reserved{self.reserved_why}; pick another name")
         fixed = name in self._builtin and self.fixed_builtins
