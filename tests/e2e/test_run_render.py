@@ -6,6 +6,7 @@ Debian: ``apt-get install chromium``.
 
 from __future__ import annotations
 
+import json
 import os
 
 import numpy as np
@@ -44,8 +45,13 @@ def test_chromium_renders_table_and_images(tmp_path):
     # 1. the DOM after load: every image decoded and laid out, the table's rows and highlight
     values = probe_values(binary, page, PROBE, tmp_path)
     # 5 plots, the audit's reliability diagram and 2-D map, and its embedded thumbnails
-    assert int(values["images"]) == page.count("<img ") >= 7 and values["decoded"] == values["images"]
-    assert page.count("src='data:image/jpeg;base64,") >= 1
+    # one thumbnail per image the audit lists in results.json (each cluster member, suspect, outlier, issue)
+    f = json.loads(open(report.results_path, encoding="utf-8").read())["audit"]["colours"]
+    listed = (sum(map(len, f["exact_duplicates"])) + sum(len(c["paths"]) for c in f["near_duplicates"])
+              + len(f["label_issues"]) + len(f["outliers"]) + len(f["image_issues"]))
+    plots, thumbs = page.count("src='data:image/png;base64,"), page.count("src='data:image/jpeg;base64,")
+    assert plots == 7 and thumbs == listed and page.count("<img ") == plots + thumbs
+    assert int(values["images"]) == plots + thumbs and values["decoded"] == values["images"]
     assert int(values["rows"]) == len(report.records) and int(values["best"]) == 1
     assert values["bestbg"] == "rgb(255,244,194)"  # the highlighted best row
     assert 300 < int(values["tablewidth"]) <= 1280
