@@ -19,29 +19,13 @@ import h5py
 import numpy as np
 import pytest
 
+from helpers.cluster_models import assert_equal_caches, tiny_checkpoint
 from helpers.testdata import child_pids, write_colour_dataset
 from helpers.paused_featx import pause_mid_shard
 from helpers.processes import PAUSED_FEATX, wait_stopped
-from featx.extract import build_backbone, extract, read_cache, save_checkpoint
-from featx.extract._preprocess import Preprocessing
+from featx.extract import extract
 
 DEADLINE = 240  # seconds: a hang guard only, never reached by a healthy run
-
-
-def tiny_checkpoint(path) -> str:
-    """efficientnet_lite0, seeded random weights, at 32x32 input: a real model that runs fast."""
-    b = build_backbone("efficientnet_lite0", "none")
-    save_checkpoint(str(path), b.module, arch={"source": b.spec.source, "arch": b.spec.arch},
-                    preprocessing=Preprocessing(crop_size=32, resize_size=32).to_dict())
-    return str(path)
-
-
-def assert_equal_caches(a_path, b_path):
-    a, b = read_cache(a_path), read_cache(b_path)
-    assert a.paths == b.paths and np.array_equal(a.labels, b.labels) and list(a.hashes) == list(b.hashes)
-    assert a.failures == b.failures
-    for layer in a.features:
-        np.testing.assert_array_equal(a.features[layer], b.features[layer])
 
 
 def shard_files(out) -> list[str]:

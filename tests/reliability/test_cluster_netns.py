@@ -33,7 +33,7 @@ from helpers.processes import wait_stopped
 from helpers.testdata import write_colour_dataset
 from featx.extract import extract
 
-from test_cluster_kills import assert_equal_caches, tiny_checkpoint
+from helpers.cluster_models import assert_equal_caches, tiny_checkpoint
 
 DEADLINE = 240  # seconds: a hang guard only, never reached by a healthy run
 DASK = os.path.join(os.path.dirname(sys.executable), "dask")

@@ -18,7 +18,7 @@ from helpers.netns import wait_for_text
 from helpers.testdata import write_colour_dataset
 from featx.extract import extract
 
-from test_cluster_kills import assert_equal_caches, tiny_checkpoint
+from helpers.cluster_models import assert_equal_caches, tiny_checkpoint
 
 DEADLINE = 180  # a hang guard only
 DASK = os.path.join(os.path.dirname(sys.executable), "dask")

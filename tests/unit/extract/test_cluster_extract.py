@@ -13,26 +13,18 @@ import sys
 import h5py
 import numpy as np
 import pytest
-import distributed  # noqa: F401 - a core dependency: imported, never skipped
+import distributed  # a core dependency: imported, never skipped
 
+from helpers.cluster_models import tiny_checkpoint
 from helpers.testdata import make_image, write_colour_dataset
 from featx.extract import (
-    CacheDamagedError, CacheLockedError, ClusterExtractError, FileLock, build_backbone, cache_info, consolidate, extract,
-    read_cache, save_checkpoint,
+    CacheDamagedError, CacheLockedError, ClusterExtractError, FileLock, cache_info, consolidate, extract,
+    read_cache,
 )
-from featx.extract._preprocess import Preprocessing
 
 BATCH = 8
 DATASETS = ("paths", "labels", "groups", "splits", "sizes", "mtimes", "sha256", "failure", "done")
 PER_RUN_ATTRS = {"created", "joined_shards", "request_key"}  # a join's own; the rest equal one process's
-
-
-def tiny_checkpoint(path) -> str:
-    """efficientnet_lite0, seeded random weights, at 32x32 input: a real model that runs fast."""
-    b = build_backbone("efficientnet_lite0", "none")
-    save_checkpoint(str(path), b.module, arch={"source": b.spec.source, "arch": b.spec.arch},
-                    preprocessing=Preprocessing(crop_size=32, resize_size=32).to_dict())
-    return str(path)
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +39,6 @@ def setup(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def client():
-    import distributed
-
     from featx.common.cluster import local_cluster
 
     with local_cluster(2) as lc, distributed.Client(lc) as c:

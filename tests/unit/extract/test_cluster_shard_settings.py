@@ -4,16 +4,10 @@ line to mix features, instead of being joined silently beside shards made otherw
 
 from __future__ import annotations
 
-import os
-import sys
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "reliability"))
-
-from helpers.testdata import write_colour_dataset  # noqa: E402
-from featx.extract.cluster._cluster import shard_task  # noqa: E402
-from featx.extract.images._sources import open_source  # noqa: E402
-
-from test_cluster_kills import tiny_checkpoint  # noqa: E402
+from helpers.cluster_models import tiny_checkpoint
+from helpers.testdata import write_colour_dataset
+from featx.extract.cluster._cluster import shard_task
+from featx.extract.images._sources import open_source
 
 
 def test_a_complete_shard_made_with_another_dtype_is_not_reused_as_unchanged(tmp_path):
