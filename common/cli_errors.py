@@ -1,11 +1,14 @@
-"""How a command-line handler ends: user errors as one ``error:`` line, Ctrl-C, and a closed
-stdout (``featx info x.h5 | head -1``), which is no error, as with Unix tools."""
+"""How a command-line handler ends and what it tells the user on stderr: user errors as one
+``error:`` line, warnings as ``warning:`` lines (not Python's ``file:line: Category: message``
+format), Ctrl-C, and a closed stdout (``featx info x.h5 | head -1``), which is no error, as with
+Unix tools."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import sys
+import warnings
 from collections.abc import Callable
 
 #: exit code when the reader of stdout went away (``featx info x.h5 | head``): 128 + SIGPIPE,
@@ -70,3 +73,19 @@ def handle_errors(user_error_types: Callable[[], tuple[type[BaseException], ...]
         else:
             print(f"error: {exc.strerror or exc} ({exc.filename or 'I/O'}); check the path, permissions and free space", file=sys.stderr)
         outcome.code = 2
+
+
+@contextlib.contextmanager
+def warning_lines(category: type[Warning] = Warning, *, shown: type[Warning] | None = None):
+    """Inside the block every warning of ``category`` is caught (each time it is raised); on
+    leaving, those of ``shown`` (default: ``category``) are printed as ``warning: message``
+    lines and the others are issued again as they were."""
+    shown = category if shown is None else shown
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", category)
+        yield
+    for w in caught:
+        if issubclass(w.category, shown):
+            print(f"warning: {w.message}", file=sys.stderr)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)

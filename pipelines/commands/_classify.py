@@ -7,7 +7,7 @@ import os
 import sys
 import time
 
-from featx.common.cli_warnings import warning_lines
+from featx.common.cli_errors import warning_lines
 from featx.pipelines.commands._args import (add_command, add_cluster_args, add_options, check_destinations, cluster_client,
                                             option_values)
 from featx.pipelines._errors import PipelineError

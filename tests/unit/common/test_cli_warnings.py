@@ -1,4 +1,4 @@
-"""featx.common.cli_warnings.warning_lines: caught warnings as ``warning:`` lines on stderr."""
+"""featx.common.cli_errors.warning_lines: caught warnings as ``warning:`` lines on stderr."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import warnings
 
 import pytest
 
-from featx.common.cli_warnings import warning_lines
+from featx.common.cli_errors import warning_lines
 
 
 class Mine(UserWarning):
