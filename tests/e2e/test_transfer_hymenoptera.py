@@ -57,3 +57,33 @@ def test_hymenoptera_transfer_study(tmp_path, shared_data):
     assert "Training from scratch reaches" in doc["transfer_study"]["verdicts"]["hymenoptera"]["text"]
     assert {p["fraction"] for p in doc["transfer_efficiency"]} == {0.25, 1.0}
     assert os.path.getsize(result.report_path) > 0
+
+
+def test_hymenoptera_transfer_study_fast(tmp_path, shared_data):
+    """The regular CI's variant of the study above (which runs in ``make soak``): the same real data
+    and held-out split, one strategy (head) and scratch, one epoch, no data-efficiency curve."""
+    spec = hymenoptera_transfer_spec(shared_data("hymenoptera"), str(tmp_path / "out"))
+    spec["classify"] = {"heads": ["logreg"]}
+    spec["cv"] = {"nested": False, "folds": 3, "seed": 0}
+    spec["finetune"] = {"strategies": ["head"], "scratch": True, "epochs": 1, "patience": 1, "data_efficiency": "off"}
+    result = run_job(spec, progress=False)
+    with open(result.results_path, encoding="utf-8") as fh:
+        doc = json.load(fh)
+    records, study = doc["transfer"], doc["transfer_study"]
+    assert [(r["approach"], r["strategy"], r["head"]) for r in records] == [
+        ("frozen", None, "logreg"), ("finetuned", "head", None), ("finetuned_features", "head", "logreg"),
+        ("scratch", "full", None)]
+    assert study["holdout"]["hymenoptera"]["kind"] == "source" and {r["n_test"] for r in records} == {153}
+    by = {(r["approach"], r["strategy"], r["head"]): r for r in records}
+    frozen, scratch = by[("frozen", None, "logreg")], by[("scratch", "full", None)]
+    # every other record is paired with the best frozen one on the same 153 images
+    assert "vs" not in frozen and all(r["vs"] == "frozen features + logreg" for r in records[1:])
+    for r in records[1:]:
+        low, high = r["delta_ci95"]
+        assert low <= r["delta_vs_frozen"] <= high and 0 <= r["p_value"] <= 1
+    # ImageNet-like data: frozen features near the ceiling, one epoch from random init at chance,
+    # and the paired test says so (the similarity is measured, not read off the outcome)
+    assert frozen["balanced_accuracy_mean"] >= 0.9 and scratch["delta_ci95"][1] < -0.3 and scratch["p_value"] < 1e-6
+    assert study["similarity"]["method"] == "bn_kl" and study["similarity"]["verdict"] == "similar"
+    assert study["similarity"]["value"] < study["similarity"]["threshold"]
+    assert "Training from scratch reaches" in study["verdicts"]["hymenoptera"]["text"]
