@@ -24,7 +24,8 @@ class Registry(Mapping):
     """Named entries of one extension point, in registration order (built-in ones first).
 
     ``what`` names an entry in messages (``"head"``); ``error`` is the exception class raised
-    (one line each), ``unknown`` the one :meth:`entry` raises for a name that is not registered (default ``error``); ``reserved`` names that can never be registered (with the reason shown);
+    (one line each), ``unknown`` the one :meth:`entry` raises for a name that is not registered
+    (default ``error``); ``reserved`` names that can never be registered (with the reason shown);
     ``lead`` names shown before the registered ones by :attr:`choices` (``("auto",)``);
     ``fixed_builtins``: a built-in entry cannot be replaced, even with ``replace=True``.
     A read-only Mapping of name -> entry (``registry[name]`` raises KeyError like a dict).

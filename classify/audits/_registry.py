@@ -143,8 +143,7 @@ def run_audit_checks(ctx: AuditContext, *, builtin_only: bool = False) -> dict:
     from featx.common import to_jsonable
 
     out = {}
-    for name in list(_CHECKS):
-        spec = _CHECKS.entry(name)
+    for name, spec in list(_CHECKS.items()):
         if spec.builtin:
             out[name] = spec.check(ctx)
             continue

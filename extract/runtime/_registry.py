@@ -43,8 +43,6 @@ class RuntimeSpec:
         return factory(*args, **kwargs)
 
 
-
-
 def _registry_error(message: str):
     from featx.extract._errors import ExtractError
 
