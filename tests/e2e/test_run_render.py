@@ -10,11 +10,10 @@ import json
 import os
 
 import numpy as np
-import pytest
 from PIL import Image
 
 from helpers.chromium import browser, chromium, probe_values
-from helpers.pipeline import run_tiny
+from helpers.pipeline import listed_images, run_tiny
 
 PROBE = """
 <script>
@@ -46,9 +45,7 @@ def test_chromium_renders_table_and_images(tmp_path):
     values = probe_values(binary, page, PROBE, tmp_path)
     # 5 plots, the audit's reliability diagram and 2-D map, and its embedded thumbnails
     # one thumbnail per image the audit lists in results.json (each cluster member, suspect, outlier, issue)
-    f = json.loads(open(report.results_path, encoding="utf-8").read())["audit"]["colours"]
-    listed = (sum(map(len, f["exact_duplicates"])) + sum(len(c["paths"]) for c in f["near_duplicates"])
-              + len(f["label_issues"]) + len(f["outliers"]) + len(f["image_issues"]))
+    listed = listed_images(json.loads(open(report.results_path, encoding="utf-8").read())["audit"]["colours"])
     plots, thumbs = page.count("src='data:image/png;base64,"), page.count("src='data:image/jpeg;base64,")
     assert plots == 7 and thumbs == listed and page.count("<img ") == plots + thumbs
     assert int(values["images"]) == plots + thumbs and values["decoded"] == values["images"]

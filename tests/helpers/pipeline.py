@@ -38,3 +38,11 @@ def run_tiny(root, **overrides):
         write_colour_dataset(source, per_class=6)
     return run_job(tiny_spec(source, os.path.join(str(root), "out"), **overrides), progress=False,
                    command="featx run tiny.toml")
+
+
+def listed_images(findings: dict) -> int:
+    """How many images an audit's findings list (each exact and near cluster member, suspect,
+    outlier and image issue): the report embeds one thumbnail for each while its budget lasts."""
+    f = findings
+    return (sum(map(len, f["exact_duplicates"])) + sum(len(c["paths"]) for c in f["near_duplicates"])
+            + len(f["label_issues"]) + len(f["outliers"]) + len(f["image_issues"]))

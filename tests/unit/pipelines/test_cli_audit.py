@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
+from helpers.pipeline import listed_images
+
 from featx.classify import compare, make_splitter, straddling
 from featx.extract import extract, read_cache
 from featx.pipelines import load_feature_sets
@@ -183,9 +185,7 @@ def test_run_groups_copies_and_reports_the_audit(messy, tmp_path, capsys):
     assert "mirror_of_cool_02.png: cosine" in page and "mirrored" in page  # the accepted pair with its evidence
     # one thumbnail per listed image: every member of the exact and near clusters, each suspect, outlier and
     # image issue (the default budget is not spent: nothing is listed by path only)
-    f = audit["findings"]
-    listed = (sum(map(len, f["exact_duplicates"])) + sum(len(c["paths"]) for c in f["near_duplicates"])
-              + len(f["label_issues"]) + len(f["outliers"]) + len(f["image_issues"]))
+    listed = listed_images(audit["findings"])
     assert page.count("src='data:image/jpeg;base64,") == listed and "listed by path only" not in page and "t-SNE" in page
 
 
