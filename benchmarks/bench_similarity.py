@@ -20,7 +20,9 @@ import time
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-SHARED = os.environ.get("FEATX_SHARED_DATA", "/work/shared/data")
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# ../shared/data beside the project root, as the tests and the other benchmarks read it
+SHARED = os.environ.get("FEATX_SHARED_DATA", os.path.normpath(os.path.join(REPO, "..", "shared", "data")))
 REAL = ("hymenoptera", "flowers", "caltech101_objects")
 SIMILAR = ("hymenoptera", "flowers")
 
